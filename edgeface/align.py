@@ -1,0 +1,85 @@
+"""Alignment: a face in a frame → the canonical crop an embedder was trained on.
+
+Two conventions exist among the shipped models: a 5-point similarity warp onto
+a landmark template (ArcFace-style models), and a square box-plus-margin crop
+(FaceNet as trained on MTCNN boxes). Both are pure functions of the image and
+the face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edgeface.values import Face, Image
+
+# The standard ArcFace template for a 112×112 crop (the five landmarks in the
+# same order as YuNet emits them).
+ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float32,
+)
+
+Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How to cut the embedder's input out of a frame."""
+
+    kind: Literal["template", "box"]
+    size: int
+    """Output side in pixels (the crop is square)."""
+    scale: float = 1.0
+    """template: the ArcFace template is scaled by size/112·scale about the crop centre
+    (below 1 leaves more context around the face)."""
+    shift_y: float = 0.0
+    """template: vertical shift of the template as a fraction of the crop side."""
+    margin: float = 0.0
+    """box: margin added on each side, as a fraction of the box's larger side."""
+
+
+def template_points(spec: CropSpec) -> npt.NDArray[np.float32]:
+    """The five template landmarks for a crop of spec.size pixels."""
+    centre = 56.0
+    out = (ARCFACE_112 - centre) * (spec.size / 112.0) * spec.scale + spec.size / 2.0
+    out[:, 1] += spec.shift_y * spec.size
+    return out.astype(np.float32)
+
+
+def similarity_matrix(landmarks: npt.NDArray[np.float32], template: npt.NDArray[np.float32]) -> Matrix:
+    """Least-squares similarity transform (rotation, uniform scale, shift) mapping landmarks onto the template."""
+    # OpenCV's stubs omit it, but the estimate is None when the landmarks are degenerate.
+    estimate = cast("Matrix | None", cv2.estimateAffinePartial2D(landmarks, template, method=cv2.LMEDS)[0])
+    if estimate is None:  # fall back to a pure shift
+        shift = template.mean(axis=0) - landmarks.mean(axis=0)
+        return np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+    return np.asarray(estimate, dtype=np.float64)
+
+
+def box_matrix(face: Face, spec: CropSpec) -> Matrix:
+    """Scale-and-shift transform taking a square box plus margin around the face to the crop."""
+    x, y, w, h = face.box
+    side = max(w, h) * (1.0 + 2.0 * spec.margin)
+    cx, cy = x + w / 2.0, y + h / 2.0
+    k = spec.size / side
+    return np.array([[k, 0.0, spec.size / 2.0 - k * cx], [0.0, k, spec.size / 2.0 - k * cy]])
+
+
+def crop_matrix(face: Face, spec: CropSpec) -> Matrix:
+    if spec.kind == "template":
+        return similarity_matrix(face.landmarks, template_points(spec))
+    return box_matrix(face, spec)
+
+
+def align(image: Image, face: Face, spec: CropSpec) -> Image:
+    """Warp the face into a spec.size × spec.size BGR crop (borders replicate the edge)."""
+    matrix = crop_matrix(face, spec)
+    crop = cv2.warpAffine(
+        image, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return np.asarray(crop, dtype=np.uint8)

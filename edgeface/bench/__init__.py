@@ -1,0 +1,1 @@
+"""Benchmarks that measure edgeface on real data: accuracy, speed and liveness."""

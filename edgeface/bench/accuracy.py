@@ -1,0 +1,197 @@
+"""``edgeface bench accuracy``: recognition accuracy on a labelled folder of photos.
+
+The protocol is a contract (other people compare numbers made with it):
+
+* ``DIR/<person>/*`` are enrolled people, ``DIR/unknown/*`` people who must be rejected.
+* For each person the first K photos in sorted order are enrolled (with the same
+  rules as ``edgeface enroll``); every other photo is a genuine probe.
+* Impostor probes: every ``unknown/`` photo, plus every genuine probe matched
+  again against the gallery without its own person (leave-own-identity-out).
+* Genuine probe: correct accept if its best match is its own person above the
+  threshold, misidentified if another person is accepted, false reject otherwise.
+  Impostor probe: false accept if anyone is accepted.
+* ``eer`` is computed from all probe-to-template similarity pairs;
+  ``recommended_threshold`` is the lowest threshold whose pair false-match rate is ≤ 0.1 %.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from edgeface.detect import primary_face
+from edgeface.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image, is_photo
+from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.images import load_image
+from edgeface.match import Gallery, best_people
+from edgeface.recognize import Recognizer
+from edgeface.values import Vectors
+
+log = logging.getLogger(__name__)
+
+TARGET_PAIR_FMR = 0.001
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    model: str
+    threshold: float
+    people: int
+    enroll_per_person: int
+    genuine_probes: int
+    impostor_probes: int
+    correct_accepts: int
+    false_rejects: int
+    misidentified: int
+    false_accepts: int
+    no_face: int
+    enroll_failures: int
+    tar: float
+    far: float
+    eer: float
+    recommended_threshold: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Probe:
+    person: str | None
+    """None for impostors from ``unknown/``."""
+    vector: Vectors | None
+    """None when no face was found."""
+
+
+def labelled_photos(faces_dir: Path) -> tuple[dict[str, list[Path]], list[Path]]:
+    if not faces_dir.is_dir():
+        raise ConfigError(f"{faces_dir}: not a folder of <person>/ photo folders")
+    people = {
+        d.name: sorted(p for p in d.iterdir() if is_photo(p))
+        for d in sorted(faces_dir.iterdir())
+        if d.is_dir() and d.name != IMPOSTOR_FOLDER
+    }
+    unknown_dir = faces_dir / IMPOSTOR_FOLDER
+    unknown = sorted(p for p in unknown_dir.iterdir() if is_photo(p)) if unknown_dir.is_dir() else []
+    return {k: v for k, v in people.items() if v}, unknown
+
+
+def probe_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
+    """The embedding of a photo's main face (the largest), or None without a face."""
+    try:
+        image = load_image(photo)
+    except EdgefaceError as exc:
+        log.warning("%s", exc)
+        return None
+    face = primary_face(recognizer.detect(image))
+    return None if face is None else np.asarray(recognizer.embed(image, [face])[0], np.float32)
+
+
+def enrol_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
+    try:
+        vectors, _ = embed_image(recognizer, load_image(photo), str(photo))
+        return np.asarray(vectors[0], np.float32)
+    except (EnrolmentError, EdgefaceError) as exc:
+        log.warning("enrolment photo skipped: %s", exc)
+        return None
+
+
+def equal_error_rate(genuine: npt.NDArray[np.float32], impostor: npt.NDArray[np.float32]) -> float:
+    """The rate where false non-match and false match rates cross."""
+    if len(genuine) == 0 or len(impostor) == 0:
+        return float("nan")
+    thresholds = np.unique(np.concatenate([genuine, impostor]))
+    fnmr = np.searchsorted(np.sort(genuine), thresholds, side="left") / len(genuine)
+    fmr = 1.0 - np.searchsorted(np.sort(impostor), thresholds, side="left") / len(impostor)
+    i = int(np.argmin(np.abs(fnmr - fmr)))
+    return float((fnmr[i] + fmr[i]) / 2.0)
+
+
+def threshold_for_fmr(impostor: npt.NDArray[np.float32], target: float) -> float:
+    """The lowest threshold at which at most ``target`` of impostor pairs score ≥ it."""
+    if len(impostor) == 0:
+        return float("nan")
+    ranked = np.sort(impostor)[::-1]
+    allowed = int(np.floor(target * len(ranked)))
+    # Accepting needs sim ≥ t, so t just above the (allowed+1)-th highest impostor score.
+    return float(np.nextafter(ranked[allowed], np.float32(np.inf))) if allowed < len(ranked) else float(ranked[-1])
+
+
+def run_accuracy(
+    recognizer: Recognizer,
+    faces_dir: Path,
+    enroll_per_person: int = 1,
+    threshold: float | None = None,
+    progress: Callable[[Iterable[tuple[str | None, Path]]], Iterable[tuple[str | None, Path]]] = lambda it: it,
+) -> AccuracyReport:
+    people, unknown = labelled_photos(faces_dir)
+    if not people:
+        raise ConfigError(f"{faces_dir}: no <person>/ folders with photos")
+    threshold = recognizer.threshold if threshold is None else threshold
+    dim = recognizer.embedder.profile.output_dim
+    jobs: list[tuple[str | None, Path]] = [(n, p) for n, ps in people.items() for p in ps] + [
+        (None, p) for p in unknown
+    ]
+
+    templates: dict[str, list[Vectors]] = {}
+    probes: list[Probe] = []
+    enroll_failures = 0
+    for name, photo in progress(jobs):
+        if name is not None and photo in people[name][:enroll_per_person]:
+            vector = enrol_vector(recognizer, photo)
+            enroll_failures += vector is None
+            if vector is not None:
+                templates.setdefault(name, []).append(vector)
+        else:
+            probes.append(Probe(name, probe_vector(recognizer, photo)))
+
+    gallery = Gallery.build({n: np.stack(v) for n, v in templates.items()}, dim)
+    column = {n: i for i, n in enumerate(gallery.names)}
+    found = [p for p in probes if p.vector is not None]
+    vectors = np.stack([p.vector for p in found if p.vector is not None]) if found else np.zeros((0, dim), np.float32)
+    per_person = gallery.person_similarities(vectors) if len(gallery) else np.zeros((len(found), 0), np.float32)
+
+    genuine = [i for i, p in enumerate(found) if p.person is not None]
+    full = best_people(per_person[genuine], gallery.names, threshold, recognizer.margin)
+    correct = sum(m.person == found[i].person for i, m in zip(genuine, full, strict=True))
+    misidentified = sum(m.person not in (None, found[i].person) for i, m in zip(genuine, full, strict=True))
+
+    # Leave-own-identity-out: the same genuine probes, their own person masked away.
+    masked = per_person[genuine].copy()
+    for row, i in enumerate(genuine):
+        own = column.get(found[i].person or "")
+        if own is not None:
+            masked[row, own] = -np.inf
+    impostor_rows = np.concatenate([masked, per_person[[i for i, p in enumerate(found) if p.person is None]]])
+    false_accepts = sum(
+        m.person is not None for m in best_people(impostor_rows, gallery.names, threshold, recognizer.margin)
+    )
+
+    genuine_total = sum(p.person is not None for p in probes)
+    impostor_total = genuine_total + sum(p.person is None for p in probes)
+    pair_sims = vectors @ gallery.vectors.T
+    same = np.array([[found[i].person == gallery.names[o] for o in gallery.owners] for i in range(len(found))], bool)
+    same = same.reshape(pair_sims.shape)
+    return AccuracyReport(
+        model=recognizer.embedder.profile.name,
+        threshold=threshold,
+        people=len(people),
+        enroll_per_person=enroll_per_person,
+        genuine_probes=genuine_total,
+        impostor_probes=impostor_total,
+        correct_accepts=correct,
+        false_rejects=genuine_total - correct - misidentified,
+        misidentified=misidentified,
+        false_accepts=false_accepts,
+        no_face=sum(p.vector is None for p in probes),
+        enroll_failures=enroll_failures,
+        tar=correct / genuine_total if genuine_total else 0.0,
+        far=false_accepts / impostor_total if impostor_total else 0.0,
+        eer=equal_error_rate(pair_sims[same], pair_sims[~same]),
+        recommended_threshold=threshold_for_fmr(pair_sims[~same], TARGET_PAIR_FMR),
+    )

@@ -1,0 +1,48 @@
+"""Exceptions raised by edgeface.
+
+Every message names the file, key or value at fault, so that the CLI and the
+service can print it as the one line a user reads::
+
+    EdgefaceError
+    ├── ConfigError          invalid YAML, unknown key, out-of-range value
+    ├── ModelError           missing, unreadable or tampered model file
+    ├── ImageError           a photo that cannot be decoded
+    ├── StoreError           the people store cannot be opened or is stale
+    │   └── StaleTemplatesError  templates were made with another model
+    ├── CameraError          a capture source that cannot be opened
+    └── PermissionsError     a sensitive file readable by others
+"""
+
+from __future__ import annotations
+
+
+class EdgefaceError(Exception):
+    """Root of every error edgeface raises on purpose."""
+
+
+class ConfigError(EdgefaceError, ValueError):
+    """The configuration is invalid."""
+
+
+class ModelError(EdgefaceError, OSError):
+    """A model file is missing, unreadable, corrupt or has the wrong SHA-256."""
+
+
+class ImageError(EdgefaceError, ValueError):
+    """An image file cannot be read as a picture."""
+
+
+class StoreError(EdgefaceError):
+    """The people store cannot be opened or used."""
+
+
+class StaleTemplatesError(StoreError):
+    """The store holds templates made by a different embedding model."""
+
+
+class CameraError(EdgefaceError, OSError):
+    """A capture source cannot be opened or read."""
+
+
+class PermissionsError(EdgefaceError, PermissionError):
+    """A sensitive file or directory is readable by others or owned by someone else."""

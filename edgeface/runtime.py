@@ -1,0 +1,92 @@
+"""ONNX model files: checksum verification and onnxruntime session creation.
+
+Every model edgeface runs goes through :func:`open_session`, so the session
+options (threads, graph optimisation, execution providers) are chosen in one
+place and a tampered or truncated model file is refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from edgeface.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks so large models do not double in memory."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model file ({exc.strerror})") from exc
+    return digest.hexdigest()
+
+
+def verify_model(path: Path, expected_sha256: str | None) -> str:
+    """Return the file's SHA-256, raising :class:`ModelError` if it is not the pinned one."""
+    actual = file_sha256(path)
+    if expected_sha256 is None:
+        log.warning("%s: no SHA-256 pinned in the config; loading it unverified (sha256 %s)", path, actual)
+    elif actual != expected_sha256.lower():
+        raise ModelError(
+            f"{path}: SHA-256 {actual} does not match the pinned {expected_sha256}; "
+            "the file is corrupt, truncated or a different model"
+        )
+    return actual
+
+
+def default_threads() -> int:
+    """One core fewer than the machine has, leaving one for capture and MQTT."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How onnxruntime sessions are built."""
+
+    threads: int = 0
+    """Intra-op threads; 0 means :func:`default_threads`."""
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+
+
+def choose_providers(wanted: tuple[str, ...]) -> list[str]:
+    """The wanted providers this onnxruntime build has, in order, always ending with the CPU."""
+    available = set(ort.get_available_providers())
+    chosen = [p for p in wanted if p in available]
+    for missing in (p for p in wanted if p not in available):
+        log.warning("execution provider %s is not available in this onnxruntime; falling back", missing)
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+def open_session(path: Path, sha256: str | None, options: RuntimeOptions) -> tuple[ort.InferenceSession, str]:
+    """Verify a model file and open it; returns the session and the file's SHA-256."""
+    actual = verify_model(path, sha256)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = options.threads or default_threads()
+    # Stages run one after another on a frame, so parallel graph execution only adds contention.
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), sess_options=so, providers=choose_providers(options.providers))
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: onnxruntime cannot load this model ({first_line})") from exc
+    return session, actual

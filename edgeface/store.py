@@ -1,0 +1,209 @@
+"""The people store: enrolled people and their templates in one SQLite file.
+
+Templates are tagged with the embedding model's identity (profile name and
+file SHA-256); a gallery is only ever built from templates of the model in
+use, because vectors of two different models are not comparable. The file
+is created 0600 in a 0700 directory, in WAL mode so the daemon can read while
+the CLI enrols.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from edgeface.errors import StaleTemplatesError, StoreError
+from edgeface.fsperm import private_file
+from edgeface.match import Gallery
+from edgeface.values import Vectors
+
+log = logging.getLogger(__name__)
+
+ModelId = tuple[str, str]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS templates (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    source TEXT,
+    photo_sha256 TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS templates_model ON templates(model_sha256);
+CREATE UNIQUE INDEX IF NOT EXISTS templates_photo ON templates(person_id, model_sha256, photo_sha256);
+CREATE TABLE IF NOT EXISTS face_images (
+    template_id INTEGER PRIMARY KEY REFERENCES templates(id) ON DELETE CASCADE,
+    jpeg BLOB NOT NULL,
+    created REAL NOT NULL
+);
+"""
+_SCHEMA_VERSION = 1
+_NAME = re.compile(r"^[\w][\w .'-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    templates: int
+    """Templates usable with the model the listing was made for."""
+    other_templates: int
+    """Templates made by other models (ignored until re-enrolment)."""
+    created: float
+
+
+def check_name(name: str) -> str:
+    """A person's name: letters, digits, space, ``.'-_``, 1–64 characters, starting with a letter or digit."""
+    if not _NAME.match(name):
+        raise StoreError(f"invalid person name {name!r}: use 1–64 letters, digits, spaces or . ' - _")
+    return name
+
+
+class Store:
+    """The SQLite people store. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: Path, *, keep_images: bool = False) -> None:
+        self.path = path
+        self.keep_images = keep_images
+        private_file(path)
+        try:
+            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > _SCHEMA_VERSION:
+                raise StoreError(f"{path}: store schema v{version} is newer than this edgeface understands")
+            if version < _SCHEMA_VERSION:
+                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a usable edgeface store ({exc})") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    def close(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None  # type: ignore[assignment]
+
+    def _tx(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError(f"{self.path}: store is closed")
+        return self._db
+
+    def add_template(
+        self,
+        name: str,
+        vector: Vectors,
+        model: ModelId,
+        *,
+        source: str | None = None,
+        photo_sha256: str | None = None,
+        jpeg: bytes | None = None,
+    ) -> int | None:
+        """Add one template for ``name`` (creating the person); returns the template id.
+
+        Returns None, changing nothing, when this photo (by ``photo_sha256``) is
+        already enrolled for this person and model, so enrolling a folder twice is harmless.
+        """
+        check_name(name)
+        db = self._tx()
+        vec = np.asarray(vector, np.float32).reshape(-1)
+        now = time.time()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, now))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO templates"
+                "(person_id, model, model_sha256, dim, vector, source, photo_sha256, created) "
+                "SELECT id, ?, ?, ?, ?, ?, ?, ? FROM people WHERE name = ?",
+                (model[0], model[1], vec.size, vec.tobytes(), source, photo_sha256, now, name),
+            )
+            if cur.rowcount == 0:
+                return None
+            template_id = int(cur.lastrowid or 0)
+            # Face images are biometric data: kept only when the operator asked for them.
+            if self.keep_images and jpeg is not None:
+                db.execute(
+                    "INSERT INTO face_images(template_id, jpeg, created) VALUES (?, ?, ?)", (template_id, jpeg, now)
+                )
+        return template_id
+
+    def remove_person(self, name: str) -> bool:
+        """Delete a person with all their templates and images; False if there was no such person."""
+        db = self._tx()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            cur = db.execute("DELETE FROM people WHERE name = ?", (name,))
+        return cur.rowcount > 0
+
+    def people(self, model: ModelId | None = None) -> list[Person]:
+        """Everyone enrolled, with template counts split by whether they fit ``model``."""
+        sha = model[1] if model else ""
+        rows = (
+            self._tx()
+            .execute(
+                "SELECT p.name, p.created, "
+                " COALESCE(SUM(t.model_sha256 = ?), 0), COALESCE(SUM(t.model_sha256 != ?), 0) "
+                "FROM people p LEFT JOIN templates t ON t.person_id = p.id GROUP BY p.id ORDER BY p.name",
+                (sha, sha),
+            )
+            .fetchall()
+        )
+        return [Person(name, int(ok), int(other), created) for name, created, ok, other in rows]
+
+    def image_count(self) -> int:
+        return int(self._tx().execute("SELECT COUNT(*) FROM face_images").fetchone()[0])
+
+    def gallery(self, model: ModelId, dim: int) -> Gallery:
+        """All templates made by ``model``; refuses a store whose templates all come from other models."""
+        rows = (
+            self._tx()
+            .execute(
+                "SELECT p.name, t.vector, t.dim, t.model, t.model_sha256 FROM templates t "
+                "JOIN people p ON p.id = t.person_id ORDER BY p.name, t.id"
+            )
+            .fetchall()
+        )
+        usable: dict[str, list[Vectors]] = {}
+        stale: dict[str, set[str]] = {}
+        for name, blob, row_dim, model_name, sha in rows:
+            if sha == model[1] and row_dim == dim:
+                usable.setdefault(name, []).append(np.frombuffer(blob, np.float32))
+            else:
+                stale.setdefault(name, set()).add(f"{model_name} ({sha[:12]})")
+        stale_only = sorted(set(stale) - set(usable))
+        if stale_only and not usable:
+            models = ", ".join(sorted(set().union(*stale.values())))
+            raise StaleTemplatesError(
+                f"{self.path}: every template was made with another model ({models}), not with "
+                f"{model[0]} ({model[1][:12]}); re-enrol the people (edgeface enroll) or configure that model again"
+            )
+        if stale_only:
+            log.warning(
+                "%s: %d people have templates only from another model and will not be recognised until re-enrolled: %s",
+                self.path,
+                len(stale_only),
+                ", ".join(stale_only),
+            )
+        return Gallery.build({n: np.stack(v) for n, v in usable.items()}, dim)

@@ -1,0 +1,7 @@
+"""Session fixtures: real parts built once (a broker, model sessions, photos)."""
+
+pytest_plugins = [
+    "tests.support.data",
+    "tests.support.models",
+    "tests.support.broker",
+]

@@ -1,0 +1,218 @@
+"""The door relay on gpiozero's MockFactory: pin levels asserted with their timestamps."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Iterator
+
+import gpiozero
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from edgeface import relay as relay_module
+from edgeface.config import RelayConfig
+from edgeface.errors import ConfigError
+from edgeface.relay import DoorRelay, make_pin_factory
+from edgeface.values import DoorState
+
+PIN = 17
+PULSE = 0.2
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    yield factory
+    factory.close()
+
+
+def door_pin(factory: MockFactory) -> MockPin:
+    """The MockPin behind GPIO17; MockFactory hands out the same object the relay drives."""
+    pin = factory.pin(PIN)
+    assert isinstance(pin, MockPin)
+    return pin
+
+
+def assert_levels(pin: MockPin, expected: list[tuple[float, bool]]) -> None:
+    # assert_states_and_times zips the lists, so it would pass a pin with missing changes: count first.
+    assert [s.state for s in pin.states] == [state for _, state in expected]
+    pin.assert_states_and_times(expected)
+
+
+def test_starts_locked_with_the_pin_low(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        assert relay.state is DoorState.LOCKED
+        assert door_pin(factory).state is False
+        assert door_pin(factory).function == "output"
+
+
+def test_pulse_raises_the_pin_then_drops_it_after_the_pulse(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        pin = door_pin(factory)
+        pin.clear_states()
+        started = time.monotonic()
+        relay.pulse(PULSE)
+        assert time.monotonic() - started < 0.05, "pulse must not block"
+        assert relay.state.value == "unlocked"
+        time.sleep(PULSE + 0.15)
+        assert relay.state == DoorState.LOCKED
+        assert_levels(pin, [(0.0, False), (0.0, True), (PULSE, False)])
+
+
+def test_pulse_defaults_to_the_configured_length(factory: MockFactory) -> None:
+    cfg = RelayConfig(pin=PIN, pulse_seconds=PULSE, pin_factory="mock")
+    with DoorRelay.from_config(cfg, factory) as relay:
+        pin = door_pin(factory)
+        pin.clear_states()
+        relay.pulse()
+        time.sleep(PULSE + 0.15)
+        assert_levels(pin, [(0.0, False), (0.0, True), (PULSE, False)])
+
+
+def test_active_low_board_inverts_the_pin_levels(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory, active_high=False) as relay:
+        pin = door_pin(factory)
+        assert pin.state is True, "locked is a high pin on an active-low board"
+        pin.clear_states()
+        relay.pulse(PULSE)
+        time.sleep(PULSE + 0.15)
+        assert_levels(pin, [(0.0, True), (0.0, False), (PULSE, True)])
+
+
+def test_a_pulse_while_open_extends_it_without_a_flicker(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        events: list[DoorState] = []
+        relay.on_change(events.append)
+        pin = door_pin(factory)
+        pin.clear_states()
+        relay.pulse(PULSE)
+        time.sleep(0.1)
+        relay.pulse(PULSE)  # now ends at 0.3 s
+        relay.pulse(0.05)  # shorter than what is left: must not cut the open door short
+        time.sleep(PULSE + 0.2)
+        assert_levels(pin, [(0.0, False), (0.0, True), (0.1 + PULSE, False)])
+        assert events == [DoorState.UNLOCKED, DoorState.LOCKED]
+
+
+def test_lock_releases_at_once_and_the_old_timer_does_nothing(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        pin = door_pin(factory)
+        relay.pulse(PULSE)
+        relay.lock()
+        assert pin.state is False
+        assert relay.state is DoorState.LOCKED
+        pin.clear_states()
+        time.sleep(PULSE + 0.1)
+        assert_levels(pin, [(0.0, False)])
+
+
+def test_close_during_a_pulse_leaves_the_pin_at_the_locked_level(factory: MockFactory) -> None:
+    for active_high in (True, False):
+        relay = DoorRelay(PIN, pin_factory=factory, active_high=active_high)
+        pin = door_pin(factory)
+        relay.pulse(5.0)
+        assert pin.state is active_high
+        relay.close()
+        relay.close()  # idempotent
+        locked_level = not active_high
+        assert pin.state is locked_level
+        assert pin.states[-1].state is locked_level
+        assert relay.state is DoorState.LOCKED
+        relay.lock()  # fail-secure calls are harmless after close
+        with pytest.raises(RuntimeError, match="closed"):
+            relay.pulse(PULSE)
+
+
+def test_on_change_reports_unlocked_then_locked(factory: MockFactory) -> None:
+    events: list[tuple[DoorState, bool]] = []
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        pin = door_pin(factory)
+        relay.on_change(lambda state: events.append((state, pin.state)))
+        relay.pulse(0.1)
+        time.sleep(0.25)
+        relay.lock()  # already locked: no event
+    assert events == [(DoorState.UNLOCKED, True), (DoorState.LOCKED, False)]
+
+
+def test_a_failing_callback_does_not_keep_the_door_open(factory: MockFactory, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(state: DoorState) -> None:
+        raise OSError("broker gone")
+
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        relay.on_change(broken)
+        relay.pulse(0.1)
+        time.sleep(0.25)
+        assert door_pin(factory).state is False
+    assert sum("callback" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR) == 2
+
+
+def test_invalid_pin_is_a_clear_error(factory: MockFactory) -> None:
+    with pytest.raises(ConfigError, match=r"relay\.pin: 99 is not a GPIO pin"):
+        DoorRelay(99, pin_factory=factory)
+
+
+def test_pin_in_use_is_a_clear_error(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory), pytest.raises(ConfigError, match="GPIO17 is already in use"):
+        DoorRelay(PIN, pin_factory=factory)
+
+
+def test_bad_pulse_lengths_are_refused(factory: MockFactory) -> None:
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        for seconds in (0.0, -1.0, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match="positive"):
+                relay.pulse(seconds)
+        assert door_pin(factory).state is False
+
+
+def test_gpiozero_global_factory_is_left_alone(factory: MockFactory) -> None:
+    before = gpiozero.Device.pin_factory
+    with DoorRelay(PIN, pin_factory=factory) as relay:
+        relay.pulse(0.05)
+    assert gpiozero.Device.pin_factory is before
+
+
+def test_make_pin_factory_mock_and_unknown() -> None:
+    mock = make_pin_factory("mock")
+    assert isinstance(mock, MockFactory)
+    mock.close()
+    with pytest.raises(ConfigError, match="unknown pin factory 'gpio'"):
+        make_pin_factory("gpio")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lgpio") is not None, reason="lgpio is installed here")
+def test_missing_gpio_library_names_the_install() -> None:
+    with pytest.raises(ConfigError, match="python3-lgpio"):
+        make_pin_factory("lgpio")
+
+
+@pytest.mark.skipif(relay_module._is_raspberry_pi(), reason="real GPIO here")
+def test_auto_off_a_pi_falls_back_to_the_mock_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every real gpiozero factory is tried (and fails) on this machine.
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    caplog.set_level(logging.WARNING, logger="edgeface.relay")
+    factory = make_pin_factory("auto")
+    assert isinstance(factory, MockFactory)
+    warnings = [r for r in caplog.records if r.name == "edgeface.relay" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "MockFactory" in warnings[0].getMessage()
+    factory.close()
+
+
+def test_auto_on_a_pi_without_gpio_library_refuses_to_pretend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    monkeypatch.setattr(relay_module, "_REAL_FACTORIES", {"lgpio": ("no_such_gpio_module", "F", "lgpio")})
+    monkeypatch.setattr(relay_module, "_is_raspberry_pi", lambda: True)
+    with pytest.raises(ConfigError, match="no working GPIO library on this Raspberry Pi"):
+        make_pin_factory("auto")
+
+
+def test_auto_honours_gpiozero_pin_factory(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    factory = make_pin_factory("auto")
+    assert isinstance(factory, MockFactory)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    factory.close()

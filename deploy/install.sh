@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Install edgeface as a systemd service on Raspberry Pi OS (Bookworm) or Jetson (Ubuntu/L4T).
+#
+#   sudo deploy/install.sh                 # system install, service enabled and started
+#   deploy/install.sh --prefix /tmp/root   # everything under a throwaway root (no apt, no systemctl)
+#
+# Layout: /opt/edgeface/{src,venv,models}, /etc/edgeface/edgeface.yaml (kept if present),
+# /etc/systemd/system/edgeface.service, state in /var/lib/edgeface (systemd StateDirectory, 0700).
+set -euo pipefail
+
+PREFIX=""
+APT=1
+START=1
+usage() { sed -n '2,9p' "$0"; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) PREFIX=$(realpath -m "$2"); APT=0; START=0; shift 2 ;;
+        --no-apt) APT=0; shift ;;
+        --no-start) START=0; shift ;;
+        -h|--help) usage ;;
+        *) echo "install.sh: unknown option $1" >&2; usage 2 ;;
+    esac
+done
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+OPT="$PREFIX/opt/edgeface"
+ETC="$PREFIX/etc/edgeface"
+UNIT_DIR="$PREFIX/etc/systemd/system"
+USER_NAME=edgeface
+
+say() { echo "install.sh: $*"; }
+
+if [ "$APT" = 1 ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo), or use --prefix" >&2; exit 1; }
+    apt-get update -qq
+    pkgs=(python3-venv python3-pip)
+    # Picamera2 and the GPIO library come from the OS (libcamera is not on PyPI); the venv sees them.
+    for p in python3-picamera2 python3-libcamera python3-lgpio; do
+        apt-cache show "$p" >/dev/null 2>&1 && pkgs+=("$p")
+    done
+    say "apt packages: ${pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+fi
+
+if [ -z "$PREFIX" ]; then
+    if ! id "$USER_NAME" >/dev/null 2>&1; then
+        useradd --system --home-dir /var/lib/edgeface --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
+        say "created system user $USER_NAME"
+    fi
+    for group in gpio video; do
+        getent group "$group" >/dev/null && usermod -aG "$group" "$USER_NAME"
+    done
+fi
+
+say "installing into $OPT"
+install -d -m 0755 "$OPT" "$OPT/models" "$UNIT_DIR"
+install -d -m 0750 "$ETC"
+rm -rf "$OPT/src"
+mkdir -p "$OPT/src"
+tar -C "$SRC" --exclude=.venv --exclude=.git --exclude='__pycache__' --exclude='*.egg-info' -cf - . | tar -C "$OPT/src" -xf -
+install -m 0644 "$SRC"/models/*.onnx "$SRC"/models/LICENSE-* "$SRC"/models/SHA256SUMS "$OPT/models/"
+
+if [ ! -x "$OPT/venv/bin/python" ]; then
+    # System site-packages give the venv the OS's picamera2/libcamera and lgpio bindings.
+    python3 -m venv --system-site-packages "$OPT/venv"
+fi
+"$OPT/venv/bin/python" -m pip install --quiet --upgrade pip
+"$OPT/venv/bin/python" -m pip install --quiet "$OPT/src"
+
+CONFIG="$ETC/edgeface.yaml"
+if [ -f "$CONFIG" ]; then
+    say "keeping existing $CONFIG"
+else
+    source=opencv
+    "$OPT/venv/bin/python" -c 'import picamera2' 2>/dev/null && source=picamera2
+    sed -e "s|^models_dir: .*|models_dir: /opt/edgeface/models|" \
+        -e "s|^# state_dir: .*|state_dir: /var/lib/edgeface|" \
+        -e "s|^  source: file .*|  source: $source|" \
+        "$SRC/config/edgeface.yaml" > "$CONFIG"
+    chmod 0640 "$CONFIG"
+    say "wrote $CONFIG (camera source: $source)"
+fi
+install -m 0644 "$SRC/systemd/edgeface.service" "$UNIT_DIR/edgeface.service"
+
+if [ -z "$PREFIX" ]; then
+    chgrp "$USER_NAME" "$ETC" "$CONFIG"
+    "$OPT/venv/bin/edgeface" config check "$CONFIG"
+    systemctl daemon-reload
+    systemctl enable edgeface.service
+    [ "$START" = 1 ] && systemctl restart edgeface.service
+    say "done: journalctl -u edgeface -f to watch it; enrol people with"
+    say "  sudo -u $USER_NAME $OPT/venv/bin/edgeface --config $CONFIG enroll --from-dir faces/"
+else
+    "$OPT/venv/bin/edgeface" config check "$CONFIG" >/dev/null 2>&1 || true
+    say "done (prefix $PREFIX: no user, no systemctl)"
+fi

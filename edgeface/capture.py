@@ -11,20 +11,15 @@ it ends. ``open_camera`` picks the backend from the ``camera`` config section.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Protocol
 
-import cv2
-import numpy as np
-
-from edgeface.errors import CameraError, ImageError
-from edgeface.images import load_image
+from edgeface.errors import CameraError
+from edgeface.sources import Source, make_source
 from edgeface.values import Frame, Image
 
 if TYPE_CHECKING:
@@ -32,9 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-STREAM_TIMEOUT_SECONDS = 5.0
-"""Longest an opencv stream (rtsp/http) or a picamera2 capture may block before it counts as failed."""
 _FIRST_RETRY_SECONDS = 0.1
 _JOIN_SECONDS = 3.0
 
@@ -71,204 +63,6 @@ class Camera(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
-
-
-class Source(Protocol):
-    """A blocking backend, used from one thread at a time."""
-
-    name: str
-    """For messages; never contains credentials."""
-    period: float | None
-    """Seconds between frames when the grabber must pace reads (files); None for live sources."""
-
-    def open(self) -> None:
-        """Raise CameraError naming the source if it cannot be opened."""
-
-    def grab(self) -> Image | None:
-        """The next BGR picture; None at the end of a non-looping file; raise when the source fails."""
-
-    def close(self) -> None:
-        """Release the source; idempotent."""
-
-
-class FileSource:
-    """A video file, or a folder of images played in sorted name order, at ``fps`` in real time."""
-
-    def __init__(self, path: Path, *, fps: float, loop: bool) -> None:
-        self.path = path
-        self.name = str(path)
-        self.period: float | None = 1.0 / fps
-        self.loop = loop
-        self._video: cv2.VideoCapture | None = None
-        self._files: list[Path] = []
-        self._next = 0
-        self._skipped: set[Path] = set()
-
-    def open(self) -> None:
-        self.close()
-        if self.path.is_dir():
-            self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not self._files:
-                raise CameraError(f"{self.path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
-            self._next = 0
-        elif self.path.is_file():
-            video = cv2.VideoCapture(str(self.path))
-            if not video.isOpened():
-                video.release()
-                raise CameraError(f"{self.path}: not a video OpenCV can read")
-            self._video = video
-        else:
-            raise CameraError(f"{self.path}: no such video file or image folder")
-
-    def grab(self) -> Image | None:
-        if self._video is not None:
-            return self._grab_video(self._video)
-        if not self._files:
-            raise CameraError(f"{self.path}: not open")
-        return self._grab_image()
-
-    def _grab_video(self, video: cv2.VideoCapture) -> Image | None:
-        # An open file stays readable after it is deleted; check the path so removal is noticed now.
-        if not self.path.is_file():
-            raise CameraError(f"{self.path}: file vanished")
-        ok, image = video.read()
-        if ok and image is not None:
-            return np.asarray(image, dtype=np.uint8)
-        if not self.loop:
-            return None
-        self.open()  # reopen rather than seek: cheap, and it follows a file replaced in place
-        assert self._video is not None
-        ok, image = self._video.read()
-        if not ok or image is None:
-            raise CameraError(f"{self.path}: no frames could be read")
-        return np.asarray(image, dtype=np.uint8)
-
-    def _grab_image(self) -> Image | None:
-        for _ in range(len(self._files)):
-            if self._next >= len(self._files):
-                if not self.loop:
-                    return None
-                self.open()  # list the folder again: pictures may have been added or removed
-            path = self._files[self._next]
-            self._next += 1
-            try:
-                return load_image(path)
-            except ImageError as exc:
-                if not path.exists():
-                    raise CameraError(f"{path}: file vanished") from exc
-                if path not in self._skipped:  # a bad picture is reported once, not on every loop
-                    self._skipped.add(path)
-                    logger.warning("skipping %s", exc)
-        raise CameraError(f"{self.path}: no readable images in this folder")
-
-    def close(self) -> None:
-        if self._video is not None:
-            self._video.release()
-            self._video = None
-        self._files = []
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    return parts._replace(netloc=f"***@{parts.hostname}{f':{parts.port}' if parts.port else ''}").geturl()
-
-
-class OpenCVSource:
-    """A V4L2 device (index ``0`` or ``/dev/video0``) or a network stream (``rtsp://``, ``http://``)."""
-
-    def __init__(self, device: str, *, width: int, height: int, fps: float) -> None:
-        self.device = device
-        self.name = _redact(device)
-        self.period: float | None = None
-        self.width, self.height, self.fps = width, height, fps
-        self._video: cv2.VideoCapture | None = None
-
-    def open(self) -> None:
-        self.close()
-        if self.device.isdigit():
-            backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-            video = cv2.VideoCapture(int(self.device), backend)
-        elif "://" in self.device:
-            # Bound FFmpeg's open and read waits, else a dead stream blocks the grabber for ~30 s.
-            ms = int(STREAM_TIMEOUT_SECONDS * 1000)
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-            video = cv2.VideoCapture(self.device, cv2.CAP_FFMPEG, params)
-        else:
-            video = cv2.VideoCapture(self.device)
-        if not video.isOpened():
-            video.release()
-            raise CameraError(f"camera {self.name}: cannot open (camera.device)")
-        if "://" not in self.device:
-            video.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
-            video.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
-            video.set(cv2.CAP_PROP_FPS, self.fps)
-        video.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would otherwise hand out old frames
-        self._video = video
-
-    def grab(self) -> Image:
-        if self._video is None:
-            raise CameraError(f"camera {self.name}: not open")
-        ok, image = self._video.read()
-        if not ok or image is None:
-            raise CameraError(f"camera {self.name}: stopped delivering frames")
-        return np.asarray(image, dtype=np.uint8)
-
-    def close(self) -> None:
-        if self._video is not None:
-            self._video.release()
-            self._video = None
-
-
-class Picamera2Source:
-    """A Raspberry Pi camera through libcamera; picamera2 is imported only when this backend opens."""
-
-    def __init__(self, *, width: int, height: int, fps: float, camera_num: int = 0) -> None:
-        self.name = f"picamera2:{camera_num}"
-        self.period: float | None = None
-        self.width, self.height, self.fps, self.camera_num = width, height, fps, camera_num
-        self._camera: Any = None
-
-    def open(self) -> None:
-        self.close()
-        try:
-            from picamera2 import Picamera2
-        except ImportError as exc:
-            raise CameraError(
-                "camera.source is picamera2 but the picamera2 package cannot be imported: "
-                "apt install python3-picamera2 (and create the venv with --system-site-packages), "
-                f"or pip install 'edgeface[picamera2]' ({exc})"
-            ) from exc
-        frame_us = int(1_000_000 / self.fps)
-        try:
-            camera = Picamera2(self.camera_num)
-        except Exception as exc:
-            raise CameraError(f"camera {self.name}: cannot open ({exc})") from exc
-        try:
-            # libcamera's "RGB888" is laid out B, G, R in memory: OpenCV's order, no conversion needed.
-            config = camera.create_video_configuration(
-                main={"size": (self.width, self.height), "format": "RGB888"},
-                controls={"FrameDurationLimits": (frame_us, frame_us)},
-            )
-            camera.configure(config)
-            camera.start()
-        except Exception as exc:
-            camera.close()
-            raise CameraError(f"camera {self.name}: cannot start at {self.width}×{self.height} ({exc})") from exc
-        self._camera = camera
-
-    def grab(self) -> Image:
-        if self._camera is None:
-            raise CameraError(f"camera {self.name}: not open")
-        job = self._camera.capture_array("main", wait=False)
-        image = self._camera.wait(job, timeout=STREAM_TIMEOUT_SECONDS)
-        return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
-
-    def close(self) -> None:
-        if self._camera is not None:
-            camera, self._camera = self._camera, None
-            camera.close()
 
 
 class LatestFrameGrabber:
@@ -402,15 +196,6 @@ class LatestFrameGrabber:
                 continue
             return True
         return False
-
-
-def make_source(cfg: CameraConfig, path: Path) -> Source:
-    """The backend for ``cfg.source``; ``path`` is the file source's (``Config.camera_path``)."""
-    if cfg.source == "file":
-        return FileSource(path, fps=cfg.fps, loop=cfg.loop)
-    if cfg.source == "opencv":
-        return OpenCVSource(cfg.device, width=cfg.width, height=cfg.height, fps=cfg.fps)
-    return Picamera2Source(width=cfg.width, height=cfg.height, fps=cfg.fps)
 
 
 def open_camera(cfg: CameraConfig, path: Path) -> Camera:

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeface.capture import Camera, LatestFrameGrabber, OpenCVSource, open_camera
+from edgeface.capture import Camera, LatestFrameGrabber, open_camera
 from edgeface.config import CameraConfig
 from edgeface.errors import CameraError
 from edgeface.images import load_image
+from edgeface.sources import OpenCVSource
 from tests.support.data import FACES, VIDEO
 
 CLIP = VIDEO / "short_hamilton_clip.mp4"

@@ -9,7 +9,7 @@ the face.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -52,13 +52,28 @@ def template_points(spec: CropSpec) -> npt.NDArray[np.float32]:
 
 
 def similarity_matrix(landmarks: npt.NDArray[np.float32], template: npt.NDArray[np.float32]) -> Matrix:
-    """Least-squares similarity transform (rotation, uniform scale, shift) mapping landmarks onto the template."""
-    # OpenCV's stubs omit it, but the estimate is None when the landmarks are degenerate.
-    estimate = cast("Matrix | None", cv2.estimateAffinePartial2D(landmarks, template, method=cv2.LMEDS)[0])
-    if estimate is None:  # fall back to a pure shift
-        shift = template.mean(axis=0) - landmarks.mean(axis=0)
+    """Least-squares similarity transform (rotation, uniform scale, shift) taking landmarks onto the template.
+
+    Umeyama's closed form over all five points. Robust estimators (LMEDS,
+    RANSAC) fit a subset and drop "outliers" among only five points, which
+    shifts the crop and costs measurable accuracy.
+    """
+    src = np.asarray(landmarks, np.float64)
+    dst = np.asarray(template, np.float64)
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    variance = float((src_c**2).sum()) / len(src)
+    if variance < 1e-12:  # all points equal: nothing to rotate or scale, only shift
+        shift = dst_mean - src_mean
         return np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
-    return np.asarray(estimate, dtype=np.float64)
+    u, singular, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
+    reflect = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:  # a mirror image is not a similarity
+        reflect[1, 1] = -1.0
+    rotation = u @ reflect @ vt
+    scale = float((singular * np.diag(reflect)).sum()) / variance
+    shift = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, shift[:, None]])
 
 
 def box_matrix(face: Face, spec: CropSpec) -> Matrix:

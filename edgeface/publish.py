@@ -1,0 +1,642 @@
+"""Publishing decisions over MQTT, and receiving remote commands.
+
+Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
+
+    <prefix>/event          out: one JSON object per decision (Event.to_dict()), QoS 1, not retained
+    <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
+    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
+    <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled
+    <prefix>/cmd/reload     in:  empty, or {}
+
+Events
+    :meth:`MqttPublisher.publish_event` writes the event to the :class:`~edgeface.outbox.Outbox` and
+    returns; it never waits for the network. While connected, a pump thread hands the oldest waiting
+    events to paho, at most ``max_inflight`` at a time, and deletes each from the outbox when its
+    PUBACK arrives. Events handed over but not acknowledged when the connection drops stay with
+    paho, which re-sends them first, in order, after the next CONNACK; the pump resumes only after
+    the first of those is acknowledged, so newer events cannot overtake them. Everything else waits
+    in the outbox. So each event is given to paho once per process, and a broker restart yields
+    every event once and in order.
+
+    What can still repeat (subscribers de-duplicate on ``id``): an event the broker received whose
+    PUBACK was lost when the connection dropped (paho re-sends it, flagged DUP), and one whose
+    PUBACK arrived after the last outbox write before a crash, or after a close that stopped
+    waiting (it is sent again at the next start).
+
+Availability and door
+    Published with QoS 0, retained, only while connected, and re-published on every (re)connect:
+    paho would otherwise keep a stale QoS 1 "unlocked" across a reconnect and deliver it *after*
+    the fresh state, leaving the wrong retained value.
+
+Commands
+    Paho's network thread parses each command with the pure functions :func:`parse_unlock` and
+    :func:`parse_reload` and puts the valid ones on a bounded thread-safe queue; the service drains
+    it from its own loop with :meth:`Publisher.commands` and acts there, so only the service's
+    thread ever touches the relay. Malformed, disallowed and retained commands (a retained unlock
+    would open the door again at every reconnect) are dropped with one warning line each.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import queue
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, ParamSpec, Protocol, TypeAlias
+
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.outbox import Outbox
+from edgeface.values import DoorState, Event
+
+if TYPE_CHECKING:
+    from edgeface.config import MqttConfig, RemoteUnlockConfig, TlsConfig
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+MAX_COMMAND_BYTES = 1024
+"""Larger command payloads are rejected before decoding."""
+MAX_REQUEST_SECONDS = 86_400.0
+"""An unlock asking for more than a day is nonsense, not a request to clamp."""
+COMMAND_QUEUE_SIZE = 32
+"""Commands beyond this many waiting are dropped, so a flood cannot queue up door openings."""
+EVENT_QOS = 1
+STATE_QOS = 0
+WILL_QOS = 1
+COMMAND_QOS = 1
+
+
+class CommandError(EdgefaceError, ValueError):
+    """A command payload that is not valid (a candidate for edgeface.errors)."""
+
+
+@dataclass(frozen=True)
+class UnlockCommand:
+    seconds: float | None = None
+    """How long to unlock, already clamped to ``remote_unlock.max_seconds``; None = the relay's pulse."""
+
+
+@dataclass(frozen=True)
+class ReloadCommand:
+    """Reload the configuration and the gallery."""
+
+
+Command: TypeAlias = UnlockCommand | ReloadCommand
+CommandName = Literal["unlock", "reload"]
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topic names under one prefix."""
+
+    prefix: str
+
+    @property
+    def event(self) -> str:
+        return f"{self.prefix}/event"
+
+    @property
+    def availability(self) -> str:
+        return f"{self.prefix}/availability"
+
+    @property
+    def door(self) -> str:
+        return f"{self.prefix}/door"
+
+    def command(self, name: CommandName) -> str:
+        return f"{self.prefix}/cmd/{name}"
+
+
+def _show(value: object) -> str:
+    """A short one-line rendering of untrusted input for a log line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number")
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    """An empty payload as ``{}``, else the payload's JSON object; CommandError for anything else."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(f"payload of {len(payload)} bytes is over the {MAX_COMMAND_BYTES}-byte limit")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"payload is not UTF-8 (bad byte at {exc.start})") from None
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise CommandError(f"payload is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CommandError(f"payload must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def parse_unlock(payload: bytes, max_seconds: float) -> UnlockCommand:
+    """Parse a ``cmd/unlock`` payload: empty, ``{}`` or ``{"seconds": n}`` with 0 < n <= 86400.
+
+    ``seconds`` is clamped to ``max_seconds``. Raises :class:`CommandError` saying what is wrong.
+    """
+    data = _json_object(payload)
+    unknown = sorted(set(data) - {"seconds"})
+    if unknown:
+        raise CommandError(f"unknown field {', '.join(_show(k) for k in unknown)}; only 'seconds' is allowed")
+    if "seconds" not in data:
+        return UnlockCommand(None)
+    seconds = data["seconds"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise CommandError(f"seconds must be a number, not {_show(seconds)}")
+    try:
+        value = float(seconds)
+    except OverflowError:
+        value = math.inf
+    # One comparison also rejects inf (JSON's 1e999) and anything NaN-like.
+    if not 0.0 < value <= MAX_REQUEST_SECONDS:
+        raise CommandError(f"seconds must be more than 0 and at most {MAX_REQUEST_SECONDS:g}, not {_show(seconds)}")
+    return UnlockCommand(min(value, max_seconds))
+
+
+def parse_reload(payload: bytes) -> ReloadCommand:
+    """Parse a ``cmd/reload`` payload: empty or ``{}``. Raises :class:`CommandError` otherwise."""
+    data = _json_object(payload)
+    if data:
+        raise CommandError(f"unknown field {', '.join(_show(k) for k in sorted(data))}; reload takes none")
+    return ReloadCommand()
+
+
+class _Inbox:
+    """Commands accepted on a network thread, waiting for the service's thread."""
+
+    def __init__(self, remote_unlock: RemoteUnlockConfig) -> None:
+        self._unlock_enabled = remote_unlock.enabled
+        self._max_seconds = remote_unlock.max_seconds
+        self._queue: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
+
+    def offer(self, name: CommandName, payload: bytes, *, retained: bool = False) -> Command | None:
+        """Parse, check and queue one command; log one line and return None if it is dropped."""
+        command: Command
+        try:
+            if retained:
+                raise CommandError("it is a retained message; commands must not be retained")
+            if name == "unlock":
+                if not self._unlock_enabled:
+                    raise CommandError("remote unlock is disabled (mqtt.remote_unlock.enabled)")
+                command = parse_unlock(payload, self._max_seconds)
+            else:
+                command = parse_reload(payload)
+            self._queue.put_nowait(command)
+        except CommandError as exc:
+            log.warning("ignoring MQTT command %s: %s", name, exc)
+            return None
+        except queue.Full:
+            log.warning("ignoring MQTT command %s: %d commands are already waiting", name, COMMAND_QUEUE_SIZE)
+            return None
+        log.info("MQTT command %s accepted: %s", name, command)
+        return command
+
+    def take(self, timeout: float = 0.0) -> list[Command]:
+        """Every waiting command, oldest first; waits up to ``timeout`` seconds for the first."""
+        taken: list[Command] = []
+        try:
+            taken.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
+            while True:
+                taken.append(self._queue.get_nowait())
+        except queue.Empty:
+            return taken
+
+
+class Publisher(Protocol):
+    """Where decisions and door changes go, and where remote commands come from."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the backend is currently connected to its broker."""
+        ...
+
+    def publish_event(self, event: Event) -> None:
+        """Hand over one decision; returns at once and never loses it (it may be delivered later)."""
+        ...
+
+    def publish_door(self, state: DoorState) -> None:
+        """Report the relay's new state; call it on every change, and once at start."""
+        ...
+
+    def commands(self, timeout: float = 0.0) -> list[Command]:
+        """Remote commands received since the last call, oldest first; waits up to ``timeout`` for one."""
+        ...
+
+    def close(self) -> None:
+        """Say goodbye and release the connection; idempotent."""
+        ...
+
+
+class MemoryPublisher:
+    """In-memory backend for tests of callers: records what was published and lets a test inject commands.
+
+    ``inject`` runs the same parsing and checks as MQTT, so a caller's test sees exactly the commands
+    the daemon would act on.
+    """
+
+    def __init__(self, remote_unlock: RemoteUnlockConfig | None = None) -> None:
+        from edgeface.config import RemoteUnlockConfig
+
+        self.events: list[Event] = []
+        self.doors: list[DoorState] = []
+        self.closed = False
+        self._inbox = _Inbox(remote_unlock or RemoteUnlockConfig())
+
+    def __enter__(self) -> MemoryPublisher:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> bool:
+        return not self.closed
+
+    def publish_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def publish_door(self, state: DoorState) -> None:
+        self.doors.append(state)
+
+    def inject(self, name: CommandName, payload: bytes = b"", *, retained: bool = False) -> Command | None:
+        """Deliver a command as if it arrived on ``<prefix>/cmd/<name>``; returns it, or None if dropped."""
+        return self._inbox.offer(name, payload, retained=retained)
+
+    def commands(self, timeout: float = 0.0) -> list[Command]:
+        return self._inbox.take(timeout)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
+    """Log an exception escaping a paho callback instead of letting it kill paho's network thread."""
+
+    @functools.wraps(callback)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            callback(*args, **kwargs)
+        except Exception:
+            log.exception("error in MQTT callback %s", callback.__name__)
+
+    return guarded
+
+
+class _Acked(NamedTuple):
+    """Paho's on_publish: the broker acknowledged message ``mid`` (or paho wrote a QoS 0 one)."""
+
+    mid: int
+    reason: ReasonCode
+
+
+class _Link(NamedTuple):
+    """The connection came up (after CONNACK) or went down."""
+
+    up: bool
+
+
+_Signal: TypeAlias = _Acked | _Link | None
+"""What the pump thread is told; None only wakes it (a new event, or close)."""
+
+
+def _check_prefix(prefix: str) -> str:
+    if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
+        raise ConfigError(
+            f"mqtt.prefix: {prefix!r} is not a usable topic prefix (no + # wildcards, no leading $ or /, no trailing /)"
+        )
+    return prefix
+
+
+def _set_tls(client: Client, tls: TlsConfig) -> None:
+    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
+    paths = {key: str(Path(value).expanduser()) if value else None for key, value in files.items()}
+    for key, path in paths.items():
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"mqtt.tls.{key}: {path}: file not found")
+    try:
+        client.tls_set(ca_certs=paths["ca_file"], certfile=paths["cert_file"], keyfile=paths["key_file"])
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"mqtt.tls: cannot load the TLS files ({exc})") from exc
+    if tls.insecure:
+        log.warning("mqtt.tls.insecure is set: the broker's hostname is not verified")
+        client.tls_insecure_set(True)
+
+
+class MqttPublisher:
+    """The paho-mqtt 2.x backend. Never blocks the caller on the network; see the module docstring.
+
+    The caller owns ``outbox`` and closes it after this publisher. With ``cfg.enabled`` false no
+    connection is made and events only accumulate in the outbox.
+    """
+
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        outbox: Outbox,
+        *,
+        device_id: str,
+        prefix: str | None = None,
+        reconnect_delay: tuple[int, int] = (1, 30),
+        max_inflight: int = 20,
+        close_timeout: float = 1.0,
+    ) -> None:
+        """``reconnect_delay`` is paho's (min, max) back-off in whole seconds; ``close_timeout`` bounds
+        how long :meth:`close` waits for PUBACKs of events in flight."""
+        if max_inflight < 1:
+            raise ValueError(f"max_inflight must be at least 1, not {max_inflight}")
+        self.topics = Topics(_check_prefix(prefix or f"edgeface/{device_id}"))
+        self._host, self._port = cfg.host, cfg.port
+        self._outbox = outbox
+        self._inbox = _Inbox(cfg.remote_unlock)
+        self._max_inflight = max_inflight
+        self._close_timeout = close_timeout
+        self._command_names: dict[str, CommandName] = {
+            self.topics.command("unlock"): "unlock",
+            self.topics.command("reload"): "reload",
+        }
+        # _state_lock orders door/availability publishes against on_connect's re-publish of them.
+        self._state_lock = threading.Lock()
+        self._door: DoorState | None = None
+        self._connected = False
+        self._ready = threading.Event()
+        self._outage_logged = False
+        self._closed = False
+        self._closing = False
+        self._close_lock = threading.Lock()
+        self._acked = threading.Condition()
+        # Paho's callbacks only post here: the pump thread alone owns the in-flight bookkeeping, so no
+        # lock of ours is ever taken while paho holds its own (on_publish runs under paho's message mutex).
+        self._signals: queue.SimpleQueue[_Signal] = queue.SimpleQueue()
+        # The pump thread's own state, touched by no other thread:
+        self._in_flight: dict[int, str] = {}  # paho mid -> id of an event paho holds, not yet acked
+        self._handed = 0  # the highest outbox seq handed to paho
+        self._link_up = False
+        self._may_send = False
+        self._stopping = False
+        self._client: Client | None = None
+        self._pump: threading.Thread | None = None
+        if not cfg.enabled:
+            log.info("MQTT is disabled (mqtt.enabled: false): events are kept in %s only", outbox.path)
+            return
+        self._client = self._make_client(cfg, f"edgeface-{device_id}", reconnect_delay)
+        # connect_async only records where to go: paho's thread connects, so a missing broker never blocks us.
+        self._client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive)
+        self._pump = threading.Thread(target=self._run_pump, name=f"edgeface-outbox-{device_id}", daemon=True)
+        self._pump.start()
+        log.info("connecting to MQTT broker %s:%d, topics under %s/", self._host, self._port, self.topics.prefix)
+        self._client.loop_start()
+
+    @classmethod
+    def from_config(cls, cfg: MqttConfig, device_id: str, topic_prefix: str, outbox: Outbox) -> MqttPublisher:
+        """The daemon's publisher: ``config.mqtt``, ``config.device_id``, ``config.topic_prefix``."""
+        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix)
+
+    def _make_client(self, cfg: MqttConfig, client_id: str, reconnect_delay: tuple[int, int]) -> Client:
+        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=MQTTv311)
+        # No client.enable_logger(): paho logs an ERROR on every reconnect attempt, and an outage must
+        # be logged once. Our callbacks log their own failures (see _guarded).
+        client.max_inflight_messages = self._max_inflight
+        client.reconnect_delay_set(*reconnect_delay)
+        client.will_set(self.topics.availability, "offline", qos=WILL_QOS, retain=True)
+        if cfg.username is not None:
+            client.username_pw_set(cfg.username, cfg.password)
+        if cfg.tls is not None:
+            _set_tls(client, cfg.tls)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def __enter__(self) -> MqttPublisher:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def publish_event(self, event: Event) -> None:
+        """Store ``event`` durably, then let the pump send it. Raises OutboxError if it cannot be stored."""
+        self._outbox.put(event)
+        if self._pump is not None:
+            self._signals.put(None)
+
+    def publish_door(self, state: DoorState) -> None:
+        with self._state_lock:
+            self._door = state
+            if self._client is not None and self._connected:
+                self._client.publish(self.topics.door, state.value, qos=STATE_QOS, retain=True)
+
+    def commands(self, timeout: float = 0.0) -> list[Command]:
+        return self._inbox.take(timeout)
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until connected with the command topics subscribed (for tests and tools; the daemon never waits)."""
+        return self._ready.wait(timeout)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the broker has acknowledged every event in the outbox; False on timeout."""
+        with self._acked:
+            return self._acked.wait_for(lambda: len(self._outbox) == 0, timeout)
+
+    def close(self) -> None:
+        """Publish ``offline``, disconnect and stop the threads; events not yet acknowledged stay in the outbox."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        client = self._client
+        if client is not None:
+            if self._connected and self._close_timeout > 0:
+                # Let events in flight get their PUBACK, so the next start does not send them again.
+                self.flush(self._close_timeout)
+            self._closing = True
+            client.publish(self.topics.availability, "offline", qos=STATE_QOS, retain=True)
+            client.disconnect()
+            client.loop_stop()
+            self._connected = False
+        if self._pump is not None:
+            self._stopping = True
+            self._signals.put(None)
+            self._pump.join()
+
+    # --- the pump thread -------------------------------------------------------------------------
+
+    def _run_pump(self) -> None:
+        while True:
+            signals = [self._signals.get()]
+            while not self._signals.empty():
+                signals.append(self._signals.get())
+            # This thread must outlive any one failure (a full disk, a closed outbox): log and carry on.
+            for signal in signals:
+                try:
+                    self._note(signal)
+                except Exception:
+                    log.exception("%s: outbox pump failed to record %s", self._outbox.path, signal)
+            if self._stopping:
+                return
+            try:
+                if self._may_send:
+                    self._hand_over()
+            except Exception:
+                log.exception("%s: outbox pump failed; retrying at the next event", self._outbox.path)
+
+    def _note(self, signal: _Signal) -> None:
+        if isinstance(signal, _Link):
+            self._link_up = signal.up
+            # After a reconnect paho first re-sends, in order, the events it still holds; new ones wait
+            # for its first PUBACK, or they could be written before those and overtake them.
+            self._may_send = signal.up and not self._in_flight
+            return
+        if signal is None:
+            return
+        event_id = self._in_flight.pop(signal.mid, None)
+        if event_id is None:
+            return  # a QoS 0 availability or door message
+        self._may_send = self._link_up
+        if signal.reason.is_failure:
+            # Only MQTT 5 brokers can refuse a single message; keep it for the next start.
+            log.error("MQTT broker refused event %s (%s); it stays in the outbox", event_id, signal.reason)
+            return
+        self._outbox.ack(event_id)
+        with self._acked:
+            self._acked.notify_all()
+
+    def _hand_over(self) -> None:
+        assert self._client is not None
+        room = self._max_inflight - len(self._in_flight)
+        if room <= 0:
+            return
+        for seq, event in self._outbox.pending(room, after=self._handed):
+            payload = json.dumps(event.to_dict(), separators=(",", ":"))
+            info = self._client.publish(self.topics.event, payload, qos=EVENT_QOS, retain=False)
+            # NO_CONN still means paho holds the message and sends it once connected.
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                log.error("paho did not take event %s (%s); retrying at the next event", event.id, info.rc)
+                return
+            self._in_flight[info.mid] = event.id
+            self._handed = seq
+
+    # --- paho callbacks (paho's network thread) ----------------------------------------------------
+
+    def _note_outage(self, level: int, message: str, *args: object) -> None:
+        """Log the first failure of an outage at ``level`` and its retries at DEBUG."""
+        if self._outage_logged:
+            log.debug(message, *args)
+            return
+        self._outage_logged = True
+        log.log(level, message, *args)
+
+    @_guarded
+    def _on_connect(
+        self, client: Client, userdata: object, flags: ConnectFlags, reason: ReasonCode, properties: Properties | None
+    ) -> None:
+        if reason.is_failure:
+            self._note_outage(
+                logging.ERROR, "MQTT broker %s:%d refused the connection: %s", self._host, self._port, reason
+            )
+            return
+        with self._state_lock:
+            self._connected = True
+            self._signals.put(_Link(up=True))
+            client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
+            if self._door is not None:
+                client.publish(self.topics.door, self._door.value, qos=STATE_QOS, retain=True)
+        client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])
+        log.info(
+            "%s MQTT broker %s:%d (%d events waiting in the outbox)",
+            "reconnected to" if self._outage_logged else "connected to",
+            self._host,
+            self._port,
+            len(self._outbox),
+        )
+        self._outage_logged = False
+
+    @_guarded
+    def _on_connect_fail(self, client: Client, userdata: object) -> None:
+        # Paho calls this from inside its ``except OSError``, so the error it does not pass us is the
+        # one being handled: it tells a refused port from a failed TLS handshake.
+        error = sys.exc_info()[1]
+        self._note_outage(
+            logging.WARNING,
+            "cannot connect to MQTT broker %s:%d (%s); events wait in the outbox, retrying",
+            self._host,
+            self._port,
+            f"{type(error).__name__}: {error}" if error is not None else "no reason given",
+        )
+
+    @_guarded
+    def _on_disconnect(
+        self,
+        client: Client,
+        userdata: object,
+        flags: DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected = False
+        self._ready.clear()
+        self._signals.put(_Link(up=False))
+        if self._closing:
+            return
+        self._note_outage(
+            logging.WARNING,
+            "lost the connection to MQTT broker %s:%d (%s); events wait in the outbox, retrying",
+            self._host,
+            self._port,
+            reason,
+        )
+
+    @_guarded
+    def _on_publish(
+        self, client: Client, userdata: object, mid: int, reason: ReasonCode, properties: Properties
+    ) -> None:
+        self._signals.put(_Acked(mid, reason))
+
+    @_guarded
+    def _on_subscribe(
+        self,
+        client: Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error(
+                "MQTT broker %s:%d refused the command subscription (%s); remote commands will not arrive",
+                self._host,
+                self._port,
+                ", ".join(str(reason) for reason in reasons),
+            )
+        self._ready.set()
+
+    @_guarded
+    def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
+        name = self._command_names.get(message.topic)
+        if name is not None:
+            self._inbox.offer(name, bytes(message.payload), retained=message.retain)

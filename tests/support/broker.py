@@ -1,0 +1,232 @@
+"""A real mosquitto for the whole test session, and a subscriber that collects what arrives.
+
+The ``broker`` fixture starts ``mosquitto`` on a free loopback port from a config generated in a
+temporary directory. Tests may ``stop()`` and ``start()`` it (same port) to play an outage, and
+must leave it running. Persistence is on, in that directory only: a ``persistent`` collector's
+session and subscriptions then survive a broker restart, which makes "every event arrives exactly
+once" checkable without racing the publisher's reconnect.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
+
+
+def find_mosquitto() -> str:
+    found = shutil.which("mosquitto") or (MOSQUITTO_FALLBACK if os.access(MOSQUITTO_FALLBACK, os.X_OK) else None)
+    if found is None:
+        pytest.fail("mosquitto is not installed (apt install mosquitto): the MQTT tests need a real broker")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    """One mosquitto process; ``stop()`` and ``start()`` keep the same port."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, workdir: Path, port: int | None = None, *, anonymous: bool = True, extra: str = "") -> None:
+        """``extra`` is appended to the generated config (listener options such as ``certfile`` apply)."""
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.executable = find_mosquitto()
+        self.log_path = workdir / "mosquitto.log"
+        self.config_path = workdir / "mosquitto.conf"
+        self.config_path.write_text(
+            f"listener {self.port} {self.host}\n"
+            f"allow_anonymous {str(anonymous).lower()}\n"
+            "persistence true\n"
+            f"persistence_location {workdir}/\n"
+            # As root mosquitto would switch to the 'mosquitto' user, who cannot write here.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
+            # Never drop a test's messages for a slow or briefly absent subscriber.
+            "max_queued_messages 0\n"
+            f"log_dest file {self.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n" + extra
+        )
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.running:
+            return
+        with open(self.workdir / "stderr.log", "ab") as err:
+            self._proc = subprocess.Popen([self.executable, "-c", str(self.config_path)], stderr=err)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited with {self._proc.returncode}:\n{self.log_tail()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not accept connections on {self.port} within {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = "".join(
+            p.read_text(errors="replace") for p in (self.workdir / "stderr.log", self.log_path) if p.exists()
+        )
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class Collector:
+    """A paho subscriber on its own thread that records every message on ``topics``.
+
+    Entering waits for the SUBACK, so nothing published afterwards is missed. With
+    ``persistent=True`` the broker keeps the session (and queues messages) while it is away.
+    """
+
+    def __init__(self, broker: Broker, topics: list[str], *, persistent: bool = False) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.received: list[Received] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"collector-{uuid.uuid4().hex[:12]}", clean_session=not persistent
+        )
+        self._client.reconnect_delay_set(1, 1)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+
+    def __enter__(self) -> Collector:
+        self._client.connect(self.broker.host, self.broker.port, keepalive=10)
+        self._client.loop_start()
+        if not self._subscribed.wait(5.0):
+            self.close()
+            raise AssertionError(f"collector could not subscribe to {self.topics}")
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        self._subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.received.append(Received(msg.topic, bytes(msg.payload), msg.qos, msg.retain))
+            self._cond.notify_all()
+
+    def messages(self, topic: str | None = None) -> list[Received]:
+        with self._cond:
+            return [m for m in self.received if topic is None or m.topic == topic]
+
+    def wait(self, count: int, topic: str | None = None, timeout: float = 5.0) -> list[Received]:
+        """The messages (on ``topic``) once there are at least ``count``; AssertionError on timeout."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.messages(topic)) >= count, timeout):
+                got = self.messages(topic)
+                raise AssertionError(f"expected {count} messages on {topic or self.topics}, got {len(got)}: {got}")
+            return self.messages(topic)
+
+    def sync(self) -> None:
+        """Return once the broker has processed everything this client sent so far (its PUBACKs too).
+
+        The broker handles one connection's packets in order, so a round trip settles the ones before it.
+        """
+        self.send(f"collector-sync/{uuid.uuid4().hex}", b"")
+
+    def send(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
+        """Publish from this client (QoS 1) and wait for the broker's PUBACK."""
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(5.0)
+        assert info.is_published(), f"could not publish to {topic}"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The session's mosquitto. A test that stops it must start it again (try/finally)."""
+    server = Broker(tmp_path_factory.mktemp("mosquitto"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Broker]]:
+    """``make_broker(anonymous=..., extra=...)`` → a started private mosquitto, stopped after the test."""
+    started: list[Broker] = []
+
+    def make(**options: Any) -> Broker:
+        server = Broker(tmp_path_factory.mktemp("mosquitto-private"), **options)
+        started.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def collect(broker: Broker) -> Iterator[Callable[..., Collector]]:
+    """``collect(topics, persistent=False)`` → an entered Collector, closed after the test."""
+    opened: list[Collector] = []
+
+    def open_collector(topics: str | list[str], *, persistent: bool = False) -> Collector:
+        collector = Collector(broker, [topics] if isinstance(topics, str) else topics, persistent=persistent)
+        opened.append(collector.__enter__())
+        return collector
+
+    yield open_collector
+    for collector in opened:
+        collector.close()

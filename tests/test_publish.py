@@ -1,0 +1,588 @@
+"""The MQTT contract, checked against a real mosquitto (see tests/support/broker.py).
+
+Events: ``<prefix>/event``, JSON, QoS 1, not retained, each exactly once and in order, through
+outages. Availability and door: retained. Commands: parsed strictly, clamped, dropped with one
+log line when malformed, disabled or retained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
+from edgeface.errors import ConfigError
+from edgeface.outbox import Outbox
+from edgeface.publish import (
+    MAX_COMMAND_BYTES,
+    Command,
+    CommandError,
+    MemoryPublisher,
+    MqttPublisher,
+    Publisher,
+    ReloadCommand,
+    Topics,
+    UnlockCommand,
+    parse_reload,
+    parse_unlock,
+)
+from edgeface.values import DoorState, Event, EventType
+from tests.support.broker import Broker, Collector, Received, free_port
+
+EVENT_KEYS = {"id", "ts", "device", "type", "person", "similarity", "frames"}
+
+OpenPublisher = Callable[..., MqttPublisher]
+Collect = Callable[..., Collector]
+
+
+def make_event(n: int = 0, **changes: object) -> Event:
+    fields: dict[str, object] = {
+        "id": str(uuid.uuid4()),
+        "ts": f"2026-05-09T07:35:{n % 60:02d}+00:00",
+        "device": "door1",
+        "type": EventType.GRANTED,
+        "person": "ada",
+        "similarity": 0.712345,
+        "frames": 3,
+    }
+    fields.update(changes)
+    return Event(**fields)  # type: ignore[arg-type]
+
+
+def event_ids(messages: list[Received]) -> list[str]:
+    return [json.loads(m.payload)["id"] for m in messages]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def take_commands(publisher: MqttPublisher, count: int, timeout: float = 5.0) -> list[Command]:
+    """The commands the service would see, once ``count`` have arrived (or the time is up)."""
+    taken: list[Command] = []
+    deadline = time.monotonic() + timeout
+    while len(taken) < count and time.monotonic() < deadline:
+        taken += publisher.commands(timeout=0.1)
+    return taken
+
+
+def ignored_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "edgeface.publish" and r.levelno == logging.WARNING and "ignoring MQTT command" in r.getMessage()
+    ]
+
+
+@pytest.fixture
+def device() -> str:
+    # A fresh device per test: the session broker keeps retained messages between tests.
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    with Outbox(tmp_path / "state" / "outbox.db", max_events=1000) as box:
+        yield box
+
+
+@pytest.fixture
+def open_publisher(broker: Broker, outbox: Outbox, device: str) -> Iterator[OpenPublisher]:
+    """``open_publisher(**MqttConfig fields)`` → a publisher on the session broker, closed after the test."""
+    opened: list[MqttPublisher] = []
+
+    def open_(**fields: object) -> MqttPublisher:
+        cfg = MqttConfig(host=broker.host, port=broker.port, keepalive=5, **fields)
+        publisher = MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1))
+        opened.append(publisher)
+        return publisher
+
+    yield open_
+    for publisher in opened:
+        publisher.close()
+
+
+def connected(publisher: MqttPublisher) -> MqttPublisher:
+    assert publisher.wait_connected(5.0), "publisher did not connect to the test broker"
+    return publisher
+
+
+UNLOCK_ON = RemoteUnlockConfig(enabled=True, max_seconds=10.0)
+
+
+# --- command parsing: pure functions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "seconds"),
+    [
+        (b"", None),
+        (b"  \n", None),
+        (b"{}", None),
+        (b'{"seconds": 2.5}', 2.5),
+        (b'{"seconds": 3}', 3.0),
+        (b'{"seconds": 60}', 10.0),  # clamped to max_seconds
+        (b'{"seconds": 86400}', 10.0),
+    ],
+)
+def test_parse_unlock_accepts_empty_or_seconds_and_clamps(payload: bytes, seconds: float | None) -> None:
+    assert parse_unlock(payload, max_seconds=10.0) == UnlockCommand(seconds)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{", "not valid JSON"),
+        (b"unlock please", "not valid JSON"),
+        (b"[1]", "must be a JSON object, not list"),
+        (b'"5"', "must be a JSON object, not str"),
+        (b"5", "must be a JSON object, not int"),
+        (b'{"seconds": "5"}', "seconds must be a number, not '5'"),
+        (b'{"seconds": true}', "seconds must be a number, not True"),
+        (b'{"seconds": null}', "seconds must be a number, not None"),
+        (b'{"seconds": [5]}', "seconds must be a number"),
+        (b'{"seconds": -1}', "more than 0"),
+        (b'{"seconds": 0}', "more than 0"),
+        (b'{"seconds": NaN}', "not valid JSON"),
+        (b'{"seconds": Infinity}', "not valid JSON"),
+        (b'{"seconds": 1e999}', "at most 86400, not inf"),
+        (b'{"seconds": 1' + b"0" * 400 + b"}", "at most 86400"),
+        (b'{"seconds": 86401}', "at most 86400"),
+        (b'{"seconds": 5, "door": "all"}', "unknown field 'door'"),
+        (b"\xff\xfe\xfd", "not UTF-8"),
+        ('{"seconds": 1}'.encode("utf-16"), "not UTF-8"),
+        (b'{"seconds": 5}' + b" " * MAX_COMMAND_BYTES, "over the 1024-byte limit"),
+        (b"[" * 1000, "not valid JSON"),
+    ],
+)
+def test_parse_unlock_rejects_malformed_payloads_with_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(CommandError, match=re.escape(reason)):
+        parse_unlock(payload, max_seconds=10.0)
+
+
+def test_parse_unlock_reasons_are_one_short_line() -> None:
+    with pytest.raises(CommandError) as info:
+        parse_unlock(b'{"' + b"x\\n" * 200 + b'": 1}', max_seconds=10.0)
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 120
+
+
+@given(st.binary(max_size=1100))
+def test_parse_unlock_returns_a_bounded_command_or_a_command_error(payload: bytes) -> None:
+    try:
+        command = parse_unlock(payload, max_seconds=10.0)
+    except CommandError:
+        return
+    assert command.seconds is None or 0 < command.seconds <= 10.0
+
+
+@given(st.dictionaries(st.just("seconds"), st.floats(allow_nan=True, allow_infinity=True) | st.integers()))
+def test_parse_unlock_never_lets_through_a_bad_number(data: dict[str, float]) -> None:
+    try:
+        command = parse_unlock(json.dumps(data).encode(), max_seconds=10.0)
+    except CommandError:
+        return
+    assert command.seconds is None or (math.isfinite(command.seconds) and 0 < command.seconds <= 10.0)
+
+
+def test_parse_reload_takes_an_empty_payload_or_object() -> None:
+    assert parse_reload(b"") == parse_reload(b"{}") == ReloadCommand()
+    with pytest.raises(CommandError, match="unknown field 'now'"):
+        parse_reload(b'{"now": true}')
+    with pytest.raises(CommandError, match="not valid JSON"):
+        parse_reload(b"reload")
+
+
+# --- the in-memory backend ----------------------------------------------------------------------------
+
+
+def test_memory_publisher_records_and_applies_the_same_command_rules() -> None:
+    publisher: Publisher
+    with MemoryPublisher(UNLOCK_ON) as publisher:
+        event = make_event()
+        publisher.publish_event(event)
+        publisher.publish_door(DoorState.UNLOCKED)
+        publisher.publish_door(DoorState.LOCKED)
+        assert publisher.inject("unlock", b'{"seconds": 99}') == UnlockCommand(10.0)
+        assert publisher.inject("unlock", b"{bad") is None
+        assert publisher.inject("unlock", b"", retained=True) is None
+        assert publisher.inject("reload") == ReloadCommand()
+        assert publisher.commands() == [UnlockCommand(10.0), ReloadCommand()]
+        assert publisher.commands() == []
+        assert publisher.events == [event]
+        assert publisher.doors == [DoorState.UNLOCKED, DoorState.LOCKED]
+    assert publisher.closed
+
+
+def test_memory_publisher_refuses_unlock_by_default_like_the_config() -> None:
+    publisher = MemoryPublisher()
+    assert publisher.inject("unlock") is None
+    assert publisher.commands() == []
+
+
+# --- events over a real broker --------------------------------------------------------------------------
+
+
+def test_an_event_arrives_as_json_with_qos1_not_retained_and_leaves_the_outbox(
+    open_publisher: OpenPublisher, collect: Collect, outbox: Outbox
+) -> None:
+    publisher = connected(open_publisher())
+    collector = collect(publisher.topics.event)
+    denied = make_event(type=EventType.DENIED, person="bob", reason="schedule")
+    unknown = make_event(type=EventType.UNKNOWN, person=None)
+
+    publisher.publish_event(denied)
+    publisher.publish_event(unknown)
+
+    first, second = collector.wait(2)
+    assert first.topic == publisher.topics.event
+    assert (first.qos, first.retain) == (1, False)
+    assert json.loads(first.payload) == denied.to_dict()
+    assert set(json.loads(first.payload)) == EVENT_KEYS | {"reason"}
+    assert set(json.loads(second.payload)) == EVENT_KEYS
+    assert json.loads(second.payload)["person"] is None
+    assert publisher.flush(5.0)
+    assert len(outbox) == 0
+
+
+def test_with_mqtt_disabled_events_stay_in_the_outbox_for_a_later_start(tmp_path: Path, device: str) -> None:
+    # With MQTT disabled nothing ever publishes: the outbox alone holds the events, for the next start.
+    path = tmp_path / "outbox.db"
+    events = [make_event(i) for i in range(3)]
+    with Outbox(path, max_events=10) as box, MqttPublisher(MqttConfig(enabled=False), box, device_id=device) as pub:
+        for event in events:
+            pub.publish_event(event)
+        pub.publish_door(DoorState.UNLOCKED)
+        assert not pub.connected
+        assert pub.commands() == []
+    with Outbox(path, max_events=10) as box:
+        assert [e for _, e in box.pending()] == events
+
+
+def test_events_left_by_an_earlier_run_go_out_first_and_in_order(
+    outbox: Outbox, open_publisher: OpenPublisher, collect: Collect, device: str
+) -> None:
+    earlier = [make_event(i) for i in range(30)]
+    for event in earlier:
+        outbox.put(event)
+    collector = collect(Topics(f"edgeface/{device}").event)
+
+    publisher = open_publisher()
+    later = make_event(99)
+    publisher.publish_event(later)
+
+    assert publisher.flush(5.0)
+    assert event_ids(collector.wait(31)) == [e.id for e in [*earlier, later]]
+
+
+def test_a_broker_restart_delivers_every_event_exactly_once_in_order(
+    broker: Broker, open_publisher: OpenPublisher, collect: Collect, outbox: Outbox
+) -> None:
+    publisher = connected(open_publisher())
+    # A persistent session keeps the subscription across the restart, so the test does not race
+    # the publisher's reconnect: whatever the broker accepts is queued for the collector.
+    collector = collect(publisher.topics.event, persistent=True)
+    before = [make_event(i) for i in range(3)]
+    for event in before:
+        publisher.publish_event(event)
+    assert publisher.flush(5.0)
+    collector.wait(3)
+    collector.sync()  # the collector's own PUBACKs reached the broker: it will not redeliver these
+    publisher.publish_door(DoorState.LOCKED)
+
+    broker.stop()
+    try:
+        assert wait_until(lambda: not publisher.connected)
+        during = [make_event(i) for i in range(50)]  # more than the 20 paho holds in flight
+        started = time.monotonic()
+        for event in during:
+            publisher.publish_event(event)
+        publisher.publish_door(DoorState.UNLOCKED)
+        assert time.monotonic() - started < 2.0  # no waiting on the network
+        assert len(outbox) == 50
+    finally:
+        broker.start()
+
+    assert publisher.flush(10.0)
+    collector.wait(53, timeout=10.0)
+    time.sleep(0.3)  # room for a duplicate to show up
+    assert event_ids(collector.messages()) == [e.id for e in before + during]
+    # The door state changed while the broker was away: the retained value is the latest.
+    (door,) = collect(publisher.topics.door).wait(1)
+    assert (door.payload, door.retain) == (b"unlocked", True)
+
+
+def test_without_a_broker_events_wait_nothing_blocks_and_the_outage_is_logged_once(
+    outbox: Outbox, device: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="edgeface.publish")
+    cfg = MqttConfig(host="127.0.0.1", port=free_port(), keepalive=5)
+    started = time.monotonic()
+    publisher = MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1))
+    try:
+        for i in range(5):
+            publisher.publish_event(make_event(i))
+        publisher.publish_door(DoorState.UNLOCKED)
+        assert time.monotonic() - started < 1.0
+
+        def attempts() -> int:
+            return sum("cannot connect to MQTT broker" in r.getMessage() for r in caplog.records)
+
+        assert wait_until(lambda: attempts() >= 2, timeout=6.0)  # the first try and a retry
+        assert not publisher.connected
+        assert len(outbox) == 5
+    finally:
+        publisher.close()
+    problems = [r for r in caplog.records if r.name == "edgeface.publish" and r.levelno >= logging.WARNING]
+    assert [r.levelno for r in problems] == [logging.WARNING]
+    refused = f"cannot connect to MQTT broker 127.0.0.1:{cfg.port} (ConnectionRefusedError: [Errno 111]"
+    assert problems[0].getMessage().startswith(refused)
+
+
+# --- availability and door ---------------------------------------------------------------------------
+
+
+def test_availability_is_online_while_connected_and_offline_after_a_clean_close(
+    open_publisher: OpenPublisher, collect: Collect
+) -> None:
+    publisher = connected(open_publisher())
+    (online,) = collect(publisher.topics.availability).wait(1)
+    assert (online.payload, online.retain) == (b"online", True)
+
+    publisher.close()
+    publisher.close()  # idempotent
+
+    (offline,) = collect(publisher.topics.availability).wait(1)
+    assert (offline.payload, offline.retain) == (b"offline", True)
+
+
+def test_the_last_will_says_offline_when_the_process_dies(
+    broker: Broker, collect: Collect, device: str, tmp_path: Path
+) -> None:
+    topics = Topics(f"edgeface/{device}")
+    collector = collect(topics.availability)
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from edgeface.config import MqttConfig
+        from edgeface.outbox import Outbox
+        from edgeface.publish import MqttPublisher
+        outbox = Outbox(Path({str(tmp_path / "child" / "outbox.db")!r}), 100)
+        cfg = MqttConfig(host={broker.host!r}, port={broker.port}, keepalive=5)
+        MqttPublisher(cfg, outbox, device_id={device!r})
+        time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        (online,) = collector.wait(1, timeout=10.0)
+        assert online.payload == b"online"
+        child.kill()  # no DISCONNECT, no goodbye: only the broker's will can tell
+        child.wait()
+        assert collector.wait(2)[1].payload == b"offline"
+    finally:
+        child.kill()
+        child.wait()
+    (retained,) = collect(topics.availability).wait(1)
+    assert (retained.payload, retained.retain) == (b"offline", True)
+
+
+def test_the_door_state_is_retained_and_the_latest_wins(open_publisher: OpenPublisher, collect: Collect) -> None:
+    publisher = connected(open_publisher())
+    live = collect(publisher.topics.door)
+    publisher.publish_door(DoorState.UNLOCKED)
+    publisher.publish_door(DoorState.LOCKED)
+    assert [m.payload for m in live.wait(2)] == [b"unlocked", b"locked"]
+
+    (retained,) = collect(publisher.topics.door).wait(1)
+    assert (retained.payload, retained.retain) == (b"locked", True)
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+
+def test_an_unlock_command_reaches_the_service_clamped(open_publisher: OpenPublisher, collect: Collect) -> None:
+    publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
+    sender = collect(publisher.topics.availability)
+
+    sender.send(publisher.topics.command("unlock"), b'{"seconds": 4.5}')
+    sender.send(publisher.topics.command("unlock"), b'{"seconds": 3600}')
+    sender.send(publisher.topics.command("unlock"), b"")
+    sender.send(publisher.topics.command("reload"), b"")
+
+    assert take_commands(publisher, 4) == [
+        UnlockCommand(4.5),
+        UnlockCommand(10.0),
+        UnlockCommand(None),
+        ReloadCommand(),
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload", [b'{"seconds": -3}', b'{"seconds": NaN}', b"\xc3\x28", b"{", b'{"sec": 1}', b"x" * 2000]
+)
+def test_a_malformed_unlock_is_ignored_with_one_log_line(
+    open_publisher: OpenPublisher, collect: Collect, caplog: pytest.LogCaptureFixture, payload: bytes
+) -> None:
+    caplog.set_level(logging.INFO, logger="edgeface.publish")
+    publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
+    sender = collect(publisher.topics.availability)
+
+    sender.send(publisher.topics.command("unlock"), payload)
+    sender.send(publisher.topics.command("unlock"), b'{"seconds": 1}')  # arrives after the bad one
+
+    assert take_commands(publisher, 1) == [UnlockCommand(1.0)]
+    (line,) = ignored_lines(caplog)
+    assert line.startswith("ignoring MQTT command unlock: ")
+    assert "\n" not in line
+
+
+def test_unlock_is_ignored_when_remote_unlock_is_disabled(
+    open_publisher: OpenPublisher, collect: Collect, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = connected(open_publisher())  # remote_unlock.enabled defaults to false
+    sender = collect(publisher.topics.availability)
+
+    sender.send(publisher.topics.command("unlock"), b'{"seconds": 1}')
+
+    assert wait_until(lambda: bool(ignored_lines(caplog)))
+    assert ignored_lines(caplog) == [
+        "ignoring MQTT command unlock: remote unlock is disabled (mqtt.remote_unlock.enabled)"
+    ]
+    assert publisher.commands() == []
+
+
+def test_a_retained_command_is_not_replayed_at_connect(
+    open_publisher: OpenPublisher, collect: Collect, device: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    topics = Topics(f"edgeface/{device}")
+    sender = collect(topics.availability)
+    sender.send(topics.command("unlock"), b"{}", retain=True)
+    try:
+        publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
+        assert wait_until(lambda: bool(ignored_lines(caplog)))
+        assert "retained" in ignored_lines(caplog)[0]
+        assert publisher.commands() == []
+    finally:
+        sender.send(topics.command("unlock"), b"", retain=True)  # an empty retained message clears it
+
+
+# --- configuration ------------------------------------------------------------------------------------------
+
+
+def test_from_config_uses_the_config_topic_prefix(outbox: Outbox) -> None:
+    for config, expected in [
+        (Config(device_id="door7", mqtt=MqttConfig(enabled=False)), "edgeface/door7/cmd/unlock"),
+        (Config(device_id="door7", mqtt=MqttConfig(enabled=False, prefix="site/front")), "site/front/cmd/unlock"),
+    ]:
+        with MqttPublisher.from_config(config.mqtt, config.device_id, config.topic_prefix, outbox) as publisher:
+            assert publisher.topics.command("unlock") == expected
+
+
+@pytest.mark.parametrize("prefix", ["site/#", "a/+/b", "site/", "$SYS/x", "/abs"])
+def test_a_wildcard_or_malformed_prefix_is_a_config_error(outbox: Outbox, prefix: str) -> None:
+    with pytest.raises(ConfigError, match=r"mqtt\.prefix"):
+        MqttPublisher(MqttConfig(), outbox, device_id="d", prefix=prefix)
+
+
+def test_tls_files_are_checked_and_named(outbox: Outbox, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pem"
+    with pytest.raises(ConfigError, match=rf"mqtt\.tls\.ca_file: {missing}: file not found"):
+        MqttPublisher(MqttConfig(tls=TlsConfig(ca_file=str(missing))), outbox, device_id="d")
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(ConfigError, match=r"mqtt\.tls: cannot load"):
+        MqttPublisher(MqttConfig(tls=TlsConfig(ca_file=str(garbage), insecure=True)), outbox, device_id="d")
+
+
+# --- credentials and TLS against private brokers ----------------------------------------------------------
+
+
+def test_credentials_are_sent_and_a_refusal_is_logged_once(
+    make_broker: Callable[..., Broker], outbox: Outbox, device: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    passwords = tmp_path / "passwords"
+    tool = shutil.which("mosquitto_passwd")
+    assert tool, "mosquitto_passwd is missing (it ships with mosquitto)"
+    subprocess.run([tool, "-b", "-c", str(passwords), "door", "s3cret"], check=True)
+    locked = make_broker(anonymous=False, extra=f"password_file {passwords}\n")
+
+    good = MqttConfig(host=locked.host, port=locked.port, username="door", password="s3cret")
+    with MqttPublisher(good, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
+        assert publisher.wait_connected(5.0)
+
+    caplog.set_level(logging.DEBUG, logger="edgeface.publish")
+    bad = MqttConfig(host=locked.host, port=locked.port, username="door", password="wrong")
+    with MqttPublisher(bad, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
+        assert wait_until(lambda: sum("refused the connection" in r.getMessage() for r in caplog.records) >= 2)
+        assert not publisher.connected
+    problems = [r for r in caplog.records if r.name == "edgeface.publish" and r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in problems] == [
+        f"MQTT broker {locked.host}:{locked.port} refused the connection: Not authorized"
+    ]
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway CA and a server certificate it signed, for the name ``localhost`` only."""
+    tool = shutil.which("openssl")
+    assert tool, "openssl is missing"
+    root = tmp_path_factory.mktemp("tls")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args: str) -> None:
+        subprocess.run([tool, *args], cwd=root, check=True, capture_output=True)
+
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=edgeface test CA")
+    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (root / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    run(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
+    )  # fmt: skip
+    return root
+
+
+def test_tls_verifies_the_broker_and_insecure_skips_only_the_name(
+    make_broker: Callable[..., Broker],
+    certificates: Path,
+    outbox: Outbox,
+    device: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tls_broker = make_broker(
+        extra=f"cafile {certificates / 'ca.pem'}\ncertfile {certificates / 'server.pem'}\n"
+        f"keyfile {certificates / 'server.key'}\n"
+    )
+    ca = str(certificates / "ca.pem")
+
+    def attempt(host: str, tls: TlsConfig) -> bool:
+        cfg = MqttConfig(host=host, port=tls_broker.port, tls=tls)
+        with MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
+            return publisher.wait_connected(1.5)
+
+    assert attempt("localhost", TlsConfig(ca_file=ca))
+    with caplog.at_level(logging.WARNING, logger="edgeface.publish"):
+        assert not attempt("127.0.0.1", TlsConfig(ca_file=ca))  # the certificate names localhost, not the IP
+    assert "certificate verify failed" in caplog.records[0].getMessage()
+    assert attempt("127.0.0.1", TlsConfig(ca_file=ca, insecure=True))

@@ -183,6 +183,25 @@ def cmd_config_show(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.service import run_daemon
+
+    return run_daemon(cfg, args.config)
+
+
+def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.relay import DoorRelay, make_pin_factory
+
+    factory = make_pin_factory(cfg.relay.pin_factory)
+    try:
+        with DoorRelay.from_config(cfg.relay, factory) as relay:
+            relay.lock()
+    finally:
+        factory.close()
+    print(f"relay on GPIO{cfg.relay.pin} locked")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeface", description="Face-recognition access control for the edge.")
     parser.add_argument("--version", action="version", version=f"edgeface {__version__}")
@@ -221,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None, metavar="T", help="default: the config's")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_accuracy)
+
+    p = sub.add_parser("run", help="run the door daemon")
+    p.set_defaults(func=cmd_run)
+
+    relay = sub.add_parser("relay", help="drive the door relay").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = relay.add_parser("lock", help="release the relay (door locked) and exit")
+    p.set_defaults(func=cmd_relay_lock)
 
     config = sub.add_parser("config", help="check or show the configuration").add_subparsers(
         dest="action", required=True, metavar="ACTION"

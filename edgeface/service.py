@@ -127,11 +127,16 @@ class Service:
             kept = [s for s in fixed if getattr(cfg, s) != getattr(self.cfg, s)]
             if kept:
                 log.warning("reload: changes to %s take effect after a restart", ", ".join(kept))
-            self.cfg = cfg
-            self.recognizer.threshold = cfg.threshold
-            self.recognizer.margin = cfg.match.margin
-            self.decider.reset(cfg.decide)
-            self.reload_people()
+            try:
+                self.reload_people()
+            except EdgefaceError as exc:
+                log.error("reload refused, keeping the running config: %s", exc)
+            else:
+                self.cfg = cfg
+                self.recognizer.threshold = cfg.threshold
+                self.recognizer.margin = cfg.match.margin
+                self.decider.reset(cfg.decide)
+                log.info("reloaded %s", self.config_path or "the embedded defaults")
         self.notifier.ready("reloaded")
 
     # -- the loop --------------------------------------------------------------------------------------------------
@@ -217,7 +222,10 @@ class Service:
             log.info("remote unlock for %.1f s", seconds)
             self.relay.pulse(seconds)
         elif isinstance(command, ReloadCommand):
-            self.reload_people()
+            try:
+                self.reload_people()
+            except EdgefaceError as exc:
+                log.error("reload refused, keeping the people already loaded: %s", exc)
 
 
 def run_daemon(cfg: Config, config_path: Path | None) -> int:

@@ -82,7 +82,8 @@ class Store:
         self.keep_images = keep_images
         private_file(path)
         try:
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+            # The daemon may open the store on one thread and run its loop on another; one thread uses it at a time.
+            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=FULL")

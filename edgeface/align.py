@@ -40,7 +40,7 @@ class CropSpec:
     shift_y: float = 0.0
     """template: vertical shift of the template as a fraction of the crop side."""
     margin: float = 0.0
-    """box: margin added on each side, as a fraction of the box's larger side."""
+    """box: margin added on each side, as a fraction of the box's width and height."""
 
 
 def template_points(spec: CropSpec) -> npt.NDArray[np.float32]:
@@ -77,12 +77,16 @@ def similarity_matrix(landmarks: npt.NDArray[np.float32], template: npt.NDArray[
 
 
 def box_matrix(face: Face, spec: CropSpec) -> Matrix:
-    """Scale-and-shift transform taking a square box plus margin around the face to the crop."""
+    """Scale-and-shift transform taking the face box plus margin to the square crop.
+
+    The box keeps its own aspect and is squashed to the square, as FaceNet's
+    training crops (MTCNN box + margin, resized) were.
+    """
     x, y, w, h = face.box
-    side = max(w, h) * (1.0 + 2.0 * spec.margin)
+    grow = 1.0 + 2.0 * spec.margin
     cx, cy = x + w / 2.0, y + h / 2.0
-    k = spec.size / side
-    return np.array([[k, 0.0, spec.size / 2.0 - k * cx], [0.0, k, spec.size / 2.0 - k * cy]])
+    kx, ky = spec.size / (w * grow), spec.size / (h * grow)
+    return np.array([[kx, 0.0, spec.size / 2.0 - kx * cx], [0.0, ky, spec.size / 2.0 - ky * cy]])
 
 
 def crop_matrix(face: Face, spec: CropSpec) -> Matrix:
@@ -92,9 +96,7 @@ def crop_matrix(face: Face, spec: CropSpec) -> Matrix:
 
 
 def align(image: Image, face: Face, spec: CropSpec) -> Image:
-    """Warp the face into a spec.size × spec.size BGR crop (borders replicate the edge)."""
+    """Warp the face into a spec.size × spec.size BGR crop (black beyond the image's edge)."""
     matrix = crop_matrix(face, spec)
-    crop = cv2.warpAffine(
-        image, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    crop = cv2.warpAffine(image, matrix, (spec.size, spec.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return np.asarray(crop, dtype=np.uint8)

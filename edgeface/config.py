@@ -92,6 +92,7 @@ class EmbedderConfig(Section):
     crop_margin: float | None = Field(None, ge=0.0, le=1.0)
     output_dim: int | None = Field(None, ge=2, le=4096)
     flip: bool | None = None
+    center: str | None = None
 
     @field_validator("profile")
     @classmethod
@@ -232,6 +233,12 @@ class Config(Section):
     def model_path(self, name: str) -> Path:
         path = Path(name).expanduser()
         return path if path.is_absolute() else self.models_dir / path
+
+    def profile_data_path(self, name: str) -> Path:
+        """A small file a shipped profile needs: in models_dir if put there, else the one bundled with edgeface."""
+        configured = self.model_path(name)
+        bundled = edgeface_home() / "models" / name
+        return bundled if not configured.exists() and bundled.exists() else configured
 
     @property
     def store_path(self) -> Path:

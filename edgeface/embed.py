@@ -59,11 +59,18 @@ def l2_normalise(vectors: Vectors) -> Vectors:
 class OnnxEmbedder:
     """An ONNX embedding model described by a profile."""
 
-    def __init__(self, session: ort.InferenceSession, profile: EmbedderProfile, sha256: str) -> None:
+    def __init__(
+        self, session: ort.InferenceSession, profile: EmbedderProfile, sha256: str, center: Vectors | None = None
+    ) -> None:
         self._session = session
         self._profile = profile
         self._sha256 = sha256
         self._input = session.get_inputs()[0].name
+        if center is not None and center.shape != (profile.output_dim,):
+            raise ModelError(
+                f"{profile.center}: mean embedding of shape {center.shape}, expected ({profile.output_dim},)"
+            )
+        self._center = center
 
     @property
     def profile(self) -> EmbedderProfile:
@@ -90,6 +97,9 @@ class OnnxEmbedder:
         if self._profile.flip:
             n = len(crops)
             out = l2_normalise(out[:n]) + l2_normalise(out[n:])
+        if self._center is not None:
+            # Removing the mean face direction spreads the vectors over the sphere (FaceNet's --subtract_mean).
+            out = l2_normalise(out) - self._center
         return l2_normalise(out)
 
     def close(self) -> None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
+
+import numpy as np
 
 from edgeface.align import align
 from edgeface.config import Config
 from edgeface.detect import Detector, YuNetDetector
 from edgeface.embed import Embedder, OnnxEmbedder
+from edgeface.errors import ModelError
 from edgeface.match import Gallery, match
 from edgeface.quality import QualityGates
 from edgeface.runtime import open_session
@@ -28,10 +32,19 @@ def open_detector(cfg: Config) -> YuNetDetector:
     return YuNetDetector(session, cfg.detector.settings())
 
 
+def load_center(path: Path) -> Vectors:
+    """A mean embedding saved with numpy.save."""
+    try:
+        return np.asarray(np.load(path, allow_pickle=False), np.float32).reshape(-1)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot load the mean embedding ({exc})") from exc
+
+
 def open_embedder(cfg: Config) -> OnnxEmbedder:
     profile = cfg.profile
     session, sha = open_session(cfg.model_path(profile.model), profile.sha256, cfg.runtime.options())
-    return OnnxEmbedder(session, profile, sha)
+    center = load_center(cfg.profile_data_path(profile.center)) if profile.center else None
+    return OnnxEmbedder(session, profile, sha, center)
 
 
 @dataclass(frozen=True)

@@ -101,15 +101,15 @@ class TestAlign:
         assert np.abs(moved - template_points(spec)).mean() < 4.0
         assert align(image, face, spec).shape == (112, 112, 3)
 
-    def test_the_box_crop_is_square_around_the_face_with_its_margin(self) -> None:
+    def test_the_box_crop_grows_the_face_box_by_its_margin_and_squashes_it_square(self) -> None:
         image = np.zeros((300, 300, 3), np.uint8)
         image[100:200, 120:180] = 255  # the "face": 60 wide, 100 tall
         face = Face((120, 100, 60, 100), 0.9, np.zeros((5, 2), np.float32))
-        crop = align(image, face, CropSpec("box", 160, margin=0.1))
+        crop = align(image, face, CropSpec("box", 160, margin=0.125))
         assert crop.shape == (160, 160, 3)
-        # 100 px tall box + 10 % margin each side = 120 px → 160 px: the face spans 160/120·100 ≈ 133 rows.
-        rows = np.flatnonzero(crop[:, 80, 0] > 128)
-        assert 125 <= len(rows) <= 140
+        # Each side grows by 12.5 %, so the face fills 100/125 of the crop in both directions: 128 px.
+        assert 124 <= len(np.flatnonzero(crop[:, 80, 0] > 128)) <= 132
+        assert 124 <= len(np.flatnonzero(crop[80, :, 0] > 128)) <= 132
 
 
 class TestEmbed:
@@ -131,7 +131,8 @@ class TestEmbed:
     def test_prewhitening_standardises_each_image_on_its_own(self, facenet_recognizer: Recognizer) -> None:
         rng = np.random.default_rng(1)
         crops = [rng.integers(0, 255, (160, 160, 3), dtype=np.uint8), np.full((160, 160, 3), 7, np.uint8)]
-        tensor = preprocess(crops, facenet_recognizer.embedder.profile)
+        profile = facenet_recognizer.embedder.profile.model_copy(update={"normalize": "prewhiten"})
+        tensor = preprocess(crops, profile)
         assert tensor.shape == (2, 3, 160, 160)
         assert abs(float(tensor[0].mean())) < 1e-4 and float(tensor[0].std()) == pytest.approx(1.0, abs=1e-3)
         assert np.all(tensor[1] == 0.0), "a flat image has zero std: the floor keeps it finite"
@@ -180,6 +181,16 @@ class TestRecognition:
         assert all(m.person is None for m in match(strangers, gallery, recognizer.threshold))
         again = embed_photo(recognizer, "joe_biden/2.jpg")
         assert match(again[None], gallery, recognizer.threshold)[0].person == "joe_biden"
+
+    def test_facenet_takes_fixed_standardisation_and_its_mean_embedding_away(
+        self, facenet_recognizer: Recognizer
+    ) -> None:
+        crop = np.full((1, 160, 160, 3), 255, np.uint8)
+        tensor = preprocess(list(crop), facenet_recognizer.embedder.profile)
+        assert np.allclose(tensor, (255 - 127.5) / 128)
+        vectors = np.stack([embed_photo(facenet_recognizer, f"unknown/{i}.jpg") for i in range(1, 9)])
+        # Centred embeddings of different people point in unrelated directions, not towards a common "face".
+        assert float(np.linalg.norm(vectors.mean(axis=0))) < 0.5
 
     def test_the_seeds_facenet_separates_people_too(self, facenet_recognizer: Recognizer) -> None:
         rec = facenet_recognizer

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edgeface.detect import DetectorSettings
 from edgeface.errors import ConfigError
 from edgeface.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, EmbedderProfile
+from edgeface.quality import QualityGates
 from edgeface.runtime import RuntimeOptions
 
 ENV_CONFIG = "EDGEFACE_CONFIG"
@@ -129,7 +130,18 @@ class MatchConfig(Section):
 
 
 class QualityConfig(Section):
+    """Gates a live face must pass before it is embedded; a failing face is tracked but is no evidence."""
+
     min_face: int = Field(24, ge=8, le=1024, description="Faces smaller than this (px, shorter box side) are ignored.")
+    max_yaw: float = Field(
+        0.6, gt=0.0, le=1.0, description="Nose offset from the eyes' midline in eye distances; 1 disables."
+    )
+    min_sharpness: float = Field(
+        10.0, ge=0.0, le=10000.0, description="Variance of the Laplacian over the face; 0 disables."
+    )
+
+    def gates(self) -> QualityGates:
+        return QualityGates(min_face=self.min_face, min_sharpness=self.min_sharpness, max_yaw=self.max_yaw)
 
 
 class StoreConfig(Section):
@@ -164,6 +176,13 @@ class DecideConfig(Section):
     window_seconds: float = Field(3.0, gt=0.0, le=60.0, description="Agreeing frames must fall within this time.")
     cooldown_seconds: float = Field(10.0, ge=0.0, le=3600.0, description="Per person: one event per visit.")
     unknown_cooldown_seconds: float = Field(30.0, ge=0.0, le=3600.0, description="Per track: unknown event rate.")
+    unknown_below: float = Field(
+        0.25,
+        ge=-1.0,
+        le=1.0,
+        description="An unmatched face is evidence of a stranger only below this similarity; between it and "
+        "the match threshold it is no evidence either way (a known face at a bad angle or distance).",
+    )
     schedules: dict[str, list[Window]] = Field(
         default_factory=dict, description="Person → access windows; people not listed may enter at any time."
     )

@@ -17,7 +17,9 @@ Semantics (``DecideConfig`` names the settings):
   time). Misses and other people's frames take up slots but never agree, so
   they push old agreeing frames out. Decisions are only ever made on an
   agreeing frame. Unknown frames (``person`` None) agree with each other the
-  same way and lead to an ``unknown`` decision.
+  same way and lead to an ``unknown`` decision. An unmatched frame whose
+  similarity is at least ``unknown_below`` counts as a miss: too close to an
+  enrolled person to call a stranger.
 * **Similarity** of a decision is the *mean* over its agreeing frames, not the
   max: one lucky frame should not flatter a visit, and the mean is the figure to
   look at when tuning the threshold. ``frames`` is how many frames agreed
@@ -156,11 +158,13 @@ class Decider:
     def observe(self, ts: float, observations: Sequence[Observation]) -> list[Decision]:
         """Take one frame's matches (at most one per track) and return the decisions it completes."""
         frame: dict[int, Match] = {}
+        cfg = self._settings
         for track, match in observations:
             if track in frame:
                 raise ValueError(f"track {track} is observed twice in the frame at {ts}")
+            if match.person is None and match.similarity >= cfg.unknown_below:
+                continue  # too close to someone enrolled to call a stranger: a miss, not evidence
             frame[track] = match
-        cfg = self._settings
         if self._last_ts is not None and ts < self._last_ts:
             log.warning("frame time went back by %.3f s; dropping the evidence gathered so far", self._last_ts - ts)
             self._tracks.clear()

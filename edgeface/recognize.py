@@ -81,8 +81,14 @@ class Recognizer:
         except Exception:
             detector.close()
             raise
-        gates = QualityGates(min_face=cfg.quality.min_face)
-        return cls(detector, embedder, threshold=cfg.threshold, margin=cfg.match.margin, gates=gates, gallery=gallery)
+        return cls(
+            detector,
+            embedder,
+            threshold=cfg.threshold,
+            margin=cfg.match.margin,
+            gates=cfg.quality.gates(),
+            gallery=gallery,
+        )
 
     def __enter__(self) -> Recognizer:
         return self

@@ -29,6 +29,7 @@ from edgeface.decide import Decider
 from edgeface.errors import EdgefaceError
 from edgeface.outbox import Outbox
 from edgeface.publish import Command, MqttPublisher, Publisher, ReloadCommand, UnlockCommand
+from edgeface.quality import passes
 from edgeface.recognize import Recognizer
 from edgeface.relay import DoorRelay, Relay, make_pin_factory
 from edgeface.sdnotify import Notifier
@@ -175,8 +176,12 @@ class Service:
         faces = rec.detect(frame.image)
         self.stats.faces += len(faces)
         tracks = self.tracker.update(faces, frame.ts)
-        known = self.tracker.known
-        fresh = [(t, f) for t, f in zip(tracks, faces, strict=True) if known(t, frame.ts, REEMBED_SECONDS) is None]
+        known, gates = self.tracker.known, rec.gates
+        fresh = [
+            (t, f)
+            for t, f in zip(tracks, faces, strict=True)
+            if known(t, frame.ts, REEMBED_SECONDS) is None and passes(frame.image, f, gates)
+        ]
         matches: list[Match] = rec.match(rec.embed(frame.image, [f for _, f in fresh])) if fresh else []
         self.stats.embedded += len(fresh)
         # Only fresh matches are evidence: a cached identity counted again would make N-of-M meaningless.

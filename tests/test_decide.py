@@ -122,14 +122,14 @@ def test_a_person_is_decided_once_per_frame_even_without_cooldown() -> None:
 
 def test_unknown_is_reported_once_it_agrees_and_rate_limited_per_track() -> None:
     door = Door(required=3, window=5, unknown_cooldown_seconds=30.0)
-    assert door.frames(2, (1, seen(None, 0.25))) == []
-    [unknown] = door.frame((1, seen(None, 0.25)))
-    assert unknown == Decision(EventType.UNKNOWN, None, 0.25, 3, track=1)
+    assert door.frames(2, (1, seen(None, 0.125))) == []
+    [unknown] = door.frame((1, seen(None, 0.125)))
+    assert unknown == Decision(EventType.UNKNOWN, None, 0.125, 3, track=1)
     # The same stranger keeps standing there; a second stranger on track 2 is reported on its own.
-    decisions = door.frames(10, (1, seen(None, 0.3)), (2, seen(None, 0.2)))
+    decisions = door.frames(10, (1, seen(None, 0.2)), (2, seen(None, 0.1)))
     assert [(d.type, d.track) for d in decisions] == [(EventType.UNKNOWN, 2)]
-    assert door.frames(229, (1, seen(None))) == []  # up to 29.875 s after the first report
-    [later] = door.frame((1, seen(None)))
+    assert door.frames(229, (1, seen(None, 0.1))) == []  # up to 29.875 s after the first report
+    [later] = door.frame((1, seen(None, 0.1)))
     assert (later.type, later.track) == (EventType.UNKNOWN, 1)
 
 
@@ -137,7 +137,7 @@ def test_a_recognised_track_is_not_also_reported_unknown() -> None:
     door = Door(required=3, window=5, unknown_cooldown_seconds=30.0)
     [granted] = door.frames(3, (1, seen("alice")))
     assert granted.type is EventType.GRANTED
-    assert door.frames(5, (1, seen(None))) == []  # alice looking away
+    assert door.frames(5, (1, seen(None, 0.1))) == []  # alice looking away
 
 
 def test_frames_spread_beyond_window_seconds_do_not_grant() -> None:
@@ -278,3 +278,11 @@ def test_never_more_than_one_decision_per_person_per_cooldown(
                 assert last_index != index, "two decisions for one person in one frame"
                 assert now - last_time >= settings.cooldown_seconds
             decided_at[decision.person].append((index, now))
+
+
+def test_a_face_too_close_to_someone_enrolled_is_no_evidence_of_a_stranger() -> None:
+    door = Door(required=3, window=5, unknown_below=0.25)
+    # A known face far away or at an angle: below the match threshold, above unknown_below.
+    assert door.frames(10, (1, seen(None, 0.3))) == []
+    [unknown] = door.frames(3, (2, seen(None, 0.05)))
+    assert unknown.type is EventType.UNKNOWN and unknown.track == 2

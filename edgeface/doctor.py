@@ -1,0 +1,157 @@
+"""``edgeface doctor``: is this device ready to run the door? One line per check, with a fix.
+
+Each check is a small function returning a :class:`Check`; none of them
+changes anything, so doctor is safe to run beside a live daemon (it uses its
+own MQTT client id and never publishes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+from paho.mqtt.client import Client, ConnectFlags
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edgeface.capture import open_camera
+from edgeface.config import Config
+from edgeface.errors import EdgefaceError
+from edgeface.publish import _set_tls
+from edgeface.relay import make_pin_factory
+from edgeface.runtime import verify_model
+from edgeface.store import Store
+
+MIN_FREE_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "✓" if self.ok else "✗"
+        hint = f" — fix: {self.fix}" if not self.ok and self.fix else ""
+        return f"{mark} {self.name}: {self.detail}{hint}"
+
+
+def check_models(cfg: Config) -> Check:
+    profile = cfg.profile
+    files = [(cfg.model_path(cfg.detector.model), cfg.detector.sha256), (cfg.model_path(profile.model), profile.sha256)]
+    try:
+        for path, sha in files:
+            verify_model(path, sha)
+    except EdgefaceError as exc:
+        return Check("models", False, str(exc), "copy the model files into models_dir (see README, Models)")
+    return Check("models", True, f"{cfg.detector.model}, {profile.model} (SHA-256 verified)")
+
+
+def check_store(cfg: Config) -> Check:
+    fix = "enrol people: edgeface enroll --from-dir faces/"
+    if not cfg.store_path.exists():
+        return Check("store", False, f"{cfg.store_path} does not exist yet", fix)
+    try:
+        with Store(cfg.store_path) as store:
+            people = len(store.people())
+    except EdgefaceError as exc:
+        return Check("store", False, str(exc), f"check owner and mode 0600 of {cfg.store_path}")
+    return Check("store", people > 0, f"{cfg.store_path} (0600), {people} people enrolled", fix)
+
+
+def check_camera(cfg: Config, timeout: float = 5.0) -> Check:
+    name = cfg.camera.source if cfg.camera.source != "file" else f"file {cfg.camera_path}"
+    try:
+        with open_camera(cfg.camera, cfg.camera_path) as camera:
+            frame = camera.read(timeout)
+    except EdgefaceError as exc:
+        return Check("camera", False, str(exc), "check camera.source and the device/path, and the video group")
+    if frame is None:
+        return Check("camera", False, f"{name} opened but gave no frame in {timeout:.0f} s", "check the cable/stream")
+    height, width = frame.image.shape[:2]
+    return Check("camera", True, f"{name}: {width}×{height} frame")
+
+
+def check_broker(cfg: Config, timeout: float = 5.0) -> Check:
+    mqtt = cfg.mqtt
+    where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"
+    if not mqtt.enabled:
+        return Check("broker", True, "MQTT disabled; events stay in the outbox")
+    answered = threading.Event()
+    result: list[str] = []
+
+    def on_connect(
+        client: Client, userdata: object, flags: ConnectFlags, reason: ReasonCode, props: Properties | None
+    ) -> None:
+        result.append("" if not reason.is_failure else str(reason))
+        answered.set()
+
+    client = Client(CallbackAPIVersion.VERSION2, client_id=f"edgeface-doctor-{uuid.uuid4().hex[:8]}")
+    client.on_connect = on_connect
+    try:
+        if mqtt.username:
+            client.username_pw_set(mqtt.username, mqtt.password)
+        if mqtt.tls:
+            _set_tls(client, mqtt.tls)
+        client.connect(mqtt.host, mqtt.port, keepalive=10)
+        client.loop_start()
+        answered.wait(timeout)
+    except (OSError, EdgefaceError) as exc:
+        return Check("broker", False, f"{where}: {exc}", "start mosquitto or fix mqtt.host/port/tls")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if not result:
+        return Check("broker", False, f"{where}: no answer in {timeout:.0f} s", "check the broker and firewall")
+    if result[0]:
+        return Check("broker", False, f"{where} refused: {result[0]}", "check mqtt.username/password and the ACL")
+    return Check("broker", True, f"{where} accepted the connection")
+
+
+def check_gpio(cfg: Config) -> Check:
+    try:
+        factory = make_pin_factory(cfg.relay.pin_factory)
+    except EdgefaceError as exc:
+        return Check("gpio", False, str(exc), "install python3-lgpio and add the user to the gpio group")
+    kind = type(factory).__name__
+    factory.close()
+    mock = kind == "MockFactory"
+    detail = f"{kind} for GPIO{cfg.relay.pin}" + (" (mock: the relay will not move)" if mock else "")
+    return Check("gpio", True, detail)
+
+
+def check_disk(cfg: Config) -> Check:
+    path = cfg.state_dir if cfg.state_dir.exists() else Path(cfg.state_dir.anchor or "/")
+    free = shutil.disk_usage(path).free
+    ok = free >= MIN_FREE_BYTES
+    return Check("disk", ok, f"{free / 2**20:.0f} MiB free for {cfg.state_dir}", "free some space on that disk")
+
+
+def check_providers(cfg: Config) -> Check:
+    available = ort.get_available_providers()
+    missing = [p for p in cfg.runtime.providers if p not in available]
+    detail = f"configured {', '.join(cfg.runtime.providers)}; available {', '.join(available)}"
+    return Check("onnxruntime", not missing, detail, f"install an onnxruntime build with {', '.join(missing)}")
+
+
+CHECKS: tuple[Callable[[Config], Check], ...] = (
+    check_models,
+    check_store,
+    check_camera,
+    check_broker,
+    check_gpio,
+    check_disk,
+    check_providers,
+)
+
+
+def run_checks(cfg: Config) -> list[Check]:
+    return [check(cfg) for check in CHECKS]

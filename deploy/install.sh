@@ -2,7 +2,8 @@
 # Install edgeface as a systemd service on Raspberry Pi OS (Bookworm) or Jetson (Ubuntu/L4T).
 #
 #   sudo deploy/install.sh                 # system install, service enabled and started
-#   deploy/install.sh --prefix /tmp/root   # everything under a throwaway root (no apt, no systemctl)
+#   deploy/install.sh --prefix /tmp/root   # everything under a throwaway root (no apt, no user, no systemctl)
+#   options: --no-apt, --no-start, --no-venv (lay out files only; for packagers and the tests)
 #
 # Layout: /opt/edgeface/{src,venv,models}, /etc/edgeface/edgeface.yaml (kept if present),
 # /etc/systemd/system/edgeface.service, state in /var/lib/edgeface (systemd StateDirectory, 0700).
@@ -11,12 +12,14 @@ set -euo pipefail
 PREFIX=""
 APT=1
 START=1
+VENV=1
 usage() { sed -n '2,9p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) PREFIX=$(realpath -m "$2"); APT=0; START=0; shift 2 ;;
         --no-apt) APT=0; shift ;;
         --no-start) START=0; shift ;;
+        --no-venv) VENV=0; shift ;;
         -h|--help) usage ;;
         *) echo "install.sh: unknown option $1" >&2; usage 2 ;;
     esac
@@ -60,19 +63,22 @@ mkdir -p "$OPT/src"
 tar -C "$SRC" --exclude=.venv --exclude=.git --exclude='__pycache__' --exclude='*.egg-info' -cf - . | tar -C "$OPT/src" -xf -
 install -m 0644 "$SRC"/models/*.onnx "$SRC"/models/LICENSE-* "$SRC"/models/SHA256SUMS "$OPT/models/"
 
-if [ ! -x "$OPT/venv/bin/python" ]; then
-    # System site-packages give the venv the OS's picamera2/libcamera and lgpio bindings.
-    python3 -m venv --system-site-packages "$OPT/venv"
+if [ "$VENV" = 1 ]; then
+    if [ ! -x "$OPT/venv/bin/python" ]; then
+        # System site-packages give the venv the OS's picamera2/libcamera and lgpio bindings.
+        python3 -m venv --system-site-packages "$OPT/venv"
+    fi
+    "$OPT/venv/bin/python" -m pip install --quiet --upgrade pip
+    "$OPT/venv/bin/python" -m pip install --quiet "$OPT/src"
 fi
-"$OPT/venv/bin/python" -m pip install --quiet --upgrade pip
-"$OPT/venv/bin/python" -m pip install --quiet "$OPT/src"
+EDGEFACE="$OPT/venv/bin/edgeface"
 
 CONFIG="$ETC/edgeface.yaml"
 if [ -f "$CONFIG" ]; then
     say "keeping existing $CONFIG"
 else
     source=opencv
-    "$OPT/venv/bin/python" -c 'import picamera2' 2>/dev/null && source=picamera2
+    [ -x "$OPT/venv/bin/python" ] && "$OPT/venv/bin/python" -c 'import picamera2' 2>/dev/null && source=picamera2
     sed -e "s|^models_dir: .*|models_dir: /opt/edgeface/models|" \
         -e "s|^# state_dir: .*|state_dir: /var/lib/edgeface|" \
         -e "s|^  source: file .*|  source: $source|" \
@@ -84,13 +90,12 @@ install -m 0644 "$SRC/systemd/edgeface.service" "$UNIT_DIR/edgeface.service"
 
 if [ -z "$PREFIX" ]; then
     chgrp "$USER_NAME" "$ETC" "$CONFIG"
-    "$OPT/venv/bin/edgeface" config check "$CONFIG"
+    "$EDGEFACE" config check "$CONFIG"
     systemctl daemon-reload
     systemctl enable edgeface.service
     [ "$START" = 1 ] && systemctl restart edgeface.service
     say "done: journalctl -u edgeface -f to watch it; enrol people with"
-    say "  sudo -u $USER_NAME $OPT/venv/bin/edgeface --config $CONFIG enroll --from-dir faces/"
+    say "  sudo -u $USER_NAME $EDGEFACE --config $CONFIG enroll --from-dir faces/"
 else
-    "$OPT/venv/bin/edgeface" config check "$CONFIG" >/dev/null 2>&1 || true
     say "done (prefix $PREFIX: no user, no systemctl)"
 fi

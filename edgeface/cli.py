@@ -169,6 +169,110 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _frame_size(text: str) -> tuple[int, int] | None:
+    if text == "native":
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT (e.g. 640x480) or native, not {text!r}") from None
+    if width < 32 or height < 32:
+        raise argparse.ArgumentTypeError(f"frame size {text} is too small")
+    return width, height
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.bench.speed import run_speed
+    from edgeface.runtime import default_threads
+
+    if args.threads is not None:
+        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"threads": args.threads})})
+    with Recognizer.from_config(cfg) as recognizer:
+        report = run_speed(
+            recognizer,
+            args.source or cfg.camera_path,
+            frames=args.frames,
+            warmup=args.warmup,
+            store_size=args.store_size,
+            frame_size=args.frame_size,
+            threads=cfg.runtime.threads or default_threads(),
+            detector_name=Path(cfg.detector.model).name,
+        )
+    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.modelfiles import catalogue_status, describe, status_row
+
+    checks = catalogue_status(cfg.models_dir)
+    if args.json:
+        print(json.dumps({"models_dir": str(cfg.models_dir), "models": [status_row(e, c) for e, c in checks]}))
+        return 0
+    print(f"models in {cfg.models_dir}:")
+    for entry, check in checks:
+        print(f"  {describe(entry, check)}")
+    return 0
+
+
+def cmd_models_verify(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.modelfiles import configured_checks
+
+    failed = 0
+    for check in configured_checks(cfg):
+        if check.ok:
+            pin = "" if check.expected else "  (no SHA-256 pinned)"
+            print(f"✓ {check.role}: {check.path}  sha256 {check.actual}{pin}")
+        else:
+            failed += 1
+            why = check.problem or f"sha256 {check.actual}, expected {check.expected}"
+            print(f"✗ {check.role}: {check.path}  {why}")
+    return 1 if failed else 0
+
+
+def cmd_models_pull(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.modelfiles import find, pull
+
+    entry = find(args.name)
+    path = pull(entry, args.dest or cfg.models_dir, url=args.url)
+    print(f"{path}: sha256 {entry.sha256} ok")
+    return 0
+
+
+def cmd_models_quantize(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.profiles import BUILTIN_PROFILES
+    from edgeface.quantize import calibration_crops, photos_under, profile_for, quantize_model
+    from edgeface.recognize import open_detector
+
+    if args.output.resolve() == args.input.resolve():
+        raise EdgefaceError(f"{args.output}: the output must not overwrite the input model")
+    if args.profile is not None and args.profile not in BUILTIN_PROFILES:
+        raise EdgefaceError(f"unknown profile {args.profile!r}; choose one of {', '.join(BUILTIN_PROFILES)}")
+    profile = BUILTIN_PROFILES[args.profile] if args.profile else profile_for(args.input, cfg.profile)
+    crops, missed = None, 0
+    if args.calibration is not None:
+        photos = photos_under(args.calibration)
+        detector = open_detector(cfg)
+        try:
+            crops, missed = calibration_crops(detector, _progress(photos, "calibrating"), profile)
+        finally:
+            detector.close()
+        if not crops:
+            raise EdgefaceError(f"{args.calibration}: no face found in any of {len(photos)} photos")
+    result = quantize_model(
+        args.input, args.output, profile, crops=crops, dynamic=args.dynamic, photos_without_face=missed
+    )
+    print("\n".join(result.summary(args.input)))
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
     path = args.path or default_config_path()
     checked = load_config(path) if args.path else cfg
@@ -200,6 +304,71 @@ def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
         factory.close()
     print(f"relay on GPIO{cfg.relay.pin} locked")
     return 0
+
+
+def _add_bench_speed_parser(bench: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = bench.add_parser(
+        "speed",
+        help="time each pipeline stage on real frames",
+        description=(
+            "Run detect → quality gates → align → embed → match from the config on real frames after a warm-up. "
+            "--json prints one object: decode_ms, detect_ms, align_ms, embed_ms, match_ms and frame_ms each map "
+            'to {"median": ms, "p95": ms} (align_ms and embed_ms per face, the others per frame; frame_ms is '
+            "detect to match, decode is apart as the daemon decodes on its capture thread), plus fps "
+            "(frames / total frame_ms), faces (embedded: passed the quality gates), detected, frames, "
+            "rss_mb (peak resident memory), model, detector, threads, templates, people, source and frame_size."
+        ),
+    )
+    p.add_argument("--source", type=Path, help="a video, a folder of photos or a photo (default: the demo clip)")
+    p.add_argument("--frames", type=_positive_int, default=200, metavar="N", help="measured frames (default 200)")
+    p.add_argument("--warmup", type=_non_negative_int, default=10, metavar="N", help="unmeasured first frames")
+    p.add_argument(
+        "--store-size",
+        type=_non_negative_int,
+        default=100,
+        metavar="N",
+        help="match against N synthetic templates, 5 per person (default 100)",
+    )
+    p.add_argument(
+        "--frame-size",
+        type=_frame_size,
+        default=(640, 480),
+        metavar="WxH",
+        help="letterbox every frame onto this canvas (default 640x480), or 'native' to keep the decoded size",
+    )
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="override runtime.threads")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=cmd_bench_speed)
+
+
+def _add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = sub.add_parser("models", help="list, verify, download or quantize model files").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = models.add_parser("list", help="the known model files and whether each is in models_dir, verified")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=cmd_models_list)
+    p = models.add_parser("verify", help="check the SHA-256 of the configured models (exit 1 on a mismatch)")
+    p.set_defaults(func=cmd_models_verify)
+    p = models.add_parser("pull", help="download a known model file, verified against its pinned SHA-256")
+    p.add_argument("name", help="a file name from `models list`, or a profile name such as mobilefacenet")
+    p.add_argument("--url", help="download from here instead (a mirror, or file:// for a local copy)")
+    p.add_argument("--dest", type=Path, help="folder to put the file in (default: models_dir)")
+    p.set_defaults(func=cmd_models_pull)
+    p = models.add_parser(
+        "quantize",
+        help="make an int8 copy of an embedding model",
+        description=(
+            "Static int8 QDQ (per-channel QInt8 weights, QUInt8 activations, MinMax) calibrated on faces that "
+            "edgeface's detector finds and aligns in --calibration DIR; or --dynamic, which needs no photos."
+        ),
+    )
+    p.add_argument("input", type=Path, metavar="IN.onnx")
+    p.add_argument("output", type=Path, metavar="OUT.onnx")
+    p.add_argument("--calibration", type=Path, metavar="DIR", help="photos of faces (required for static)")
+    p.add_argument("--profile", help="preprocessing profile (default: the one pinned to IN, else the config's)")
+    p.add_argument("--dynamic", action="store_true", help="dynamic quantization instead of static")
+    p.set_defaults(func=cmd_models_quantize)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None, metavar="T", help="default: the config's")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_accuracy)
+
+    _add_bench_speed_parser(bench)
+
+    _add_models_parser(sub)
 
     p = sub.add_parser("run", help="run the door daemon")
     p.set_defaults(func=cmd_run)

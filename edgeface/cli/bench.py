@@ -1,0 +1,100 @@
+"""Benchmarks: accuracy on labelled photos, speed of each stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edgeface.cli.common import Subparsers, frame_size, non_negative_int, positive_int, progress
+from edgeface.config import Config
+from edgeface.recognize import Recognizer
+
+
+def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.bench.accuracy import run_accuracy
+
+    with Recognizer.from_config(cfg) as recognizer:
+        report = run_accuracy(
+            recognizer,
+            args.faces,
+            enroll_per_person=args.enroll_per_person,
+            threshold=args.threshold,
+            progress=lambda jobs: progress(list(jobs), "bench"),
+        )
+    data = report.to_dict()
+    if args.json:
+        print(json.dumps(data))
+    else:
+        width = max(len(k) for k in data)
+        for key, value in data.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.bench.speed import run_speed
+    from edgeface.runtime import default_threads
+
+    if args.threads is not None:
+        cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"threads": args.threads})})
+    with Recognizer.from_config(cfg) as recognizer:
+        report = run_speed(
+            recognizer,
+            args.source or cfg.camera_path,
+            frames=args.frames,
+            warmup=args.warmup,
+            store_size=args.store_size,
+            frame_size=args.frame_size,
+            threads=cfg.runtime.threads or default_threads(),
+            detector_name=Path(cfg.detector.model).name,
+        )
+    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
+    return 0
+
+
+def register(sub: Subparsers) -> Subparsers:
+    """The ``bench`` group; returned so that further benchmarks can join it."""
+    bench: Subparsers = sub.add_parser("bench", help="measure accuracy, speed or liveness").add_subparsers(
+        dest="bench", required=True, metavar="BENCH"
+    )
+    p = bench.add_parser("accuracy", help="recognition accuracy on a labelled faces/ folder")
+    p.add_argument("--faces", type=Path, required=True, help="DIR/<person>/*.jpg and DIR/unknown/*.jpg")
+    p.add_argument("--enroll-per-person", type=positive_int, default=1, metavar="K")
+    p.add_argument("--threshold", type=float, default=None, metavar="T", help="default: the config's")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=cmd_bench_accuracy)
+
+    p = bench.add_parser(
+        "speed",
+        help="time each pipeline stage on real frames",
+        description=(
+            "Run detect → quality gates → align → embed → match from the config on real frames after a warm-up. "
+            "--json prints one object: decode_ms, detect_ms, align_ms, embed_ms, match_ms and frame_ms each map "
+            'to {"median": ms, "p95": ms} (align_ms and embed_ms per face, the others per frame; frame_ms is '
+            "detect to match, decode is apart as the daemon decodes on its capture thread), plus fps "
+            "(frames / total frame_ms), faces (embedded: passed the quality gates), detected, frames, "
+            "rss_mb (peak resident memory), model, detector, threads, templates, people, source and frame_size."
+        ),
+    )
+    p.add_argument("--source", type=Path, help="a video, a folder of photos or a photo (default: the demo clip)")
+    p.add_argument("--frames", type=positive_int, default=200, metavar="N", help="measured frames (default 200)")
+    p.add_argument("--warmup", type=non_negative_int, default=10, metavar="N", help="unmeasured first frames")
+    p.add_argument(
+        "--store-size",
+        type=non_negative_int,
+        default=100,
+        metavar="N",
+        help="match against N synthetic templates, 5 per person (default 100)",
+    )
+    p.add_argument(
+        "--frame-size",
+        type=frame_size,
+        default=(640, 480),
+        metavar="WxH",
+        help="letterbox every frame onto this canvas (default 640x480), or 'native' to keep the decoded size",
+    )
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N", help="override runtime.threads")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=cmd_bench_speed)
+    return bench

@@ -1,0 +1,52 @@
+"""Helpers shared by the command modules: progress bars, the store, argument types."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeAlias, TypeVar
+
+from tqdm import tqdm
+
+from edgeface.config import Config
+from edgeface.store import Store
+
+T = TypeVar("T")
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+CommandFunc = Callable[[argparse.Namespace, Config], int]
+
+
+def progress(items: Sequence[T], desc: str) -> Iterable[T]:
+    # tqdm hides itself when stderr is not a terminal, so logs and pipes stay clean.
+    bar: Iterable[T] = tqdm(items, desc=desc, unit="photo", disable=None if len(items) > 1 else True, leave=False)
+    return bar
+
+
+def open_store(cfg: Config) -> Store:
+    return Store(cfg.store_path, keep_images=cfg.store.keep_images)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def frame_size(text: str) -> tuple[int, int] | None:
+    if text == "native":
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT (e.g. 640x480) or native, not {text!r}") from None
+    if width < 32 or height < 32:
+        raise argparse.ArgumentTypeError(f"frame size {text} is too small")
+    return width, height

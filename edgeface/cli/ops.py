@@ -1,0 +1,65 @@
+"""Running and operating the door: the daemon, the relay, the config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edgeface.cli.common import Subparsers
+from edgeface.config import Config, default_config_path, load_config
+from edgeface.runtime import file_sha256
+
+
+def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
+    path = args.path or default_config_path()
+    checked = load_config(path) if args.path else cfg
+    for name in (checked.detector.model, checked.profile.model):
+        file_sha256(checked.model_path(name))
+    print(f"{path or '(embedded defaults)'}: ok")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace, cfg: Config) -> int:
+    print(json.dumps(cfg.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.service import run_daemon
+
+    return run_daemon(cfg, args.config)
+
+
+def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.relay import DoorRelay, make_pin_factory
+
+    factory = make_pin_factory(cfg.relay.pin_factory)
+    try:
+        with DoorRelay.from_config(cfg.relay, factory) as relay:
+            relay.lock()
+    finally:
+        factory.close()
+    print(f"relay on GPIO{cfg.relay.pin} locked")
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("run", help="run the door daemon")
+    p.set_defaults(func=cmd_run)
+
+    relay = sub.add_parser("relay", help="drive the door relay").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = relay.add_parser("lock", help="release the relay (door locked) and exit")
+    p.set_defaults(func=cmd_relay_lock)
+
+    config = sub.add_parser("config", help="check or show the configuration").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = config.add_parser("check", help="validate a config file and its model files")
+    p.add_argument("path", nargs="?", type=Path)
+    # With a PATH the file under test is loaded by the command, not as the active config.
+    p.set_defaults(func=cmd_config_check, own_config=True)
+    p = config.add_parser("show", help="print the effective config as JSON")
+    p.set_defaults(func=cmd_config_show)

@@ -1,0 +1,143 @@
+"""Commands about people: enrol, list, remove, identify."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import cv2
+
+from edgeface.annotate import annotate
+from edgeface.cli.common import Subparsers, open_store, progress
+from edgeface.config import Config
+from edgeface.enroll import Outcome, enroll_photos, photos_in
+from edgeface.errors import EdgefaceError, ImageError
+from edgeface.images import load_image
+from edgeface.recognize import Recognizer
+from edgeface.runtime import file_sha256
+
+log = logging.getLogger(__name__)
+
+
+def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
+    if args.from_dir:
+        if args.name or args.photos:
+            raise EdgefaceError("give either NAME PHOTO... or --from-dir DIR, not both")
+        if not args.from_dir.is_dir():
+            raise EdgefaceError(f"{args.from_dir}: not a folder")
+        items = list(photos_in(args.from_dir))
+    elif args.name and args.photos:
+        items = [(args.name, p) for p in args.photos]
+    else:
+        raise EdgefaceError("nothing to enrol: give NAME PHOTO... or --from-dir DIR")
+    if not items:
+        raise EdgefaceError(f"{args.from_dir}: no photos found (expected <name>/*.jpg or <name>.jpg)")
+    enrolled = skipped = 0
+    with Recognizer.from_config(cfg) as recognizer, open_store(cfg) as store:
+        for result in enroll_photos(recognizer, store, progress(items, "enrolling")):
+            if result.outcome in (Outcome.ENROLLED, Outcome.ALREADY_ENROLLED):
+                enrolled += result.outcome is Outcome.ENROLLED
+                log.info("%s: %s (%s)", result.photo, result.outcome.value, result.name)
+            else:
+                skipped += 1
+                print(f"skipped {result.photo}: {result.outcome.value} — {result.detail}", file=sys.stderr)
+        people = len(store.people())
+    print(f"enrolled {enrolled} photo(s), skipped {skipped}; {people} people in {cfg.store_path}")
+    return 0 if enrolled or not skipped else 1
+
+
+def _configured_model(cfg: Config) -> tuple[str, str]:
+    profile = cfg.profile
+    return profile.name, file_sha256(cfg.model_path(profile.model))
+
+
+def cmd_people_list(args: argparse.Namespace, cfg: Config) -> int:
+    model = _configured_model(cfg)
+    with open_store(cfg) as store:
+        people = store.people(model)
+    if args.json:
+        rows = [{"name": p.name, "templates": p.templates, "other_model_templates": p.other_templates} for p in people]
+        print(json.dumps({"model": model[0], "people": rows}))
+        return 0
+    for p in people:
+        stale = f"  ({p.other_templates} from another model: re-enrol)" if p.other_templates else ""
+        print(f"{p.name}\t{p.templates} template(s){stale}")
+    print(f"{len(people)} people", file=sys.stderr)
+    return 0
+
+
+def cmd_people_remove(args: argparse.Namespace, cfg: Config) -> int:
+    with open_store(cfg) as store:
+        if not store.remove_person(args.name):
+            raise EdgefaceError(f"no enrolled person called {args.name!r}")
+    print(f"removed {args.name}")
+    return 0
+
+
+def _annotate_path(out: Path, image: Path, many: bool) -> Path:
+    return out.with_name(f"{out.stem}_{image.stem}{out.suffix}") if many else out
+
+
+def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
+    failures = 0
+    with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
+        recognizer.gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
+        for path in args.images:
+            try:
+                image = load_image(path)
+            except ImageError as exc:
+                print(f"edgeface: error: {exc}", file=sys.stderr)
+                failures += 1
+                continue
+            results = recognizer.identify(image)
+            faces = [
+                {
+                    "box": [round(v, 1) for v in r.face.box],
+                    "score": round(r.face.score, 3),
+                    "landmarks": [[round(float(v), 1) for v in pt] for pt in r.face.landmarks],
+                    "person": r.match.person,
+                    "candidate": r.match.candidate,
+                    "similarity": round(r.match.similarity, 4),
+                    "decision": "known" if r.match.person else "unknown",
+                }
+                for r in results
+            ]
+            if args.json:
+                print(json.dumps({"image": str(path), "threshold": round(recognizer.threshold, 4), "faces": faces}))
+            else:
+                print(f"{path}: {len(faces)} face(s)")
+                for f in faces:
+                    name = f["person"] or f["candidate"] or "-"
+                    print(f"  {f['decision']:<8} {name:<24} similarity {f['similarity']:.3f}")
+            if args.annotate:
+                out = _annotate_path(args.annotate, path, len(args.images) > 1)
+                if not cv2.imwrite(str(out), annotate(image, [(r.face, r.match) for r in results])):
+                    raise EdgefaceError(f"{out}: cannot write the annotated image")
+    return 1 if failures else 0
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("enroll", help="enrol a person from photos")
+    p.add_argument("name", nargs="?", help="the person's name")
+    p.add_argument("photos", nargs="*", type=Path, help="photos showing only that person")
+    p.add_argument("--from-dir", type=Path, help="a faces/ folder: <name>/*.jpg and <name>.jpg")
+    p.set_defaults(func=cmd_enroll)
+
+    people = sub.add_parser("people", help="list or remove enrolled people").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = people.add_parser("list", help="everyone enrolled")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_people_list)
+    p = people.add_parser("remove", help="delete a person and their templates")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_people_remove)
+
+    p = sub.add_parser("identify", help="who is in these photos")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--annotate", type=Path, metavar="OUT.jpg", help="write the image with boxes and names")
+    p.set_defaults(func=cmd_identify)

@@ -8,22 +8,16 @@ own MQTT client id and never publishes).
 from __future__ import annotations
 
 import shutil
-import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
-from paho.mqtt.client import Client, ConnectFlags
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.capture import open_camera
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
-from edgeface.publish import _set_tls
+from edgeface.mqttconnect import connected_client
 from edgeface.relay import make_pin_factory
 from edgeface.runtime import verify_model
 from edgeface.store import Store
@@ -82,38 +76,14 @@ def check_camera(cfg: Config, timeout: float = 5.0) -> Check:
 
 def check_broker(cfg: Config, timeout: float = 5.0) -> Check:
     mqtt = cfg.mqtt
-    where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"
     if not mqtt.enabled:
         return Check("broker", True, "MQTT disabled; events stay in the outbox")
-    answered = threading.Event()
-    result: list[str] = []
-
-    def on_connect(
-        client: Client, userdata: object, flags: ConnectFlags, reason: ReasonCode, props: Properties | None
-    ) -> None:
-        result.append("" if not reason.is_failure else str(reason))
-        answered.set()
-
-    client = Client(CallbackAPIVersion.VERSION2, client_id=f"edgeface-doctor-{uuid.uuid4().hex[:8]}")
-    client.on_connect = on_connect
     try:
-        if mqtt.username:
-            client.username_pw_set(mqtt.username, mqtt.password)
-        if mqtt.tls:
-            _set_tls(client, mqtt.tls)
-        client.connect(mqtt.host, mqtt.port, keepalive=10)
-        client.loop_start()
-        answered.wait(timeout)
-    except (OSError, EdgefaceError) as exc:
-        return Check("broker", False, f"{where}: {exc}", "start mosquitto or fix mqtt.host/port/tls")
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    if not result:
-        return Check("broker", False, f"{where}: no answer in {timeout:.0f} s", "check the broker and firewall")
-    if result[0]:
-        return Check("broker", False, f"{where} refused: {result[0]}", "check mqtt.username/password and the ACL")
-    return Check("broker", True, f"{where} accepted the connection")
+        with connected_client(mqtt, "doctor", timeout):
+            pass
+    except EdgefaceError as exc:
+        return Check("broker", False, str(exc), "start mosquitto, or fix mqtt.host/port/username/password/tls")
+    return Check("broker", True, f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''} accepted the connection")
 
 
 def check_gpio(cfg: Config) -> Check:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgeface import __version__
-from edgeface.cli import bench, models, ops, people
+from edgeface.cli import bench, models, ops, people, tools
 from edgeface.cli.common import CommandFunc
 from edgeface.config import Config, load_config
 from edgeface.errors import EdgefaceError
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     models.register(sub)
     ops.register(sub)
+    tools.register(sub)
     return parser
 
 

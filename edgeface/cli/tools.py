@@ -1,0 +1,157 @@
+"""Looking after a door: doctor, the audit log, Home Assistant, a snapshot, threshold calibration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgeface.annotate import annotate
+from edgeface.audit import AuditLog, parse_since
+from edgeface.bench.accuracy import labelled_photos, probe_vector
+from edgeface.calibrate import calibrate, render_plot, write_threshold
+from edgeface.capture import open_camera
+from edgeface.cli.common import Subparsers, open_store, progress
+from edgeface.config import Config, default_config_path
+from edgeface.discovery import removals
+from edgeface.doctor import run_checks
+from edgeface.errors import CameraError, EdgefaceError
+from edgeface.mqttconnect import connected_client
+from edgeface.recognize import Recognizer
+from edgeface.values import Vectors
+
+
+def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
+    checks = run_checks(cfg)
+    for check in checks:
+        print(check.line())
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} of {len(checks)} checks passed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
+    since = parse_since(args.since) if args.since else None
+    with AuditLog(cfg.store_path, cfg.store.audit_retention_days) as audit:
+        entries = audit.entries(since=since, person=args.person, limit=args.limit)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries]))
+        return 0
+    for e in entries:
+        reason = f" ({e.reason})" if e.reason else ""
+        print(f"{e.ts}  {e.type:<8} {e.person or '-':<24} similarity {e.similarity:.3f}  frames {e.frames}{reason}")
+    return 0
+
+
+def cmd_ha_remove(args: argparse.Namespace, cfg: Config) -> int:
+    with connected_client(cfg.mqtt, "ha-remove") as client:
+        for removal in removals(cfg.device_id, cfg.topic_prefix):
+            client.publish(removal.topic, removal.payload, qos=1, retain=True).wait_for_publish(5)
+    print(f"removed edgeface {cfg.device_id} from Home Assistant discovery")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
+    with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
+        recognizer.gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
+        with open_camera(cfg.camera, cfg.camera_path) as camera:
+            frame = camera.read(args.timeout)
+        if frame is None:
+            raise CameraError(f"camera ({cfg.camera.source}) gave no frame in {args.timeout:.0f} s")
+        results = recognizer.identify(frame.image)
+    if not cv2.imwrite(str(args.out), annotate(frame.image, [(r.face, r.match) for r in results])):
+        raise EdgefaceError(f"{args.out}: cannot write the snapshot")
+    for r in results:
+        box = [round(v) for v in r.face.box]
+        print(f"{r.match.person or 'unknown':<24} similarity {r.match.similarity:.3f}  box {box}")
+    print(f"{args.out}: {len(results)} face(s)", file=sys.stderr)
+    return 0
+
+
+def _photo_vectors(recognizer: Recognizer, faces: Path) -> tuple[list[Vectors], list[str]]:
+    people, unknown = labelled_photos(faces)
+    jobs = [(name, p) for name, photos in people.items() for p in photos] + [(f"unknown/{p.stem}", p) for p in unknown]
+    vectors, labels = [], []
+    for label, photo in progress(jobs, "embedding"):
+        vector = probe_vector(recognizer, photo)
+        if vector is not None:
+            vectors.append(vector)
+            labels.append(label)
+    return vectors, labels
+
+
+def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
+    with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
+        gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
+        vectors = list(gallery.vectors)
+        labels = [gallery.names[i] for i in gallery.owners]
+        if args.faces:
+            more, more_labels = _photo_vectors(recognizer, args.faces)
+            vectors += more
+            labels += more_labels
+    if not vectors:
+        raise EdgefaceError("nothing to calibrate on: enrol people first, or pass --faces DIR")
+    cal = calibrate(np.stack(vectors), labels)
+    if args.plot and not cv2.imwrite(str(args.plot), render_plot(cal)):
+        raise EdgefaceError(f"{args.plot}: cannot write the plot")
+    if args.json:
+        print(json.dumps(cal.to_dict()))
+    else:
+        print(f"{len(cal.genuine)} genuine and {len(cal.impostor)} impostor pairs; EER {cal.eer:.4f}")
+        for far, threshold in cal.thresholds.items():
+            print(f"  FAR {far:>7.2%}: threshold {threshold:.4f} (accepts {cal.tar[far]:.1%} of genuine pairs)")
+        print(f"  in use now: {cfg.threshold:.4f}")
+    chosen = cal.thresholds[args.far]
+    target = args.write_config or default_config_path()
+    if args.write_config or (target is not None and sys.stdin.isatty() and _confirm(target, chosen)):
+        assert target is not None
+        write_threshold(target, chosen)
+        print(f"{target}: match.threshold set to {chosen:.4f}")
+    return 0
+
+
+def _confirm(path: Path, threshold: float) -> bool:
+    answer = input(f"write match.threshold {threshold:.4f} to {path}? [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def _far(text: str) -> float:
+    value = float(text)
+    if value not in (0.01, 0.001, 0.0001):
+        raise argparse.ArgumentTypeError("choose 0.01, 0.001 or 0.0001")
+    return value
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("doctor", help="check that this device is ready to run the door")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("log", help="the audit log of door decisions")
+    p.add_argument("--since", help="a duration (12h, 7d) or a date/time (2026-11-25T08:00)")
+    p.add_argument("--person", help="only this person's decisions")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many, the most recent (default 1000)")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(func=cmd_log)
+
+    ha = sub.add_parser("ha", help="Home Assistant discovery").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = ha.add_parser("remove", help="delete this door's entities from Home Assistant")
+    p.set_defaults(func=cmd_ha_remove)
+
+    p = sub.add_parser("inspect", help="one frame from the camera with boxes, landmarks and names drawn")
+    p.add_argument("--out", type=Path, required=True, metavar="snapshot.jpg")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a frame (default 10)")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("calibrate", help="the match threshold for a target false-accept rate, from data")
+    p.add_argument("--faces", type=Path, help="also photos in DIR/<person>/*.jpg (and DIR/unknown/)")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a histogram of the similarities")
+    p.add_argument("--far", type=_far, default=0.001, help="the FAR whose threshold to write (default 0.001)")
+    p.add_argument("--write-config", type=Path, metavar="PATH", help="set match.threshold in this config file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_calibrate)

@@ -1,0 +1,61 @@
+"""A short-lived MQTT connection for commands that talk to the broker once (doctor, ha remove).
+
+It uses its own client id, so it never knocks the daemon's session off the
+broker, and the same credentials and TLS settings as the daemon.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from paho.mqtt.client import Client, ConnectFlags
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edgeface.config import MqttConfig
+from edgeface.errors import EdgefaceError
+from edgeface.publish import _set_tls
+
+
+class BrokerUnavailable(EdgefaceError):
+    """The broker could not be reached or refused the connection."""
+
+
+@contextmanager
+def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> Iterator[Client]:
+    """A connected paho client with its network loop running; disconnected on exit."""
+    where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"
+    answered = threading.Event()
+    refusal: list[str] = []
+
+    def on_connect(
+        client: Client, userdata: object, flags: ConnectFlags, reason: ReasonCode, props: Properties | None
+    ) -> None:
+        if reason.is_failure:
+            refusal.append(str(reason))
+        answered.set()
+
+    client = Client(CallbackAPIVersion.VERSION2, client_id=f"edgeface-{purpose}-{uuid.uuid4().hex[:8]}")
+    client.on_connect = on_connect
+    if mqtt.username:
+        client.username_pw_set(mqtt.username, mqtt.password)
+    if mqtt.tls:
+        _set_tls(client, mqtt.tls)
+    try:
+        client.connect(mqtt.host, mqtt.port, keepalive=10)
+    except OSError as exc:
+        raise BrokerUnavailable(f"MQTT broker {where}: {exc}") from exc
+    client.loop_start()
+    try:
+        if not answered.wait(timeout):
+            raise BrokerUnavailable(f"MQTT broker {where}: no answer in {timeout:.0f} s")
+        if refusal:
+            raise BrokerUnavailable(f"MQTT broker {where} refused the connection: {refusal[0]}")
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()

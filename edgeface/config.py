@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from edgeface.commands import MIN_SECRET_CHARS
 from edgeface.detect import DetectorSettings
 from edgeface.errors import ConfigError
 from edgeface.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, EmbedderProfile
@@ -25,6 +26,7 @@ from edgeface.quality import QualityGates
 from edgeface.runtime import RuntimeOptions
 
 ENV_CONFIG = "EDGEFACE_CONFIG"
+ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
 SYSTEM_CONFIG = Path("/etc/edgeface/edgeface.yaml")
 
 
@@ -147,6 +149,16 @@ class QualityConfig(Section):
 class StoreConfig(Section):
     path: str = Field("people.db", description="SQLite file, relative to state_dir.")
     keep_images: bool = Field(False, description="Keep the enrolment face crops (biometric data) in the store.")
+    image_retention_days: float = Field(
+        30.0,
+        gt=0.0,
+        le=3650.0,
+        description="With keep_images, face crops older than this are deleted (at start and daily); "
+        "without keep_images, the daemon deletes any crops left in the store.",
+    )
+    audit_retention_days: float = Field(
+        365.0, gt=0.0, le=3650.0, description="Door decisions older than this leave the audit log."
+    )
 
 
 class CameraConfig(Section):
@@ -204,6 +216,30 @@ class TlsConfig(Section):
 class RemoteUnlockConfig(Section):
     enabled: bool = Field(False, description="Accept cmd/unlock over MQTT.")
     max_seconds: float = Field(10.0, gt=0.0, le=300.0, description="Longest unlock a command may ask for.")
+    secret: SecretStr | None = Field(
+        None,
+        description=f"Shared secret (at least {MIN_SECRET_CHARS} characters): unlocks must then be signed "
+        f"(HMAC-SHA256, see edgeface.commands). Or set {ENV_UNLOCK_SECRET}.",
+    )
+    max_age_seconds: float = Field(
+        30.0, ge=1.0, le=3600.0, description="Signed unlocks older (or further in the future) than this are refused."
+    )
+    per_minute: int = Field(6, ge=1, le=600, description="Remote unlocks acted on per minute; more are refused.")
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must have at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    def shared_secret(self) -> str | None:
+        """The secret in force: ``$EDGEFACE_UNLOCK_SECRET`` if set, else ``secret``; None for unsigned unlocks."""
+        if env := os.environ.get(ENV_UNLOCK_SECRET):
+            if len(env) < MIN_SECRET_CHARS:
+                raise ConfigError(f"{ENV_UNLOCK_SECRET}: must have at least {MIN_SECRET_CHARS} characters")
+            return env
+        return self.secret.get_secret_value() if self.secret is not None else None
 
 
 class MqttConfig(Section):
@@ -234,6 +270,21 @@ class RelayConfig(Section):
     )
 
 
+class DaemonConfig(Section):
+    """Guards of the running daemon."""
+
+    decisions_per_minute: int = Field(
+        30, ge=1, le=10_000, description="Recognition decisions acted on per minute; more are dropped (no unlock)."
+    )
+    stall_seconds: float = Field(
+        20.0,
+        ge=0.0,
+        le=3600.0,
+        description="A frame loop or camera read stuck this long locks the door and exits (status 3) so the "
+        "service manager restarts the daemon; 0 disables.",
+    )
+
+
 class Config(Section):
     device_id: str = Field("edgeface", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this door in MQTT.")
     models_dir: Path = Field(default_factory=lambda: edgeface_home() / "models")
@@ -248,6 +299,7 @@ class Config(Section):
     decide: DecideConfig = Field(default_factory=DecideConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     relay: RelayConfig = Field(default_factory=RelayConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
 
     def model_path(self, name: str) -> Path:
         path = Path(name).expanduser()

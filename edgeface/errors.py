@@ -10,7 +10,9 @@ service can print it as the one line a user reads::
     ├── StoreError           the people store cannot be opened or is stale
     │   └── StaleTemplatesError  templates were made with another model
     ├── CameraError          a capture source that cannot be opened
-    └── PermissionsError     a sensitive file readable by others
+    ├── PermissionsError     a sensitive file readable by others, or a model others could change
+    ├── OutboxError          the outbox cannot be written (the state directory is full or read-only)
+    └── CommandError         an MQTT command that is malformed, unsigned, stale, replayed or not allowed
 """
 
 from __future__ import annotations
@@ -46,3 +48,11 @@ class CameraError(EdgefaceError, OSError):
 
 class PermissionsError(EdgefaceError, PermissionError):
     """A sensitive file or directory is readable by others or owned by someone else."""
+
+
+class OutboxError(EdgefaceError):
+    """The outbox file cannot be opened or written."""
+
+
+class CommandError(EdgefaceError, ValueError):
+    """A command payload that is not valid, or not allowed; the message says why in one short line."""

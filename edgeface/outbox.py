@@ -28,9 +28,11 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from edgeface.errors import EdgefaceError
+from edgeface.errors import OutboxError
 from edgeface.fsperm import private_file
 from edgeface.values import Event, EventType
+
+__all__ = ["Outbox", "OutboxError"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,12 @@ CREATE TABLE IF NOT EXISTS outbox (
 _SCHEMA_VERSION = 1
 
 
-class OutboxError(EdgefaceError):
-    """The outbox file cannot be opened or used (a candidate for edgeface.errors)."""
+def _why(exc: sqlite3.Error) -> str:
+    """SQLite's complaint, with what it usually means for a daemon's state directory."""
+    text = str(exc)
+    if any(s in text for s in ("disk is full", "readonly", "read-only", "disk I/O error", "unable to open")):
+        return f"{text}: the state directory is full or not writable"
+    return text
 
 
 def _encode(event: Event) -> str:
@@ -90,6 +96,9 @@ class Outbox:
             if version > _SCHEMA_VERSION:
                 raise OutboxError(f"{path}: outbox schema v{version} is newer than this edgeface understands")
             self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;")
+        except sqlite3.OperationalError as exc:
+            self.close()
+            raise OutboxError(f"{path}: cannot open the outbox ({_why(exc)})") from exc
         except sqlite3.DatabaseError as exc:
             self.close()
             raise OutboxError(f"{path}: not a usable edgeface outbox ({exc})") from exc
@@ -133,7 +142,7 @@ class Outbox:
                             "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)", (dropped,)
                         )
             except sqlite3.Error as exc:
-                raise OutboxError(f"{self.path}: cannot store event {event.id} ({exc})") from exc
+                raise OutboxError(f"{self.path}: cannot store event {event.id} ({_why(exc)})") from exc
         if dropped:
             log.warning(
                 "%s: outbox holds more than %d events; dropped the %d oldest undelivered",
@@ -156,9 +165,18 @@ class Outbox:
         """Remove the event the broker acknowledged; False if it was not waiting (dropped or acked before)."""
         with self._lock:
             db = self._conn()
-            with db:
-                cur = db.execute("DELETE FROM outbox WHERE id = ?", (event_id,))
+            try:
+                with db:
+                    cur = db.execute("DELETE FROM outbox WHERE id = ?", (event_id,))
+            except sqlite3.Error as exc:
+                raise OutboxError(f"{self.path}: cannot remove delivered event {event_id} ({_why(exc)})") from exc
         return cur.rowcount > 0
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the file: ``ok``, or what is wrong."""
+        with self._lock:
+            rows = self._conn().execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
 
     def __len__(self) -> int:
         with self._lock:

@@ -5,7 +5,8 @@ Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
     <prefix>/event          out: one JSON object per decision (Event.to_dict()), QoS 1, not retained
     <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
     <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
-    <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled
+    <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
+                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.commands
     <prefix>/cmd/reload     in:  empty, or {}
 
 Events
@@ -29,11 +30,13 @@ Availability and door
     the fresh state, leaving the wrong retained value.
 
 Commands
-    Paho's network thread parses each command with the pure functions :func:`parse_unlock` and
-    :func:`parse_reload` and puts the valid ones on a bounded thread-safe queue; the service drains
-    it from its own loop with :meth:`Publisher.commands` and acts there, so only the service's
-    thread ever touches the relay. Malformed, disallowed and retained commands (a retained unlock
-    would open the door again at every reconnect) are dropped with one warning line each.
+    Paho's network thread parses each command with :mod:`edgeface.commands` (strict parsing, and
+    the signature, freshness and nonce checks of signed unlocks) and puts the valid ones on a
+    bounded thread-safe queue; the service drains it from its own loop with
+    :meth:`Publisher.commands` and acts there (rate limits included), so only the service's thread
+    ever touches the relay. Malformed, unsigned, stale, replayed, disallowed and retained commands
+    (a retained unlock would open the door again at every reconnect) are dropped with one warning
+    line each.
 """
 
 from __future__ import annotations
@@ -41,251 +44,60 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import queue
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, ParamSpec, Protocol, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeAlias
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.outbox import Outbox
+from edgeface.commands import (
+    MAX_COMMAND_BYTES,
+    Command,
+    CommandError,
+    CommandInbox,
+    CommandName,
+    ReloadCommand,
+    UnlockCommand,
+    parse_reload,
+    parse_unlock,
+)
+from edgeface.errors import ConfigError
+from edgeface.outbox import Outbox, OutboxError
+from edgeface.publisher import MemoryPublisher, Publisher, Topics
 from edgeface.values import DoorState, Event
 
 if TYPE_CHECKING:
-    from edgeface.config import MqttConfig, RemoteUnlockConfig, TlsConfig
+    from edgeface.config import MqttConfig, TlsConfig
+
+__all__ = [
+    "MAX_COMMAND_BYTES",
+    "Command",
+    "CommandError",
+    "CommandName",
+    "MemoryPublisher",
+    "MqttPublisher",
+    "Publisher",
+    "ReloadCommand",
+    "Topics",
+    "UnlockCommand",
+    "parse_reload",
+    "parse_unlock",
+]
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
-MAX_COMMAND_BYTES = 1024
-"""Larger command payloads are rejected before decoding."""
-MAX_REQUEST_SECONDS = 86_400.0
-"""An unlock asking for more than a day is nonsense, not a request to clamp."""
-COMMAND_QUEUE_SIZE = 32
-"""Commands beyond this many waiting are dropped, so a flood cannot queue up door openings."""
 EVENT_QOS = 1
 STATE_QOS = 0
 WILL_QOS = 1
 COMMAND_QOS = 1
-
-
-class CommandError(EdgefaceError, ValueError):
-    """A command payload that is not valid (a candidate for edgeface.errors)."""
-
-
-@dataclass(frozen=True)
-class UnlockCommand:
-    seconds: float | None = None
-    """How long to unlock, already clamped to ``remote_unlock.max_seconds``; None = the relay's pulse."""
-
-
-@dataclass(frozen=True)
-class ReloadCommand:
-    """Reload the configuration and the gallery."""
-
-
-Command: TypeAlias = UnlockCommand | ReloadCommand
-CommandName = Literal["unlock", "reload"]
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The topic names under one prefix."""
-
-    prefix: str
-
-    @property
-    def event(self) -> str:
-        return f"{self.prefix}/event"
-
-    @property
-    def availability(self) -> str:
-        return f"{self.prefix}/availability"
-
-    @property
-    def door(self) -> str:
-        return f"{self.prefix}/door"
-
-    def command(self, name: CommandName) -> str:
-        return f"{self.prefix}/cmd/{name}"
-
-
-def _show(value: object) -> str:
-    """A short one-line rendering of untrusted input for a log line."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a number")
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    """An empty payload as ``{}``, else the payload's JSON object; CommandError for anything else."""
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise CommandError(f"payload of {len(payload)} bytes is over the {MAX_COMMAND_BYTES}-byte limit")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"payload is not UTF-8 (bad byte at {exc.start})") from None
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise CommandError(f"payload is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise CommandError(f"payload must be a JSON object, not {type(data).__name__}")
-    return data
-
-
-def parse_unlock(payload: bytes, max_seconds: float) -> UnlockCommand:
-    """Parse a ``cmd/unlock`` payload: empty, ``{}`` or ``{"seconds": n}`` with 0 < n <= 86400.
-
-    ``seconds`` is clamped to ``max_seconds``. Raises :class:`CommandError` saying what is wrong.
-    """
-    data = _json_object(payload)
-    unknown = sorted(set(data) - {"seconds"})
-    if unknown:
-        raise CommandError(f"unknown field {', '.join(_show(k) for k in unknown)}; only 'seconds' is allowed")
-    if "seconds" not in data:
-        return UnlockCommand(None)
-    seconds = data["seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise CommandError(f"seconds must be a number, not {_show(seconds)}")
-    try:
-        value = float(seconds)
-    except OverflowError:
-        value = math.inf
-    # One comparison also rejects inf (JSON's 1e999) and anything NaN-like.
-    if not 0.0 < value <= MAX_REQUEST_SECONDS:
-        raise CommandError(f"seconds must be more than 0 and at most {MAX_REQUEST_SECONDS:g}, not {_show(seconds)}")
-    return UnlockCommand(min(value, max_seconds))
-
-
-def parse_reload(payload: bytes) -> ReloadCommand:
-    """Parse a ``cmd/reload`` payload: empty or ``{}``. Raises :class:`CommandError` otherwise."""
-    data = _json_object(payload)
-    if data:
-        raise CommandError(f"unknown field {', '.join(_show(k) for k in sorted(data))}; reload takes none")
-    return ReloadCommand()
-
-
-class _Inbox:
-    """Commands accepted on a network thread, waiting for the service's thread."""
-
-    def __init__(self, remote_unlock: RemoteUnlockConfig) -> None:
-        self._unlock_enabled = remote_unlock.enabled
-        self._max_seconds = remote_unlock.max_seconds
-        self._queue: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
-
-    def offer(self, name: CommandName, payload: bytes, *, retained: bool = False) -> Command | None:
-        """Parse, check and queue one command; log one line and return None if it is dropped."""
-        command: Command
-        try:
-            if retained:
-                raise CommandError("it is a retained message; commands must not be retained")
-            if name == "unlock":
-                if not self._unlock_enabled:
-                    raise CommandError("remote unlock is disabled (mqtt.remote_unlock.enabled)")
-                command = parse_unlock(payload, self._max_seconds)
-            else:
-                command = parse_reload(payload)
-            self._queue.put_nowait(command)
-        except CommandError as exc:
-            log.warning("ignoring MQTT command %s: %s", name, exc)
-            return None
-        except queue.Full:
-            log.warning("ignoring MQTT command %s: %d commands are already waiting", name, COMMAND_QUEUE_SIZE)
-            return None
-        log.info("MQTT command %s accepted: %s", name, command)
-        return command
-
-    def take(self, timeout: float = 0.0) -> list[Command]:
-        """Every waiting command, oldest first; waits up to ``timeout`` seconds for the first."""
-        taken: list[Command] = []
-        try:
-            taken.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
-            while True:
-                taken.append(self._queue.get_nowait())
-        except queue.Empty:
-            return taken
-
-
-class Publisher(Protocol):
-    """Where decisions and door changes go, and where remote commands come from."""
-
-    @property
-    def connected(self) -> bool:
-        """Whether the backend is currently connected to its broker."""
-        ...
-
-    def publish_event(self, event: Event) -> None:
-        """Hand over one decision; returns at once and never loses it (it may be delivered later)."""
-        ...
-
-    def publish_door(self, state: DoorState) -> None:
-        """Report the relay's new state; call it on every change, and once at start."""
-        ...
-
-    def commands(self, timeout: float = 0.0) -> list[Command]:
-        """Remote commands received since the last call, oldest first; waits up to ``timeout`` for one."""
-        ...
-
-    def close(self) -> None:
-        """Say goodbye and release the connection; idempotent."""
-        ...
-
-
-class MemoryPublisher:
-    """In-memory backend for tests of callers: records what was published and lets a test inject commands.
-
-    ``inject`` runs the same parsing and checks as MQTT, so a caller's test sees exactly the commands
-    the daemon would act on.
-    """
-
-    def __init__(self, remote_unlock: RemoteUnlockConfig | None = None) -> None:
-        from edgeface.config import RemoteUnlockConfig
-
-        self.events: list[Event] = []
-        self.doors: list[DoorState] = []
-        self.closed = False
-        self._inbox = _Inbox(remote_unlock or RemoteUnlockConfig())
-
-    def __enter__(self) -> MemoryPublisher:
-        return self
-
-    def __exit__(self, *exc: object | TracebackType) -> None:
-        self.close()
-
-    @property
-    def connected(self) -> bool:
-        return not self.closed
-
-    def publish_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def publish_door(self, state: DoorState) -> None:
-        self.doors.append(state)
-
-    def inject(self, name: CommandName, payload: bytes = b"", *, retained: bool = False) -> Command | None:
-        """Deliver a command as if it arrived on ``<prefix>/cmd/<name>``; returns it, or None if dropped."""
-        return self._inbox.offer(name, payload, retained=retained)
-
-    def commands(self, timeout: float = 0.0) -> list[Command]:
-        return self._inbox.take(timeout)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
@@ -366,7 +178,7 @@ class MqttPublisher:
         self.topics = Topics(_check_prefix(prefix or f"edgeface/{device_id}"))
         self._host, self._port = cfg.host, cfg.port
         self._outbox = outbox
-        self._inbox = _Inbox(cfg.remote_unlock)
+        self._inbox = CommandInbox(cfg.remote_unlock, self.topics.command("unlock"), log=log)
         self._max_inflight = max_inflight
         self._close_timeout = close_timeout
         self._command_names: dict[str, CommandName] = {
@@ -439,6 +251,11 @@ class MqttPublisher:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def inbox(self) -> CommandInbox:
+        """The command queue, with its ``accepted`` and ``dropped`` counters (for metrics and tests)."""
+        return self._inbox
+
     def publish_event(self, event: Event) -> None:
         """Store ``event`` durably, then let the pump send it. Raises OutboxError if it cannot be stored."""
         self._outbox.put(event)
@@ -495,6 +312,9 @@ class MqttPublisher:
             for signal in signals:
                 try:
                     self._note(signal)
+                except OutboxError as exc:
+                    # A full or read-only disk: one line; the event stays and is sent again after a restart.
+                    log.error("outbox pump could not record %s: %s", signal, exc)
                 except Exception:
                     log.exception("%s: outbox pump failed to record %s", self._outbox.path, signal)
             if self._stopping:
@@ -502,6 +322,8 @@ class MqttPublisher:
             try:
                 if self._may_send:
                     self._hand_over()
+            except OutboxError as exc:
+                log.error("outbox pump failed (%s); retrying at the next event", exc)
             except Exception:
                 log.exception("%s: outbox pump failed; retrying at the next event", self._outbox.path)
 

@@ -6,13 +6,26 @@ main thread and owns the relay; MQTT commands arrive on paho's thread and are
 handed over through the publisher's queue, signals only set flags.
 
 Fail secure: the relay is driven locked before anything else is opened, and
-again on every way out of :meth:`Service.run` (stop, signal, error).
+again on every way out of :meth:`Service.run` (stop, signal, error, stall).
+
+Audit first: every decision and every remote unlock is written to the outbox
+(fsynced) *before* the relay moves. If it cannot be written (the state
+directory is full or read-only) the door does not open and the daemon exits
+non-zero with one error line, so the service manager restarts it rather than
+run a door without an audit trail.
+
+Guards: decisions and remote unlocks are rate-limited (``daemon.decisions_per_minute``,
+``mqtt.remote_unlock.per_minute``); a stall guard (:mod:`edgeface.stallguard`) ends a
+daemon whose loop or camera hangs; face crops kept in the store are purged at start
+and daily (``store.image_retention_days``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -24,15 +37,20 @@ from pathlib import Path
 from types import FrameType
 
 from edgeface.capture import Camera, open_camera
+from edgeface.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.config import Config, load_config
 from edgeface.decide import Decider
 from edgeface.errors import EdgefaceError
 from edgeface.outbox import Outbox
-from edgeface.publish import Command, MqttPublisher, Publisher, ReloadCommand, UnlockCommand
+from edgeface.preflight import check_model_files
+from edgeface.publish import MqttPublisher
+from edgeface.publisher import Publisher
 from edgeface.quality import passes
+from edgeface.ratelimit import RateLimit
 from edgeface.recognize import Recognizer
 from edgeface.relay import DoorRelay, Relay, make_pin_factory
 from edgeface.sdnotify import Notifier
+from edgeface.stallguard import EXIT_STALLED, StallGuard
 from edgeface.store import Store
 from edgeface.track import Tracker
 from edgeface.values import Decision, Event, EventType, Frame, Match
@@ -43,6 +61,12 @@ WATCHDOG_FALLBACK_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 1.0
 REEMBED_SECONDS = 1.0
 """A track identified and decided on is re-embedded at most this often."""
+STATS_EVERY_SECONDS = 300.0
+"""How often the loop logs what it has processed (one INFO line)."""
+PURGE_EVERY_SECONDS = 86_400.0
+"""Expired face crops are purged at start and then this often."""
+LOCK_ON_STALL_SECONDS = 2.0
+"""How long a stall handler waits for the relay before exiting anyway."""
 
 
 def utc_now() -> str:
@@ -55,6 +79,8 @@ class LoopStats:
     faces: int = 0
     embedded: int = 0
     decisions: int = 0
+    commands: int = 0
+    """Remote commands taken from the publisher and handled (acted on or refused)."""
 
 
 class Service:
@@ -72,7 +98,10 @@ class Service:
         notifier: Notifier | None = None,
         config_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_stall: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
+        locks the relay and ends the process with status 3 (:data:`~edgeface.stallguard.EXIT_STALLED`)."""
         self.cfg = cfg
         self.camera = camera
         self.recognizer = recognizer
@@ -85,6 +114,11 @@ class Service:
         self.decider = Decider(cfg.decide, clock=clock)
         self.tracker = Tracker()
         self.stats = LoopStats()
+        self.on_stall = on_stall or self._exit_stalled
+        self.decision_limit = RateLimit("recognition decision", cfg.daemon.decisions_per_minute, clock=clock)
+        self.unlock_limit = RateLimit("remote unlock", cfg.mqtt.remote_unlock.per_minute, clock=clock)
+        self.guard: StallGuard | None = None
+        self._next_purge = 0.0
         self._stop = threading.Event()
         self._reload_config = threading.Event()
         self.relay.on_change(self.publisher.publish_door)
@@ -126,6 +160,10 @@ class Service:
         else:
             fixed = ("camera", "detector", "embedder", "mqtt", "relay", "runtime")
             kept = [s for s in fixed if getattr(cfg, s) != getattr(self.cfg, s)]
+            if cfg.daemon.stall_seconds != self.cfg.daemon.stall_seconds:
+                kept.append("daemon.stall_seconds")
+            if cfg.store.path != self.cfg.store.path:
+                kept.append("store.path")
             if kept:
                 log.warning("reload: changes to %s take effect after a restart", ", ".join(kept))
             try:
@@ -133,6 +171,10 @@ class Service:
             except EdgefaceError as exc:
                 log.error("reload refused, keeping the running config: %s", exc)
             else:
+                if cfg.daemon.decisions_per_minute != self.cfg.daemon.decisions_per_minute:
+                    self.decision_limit = RateLimit(
+                        "recognition decision", cfg.daemon.decisions_per_minute, clock=self.clock
+                    )
                 self.cfg = cfg
                 self.recognizer.threshold = cfg.threshold
                 self.recognizer.margin = cfg.match.margin
@@ -146,12 +188,16 @@ class Service:
         """Process frames until :meth:`stop`; the relay is locked on every way out."""
         self.relay.lock()
         self.publisher.publish_door(self.relay.state)
+        self.purge_images()
         watchdog_every = self.notifier.watchdog_interval() or WATCHDOG_FALLBACK_SECONDS
         last_ping = 0.0
+        next_stats = self.clock() + STATS_EVERY_SECONDS
+        self.guard = self._start_guard()
         self.notifier.ready(f"watching; {len(self.recognizer.gallery)} people enrolled")
         log.info("edgeface running as %s", self.cfg.device_id)
         try:
             while not self._stop.is_set():
+                self._beat("the frame loop")
                 now = self.clock()
                 if now - last_ping >= watchdog_every / 2:
                     # Pinged only from this loop: a hung camera read or model stops the pings.
@@ -159,15 +205,90 @@ class Service:
                     last_ping = now
                 if self._reload_config.is_set():
                     self._reload_config.clear()
+                    self._beat("a config reload")
                     self._reload()
+                if now >= self._next_purge:
+                    self._beat("the face image purge")
+                    self.purge_images()
+                if now >= next_stats:
+                    next_stats = now + STATS_EVERY_SECONDS
+                    self._log_stats()
                 for command in self.publisher.commands():
+                    self._beat("a remote command")
                     self.handle_command(command)
+                self._beat("a camera read")
                 frame = self.camera.read(READ_TIMEOUT_SECONDS)
                 if frame is not None:
+                    self._beat("recognition")
                     self.process(frame)
         finally:
+            if self.guard is not None:
+                self.guard.stop()
             self.notifier.stopping()
             self.relay.lock()
+            self._log_stats("stopped after")
+
+    def _log_stats(self, what: str = "so far") -> None:
+        s, camera = self.stats, self.camera.stats
+        log.info(
+            "%s: %d frames, %d faces, %d embedded, %d decisions, %d commands; camera reconnects %d",
+            what,
+            s.frames,
+            s.faces,
+            s.embedded,
+            s.decisions,
+            s.commands,
+            camera.reconnects,
+        )
+
+    def _beat(self, where: str) -> None:
+        if self.guard is not None:
+            self.guard.beat(where)
+
+    def _start_guard(self) -> StallGuard | None:
+        stall = self.cfg.daemon.stall_seconds
+        if stall <= 0:
+            return None
+        camera = self.camera
+
+        def frames() -> tuple[int, bool]:
+            stats = camera.stats
+            return stats.frames_read, stats.online and not stats.ended
+
+        # A slow file source (fps below 1) may legitimately be silent for a few frame periods.
+        camera_stall = max(stall, 3.0 / self.cfg.camera.fps)
+        return StallGuard(stall, on_stall=self.on_stall, frames=frames, camera_stall_seconds=camera_stall).start()
+
+    def _exit_stalled(self, reason: str) -> None:
+        """The default stall handler: lock the door, say why in one line, and end the process for a restart."""
+        log.error("stalled: %s; locking the door and exiting (status %d) to be restarted", reason, EXIT_STALLED)
+        self.notifier.notify(f"STATUS=stalled: {reason}")
+        # The stuck thread may hold the relay's lock: try from a helper thread, and give up after a moment.
+        locker = threading.Thread(target=self.relay.lock, name="edgeface-stall-lock", daemon=True)
+        locker.start()
+        locker.join(LOCK_ON_STALL_SECONDS)
+        if locker.is_alive():
+            log.error("could not lock the relay within %.0f s; exiting anyway", LOCK_ON_STALL_SECONDS)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_STALLED)
+
+    def purge_images(self) -> int:
+        """Delete face crops past ``store.image_retention_days`` (all of them without ``store.keep_images``)."""
+        self._next_purge = self.clock() + PURGE_EVERY_SECONDS
+        store_cfg = self.cfg.store
+        older_than = time.time() - store_cfg.image_retention_days * 86_400 if store_cfg.keep_images else None
+        purged = self.store.purge_images(older_than)
+        if purged and store_cfg.keep_images:
+            log.info(
+                "deleted %d face images older than %g days (store.image_retention_days)",
+                purged,
+                store_cfg.image_retention_days,
+            )
+        elif purged:
+            log.warning("deleted %d face images kept in the store: store.keep_images is false", purged)
+        return purged
 
     def process(self, frame: Frame) -> list[Decision]:
         """One frame through the pipeline; returns the decisions it produced."""
@@ -195,36 +316,48 @@ class Service:
         return decisions
 
     def act(self, decision: Decision) -> None:
-        """Publish a decision and, for a grant, open the door."""
+        """Record a decision durably, then, for a grant, open the door (within the rate limit)."""
+        if not self.decision_limit.allow():
+            log.debug("decision dropped by the rate limit: %s %s", decision.type.value, decision.person or "-")
+            return
         self.stats.decisions += 1
+        event = self._event(decision.type, decision.person, decision.similarity, decision.frames, decision.reason)
+        # Audit first: if the event cannot be stored this raises, and the door stays shut.
+        self.publisher.publish_event(event)
         log.info(
-            "decision type=%s person=%s similarity=%.3f frames=%d reason=%s",
+            "decision type=%s person=%s similarity=%.3f frames=%d reason=%s id=%s",
             decision.type.value,
             decision.person or "-",
             decision.similarity,
             decision.frames,
             decision.reason or "-",
+            event.id,
         )
         if decision.type is EventType.GRANTED:
             self.relay.pulse(self.cfg.relay.pulse_seconds)
-        self.publisher.publish_event(
-            Event(
-                id=str(uuid.uuid4()),
-                ts=utc_now(),
-                device=self.cfg.device_id,
-                type=decision.type,
-                person=decision.person,
-                similarity=decision.similarity,
-                frames=decision.frames,
-                reason=decision.reason,
-            )
+
+    def _event(self, kind: EventType, person: str | None, similarity: float, frames: int, reason: str | None) -> Event:
+        return Event(
+            id=str(uuid.uuid4()),
+            ts=utc_now(),
+            device=self.cfg.device_id,
+            type=kind,
+            person=person,
+            similarity=similarity,
+            frames=frames,
+            reason=reason,
         )
 
     def handle_command(self, command: Command) -> None:
+        self.stats.commands += 1
         if isinstance(command, UnlockCommand):
+            if not self.unlock_limit.allow():
+                return
             default = min(self.cfg.relay.pulse_seconds, self.cfg.mqtt.remote_unlock.max_seconds)
             seconds = command.seconds if command.seconds is not None else default
-            log.info("remote unlock for %.1f s", seconds)
+            event = self._event(EventType.GRANTED, None, 0.0, 0, "remote")
+            self.publisher.publish_event(event)
+            log.info("remote unlock for %.1f s id=%s", seconds, event.id)
             self.relay.pulse(seconds)
         elif isinstance(command, ReloadCommand):
             try:
@@ -234,15 +367,26 @@ class Service:
 
 
 def run_daemon(cfg: Config, config_path: Path | None) -> int:
-    """``edgeface run``: build every part from the config, run until stopped, release everything."""
+    """``edgeface run``: build every part from the config, run until stopped, release everything.
+
+    The order is the fail-secure one: the relay is driven locked first (its log line is the daemon's
+    first), then the model files are checked, then the store, the outbox, the broker connection, the
+    models and the camera are opened. Whatever fails raises an EdgefaceError with one line to print.
+    """
+    os.umask(0o077)  # whatever else gets created (SQLite's side files included) is private too
     notifier = Notifier()
     with ExitStack() as stack:
         # The relay first: whatever fails after this, the door is held locked.
         factory = make_pin_factory(cfg.relay.pin_factory)
         stack.callback(factory.close)
         relay = stack.enter_context(DoorRelay.from_config(cfg.relay, factory))
+        relay.lock()
+        log.info("door relay on GPIO%d driven locked before anything else", cfg.relay.pin)
+        check_model_files(cfg)
         store = stack.enter_context(Store(cfg.store_path, keep_images=cfg.store.keep_images))
+        log.info("people store %s opened (%s)", cfg.store_path, store.integrity_check())
         outbox = stack.enter_context(Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max))
+        log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
         publisher = stack.enter_context(MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox))
         recognizer = stack.enter_context(Recognizer.from_config(cfg))
         camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))

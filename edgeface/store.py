@@ -5,6 +5,12 @@ file SHA-256); a gallery is only ever built from templates of the model in
 use, because vectors of two different models are not comparable. The file
 is created 0600 in a 0700 directory, in WAL mode so the daemon can read while
 the CLI enrols.
+
+Face crops (``face_images``) are biometric data: stored only with
+``store.keep_images``, and then deleted by :meth:`Store.purge_images` once
+older than the retention period. Deletion is real: ``secure_delete`` zeroes the
+freed pages and the WAL is truncated afterwards, so no copy of a deleted crop
+stays in the files.
 """
 
 from __future__ import annotations
@@ -87,12 +93,17 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 raise StoreError(f"{path}: store schema v{version} is newer than this edgeface understands")
             if version < _SCHEMA_VERSION:
                 self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;")
+        except sqlite3.OperationalError as exc:
+            self.close()
+            raise StoreError(f"{path}: cannot open the people store ({exc}); is the state directory full?") from exc
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreError(f"{path}: not a usable edgeface store ({exc})") from exc
 
     def __enter__(self) -> Store:
@@ -175,6 +186,29 @@ class Store:
 
     def image_count(self) -> int:
         return int(self._tx().execute("SELECT COUNT(*) FROM face_images").fetchone()[0])
+
+    def purge_images(self, older_than: float | None = None) -> int:
+        """Delete face crops created before ``older_than`` (epoch seconds; None: all); returns how many.
+
+        The freed pages are zeroed (``secure_delete``) and the WAL truncated, so the crops are gone from disk.
+        """
+        db = self._tx()
+        where, args = ("WHERE created < ?", (older_than,)) if older_than is not None else ("", ())
+        try:
+            if not db.execute(f"SELECT EXISTS(SELECT 1 FROM face_images {where})", args).fetchone()[0]:
+                return 0  # nothing to delete: no write, so this works on a full or read-only disk too
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                cur = db.execute(f"DELETE FROM face_images {where}", args)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot delete expired face images ({exc})") from exc
+        return cur.rowcount
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the file: ``ok``, or what is wrong."""
+        rows = self._tx().execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
 
     def gallery(self, model: ModelId, dim: int) -> Gallery:
         """All templates made by ``model``; refuses a store whose templates all come from other models."""

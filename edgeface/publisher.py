@@ -1,0 +1,123 @@
+"""The publisher seam: what the service needs from a publisher, and an in-memory backend for tests.
+
+The MQTT backend is :class:`edgeface.publish.MqttPublisher`; :class:`MemoryPublisher` records what the
+service publishes and lets a test inject commands through the same parsing and checks as MQTT.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from edgeface.commands import Command, CommandInbox, CommandName
+from edgeface.values import DoorState, Event
+
+if TYPE_CHECKING:
+    from edgeface.config import RemoteUnlockConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topic names under one prefix."""
+
+    prefix: str
+
+    @property
+    def event(self) -> str:
+        return f"{self.prefix}/event"
+
+    @property
+    def availability(self) -> str:
+        return f"{self.prefix}/availability"
+
+    @property
+    def door(self) -> str:
+        return f"{self.prefix}/door"
+
+    def command(self, name: CommandName) -> str:
+        return f"{self.prefix}/cmd/{name}"
+
+
+class Publisher(Protocol):
+    """Where decisions and door changes go, and where remote commands come from."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the backend is currently connected to its broker."""
+        ...
+
+    def publish_event(self, event: Event) -> None:
+        """Hand over one decision; returns at once and never loses it (it may be delivered later)."""
+        ...
+
+    def publish_door(self, state: DoorState) -> None:
+        """Report the relay's new state; call it on every change, and once at start."""
+        ...
+
+    def commands(self, timeout: float = 0.0) -> list[Command]:
+        """Remote commands received since the last call, oldest first; waits up to ``timeout`` for one."""
+        ...
+
+    def close(self) -> None:
+        """Say goodbye and release the connection; idempotent."""
+        ...
+
+
+class MemoryPublisher:
+    """In-memory backend for tests of callers: records what was published and lets a test inject commands.
+
+    ``inject`` runs the same parsing and checks as MQTT, so a caller's test sees exactly the commands
+    the daemon would act on.
+    """
+
+    def __init__(
+        self,
+        remote_unlock: RemoteUnlockConfig | None = None,
+        *,
+        prefix: str = "edgeface/memory",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from edgeface.config import RemoteUnlockConfig
+
+        self.events: list[Event] = []
+        self.doors: list[DoorState] = []
+        self.closed = False
+        self.topics = Topics(prefix)
+        unlock = remote_unlock or RemoteUnlockConfig()
+        self._inbox = CommandInbox(unlock, self.topics.command("unlock"), log=log, clock=clock)
+
+    def __enter__(self) -> MemoryPublisher:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> bool:
+        return not self.closed
+
+    @property
+    def inbox(self) -> CommandInbox:
+        return self._inbox
+
+    def publish_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def publish_door(self, state: DoorState) -> None:
+        self.doors.append(state)
+
+    def inject(self, name: CommandName, payload: bytes = b"", *, retained: bool = False) -> Command | None:
+        """Deliver a command as if it arrived on ``<prefix>/cmd/<name>``; returns it, or None if dropped."""
+        return self._inbox.offer(name, payload, retained=retained)
+
+    def commands(self, timeout: float = 0.0) -> list[Command]:
+        return self._inbox.take(timeout)
+
+    def close(self) -> None:
+        self.closed = True

@@ -12,10 +12,14 @@ from edgeface.runtime import file_sha256
 
 
 def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.preflight import check_model_files
+
     path = args.path or default_config_path()
     checked = load_config(path) if args.path else cfg
+    check_model_files(checked)  # the same checks as `edgeface run`: present, and nobody else can change them
     for name in (checked.detector.model, checked.profile.model):
         file_sha256(checked.model_path(name))
+    checked.mqtt.remote_unlock.shared_secret()  # a too-short $EDGEFACE_UNLOCK_SECRET is an error too
     print(f"{path or '(embedded defaults)'}: ok")
     return 0
 

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from edgeface.commands import MIN_SECRET_CHARS
 from edgeface.detect import DetectorSettings
 from edgeface.errors import ConfigError
+from edgeface.liveness import DEFAULT_MODELS, DEFAULT_THRESHOLD, ModelSpec
+from edgeface.motion import MotionSettings
 from edgeface.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, EmbedderProfile
 from edgeface.quality import QualityGates
 from edgeface.runtime import RuntimeOptions
@@ -206,6 +208,54 @@ class DecideConfig(Section):
         return self
 
 
+class LivenessModelConfig(Section):
+    model: str = Field(description="Silent-Face MiniFASNet ONNX file (80×80 input, 3 classes).")
+    sha256: Sha256 | None = Field(description="Pinned SHA-256; null loads the file unverified.")
+    scale: float = Field(gt=1.0, le=10.0, description="Box scale the model was trained on (2.7, 4.0).")
+
+
+class TemporalConfig(Section):
+    """The landmark-motion check: a picture moves as a plane, a head does not."""
+
+    enabled: bool = Field(False, description="Also require non-rigid landmark motion (adds min_seconds of latency).")
+    threshold: float = Field(
+        0.038, gt=0.0, le=1.0, description="Non-rigid residual (inter-ocular distances) at or above which it is live."
+    )
+    window_seconds: float = Field(2.0, gt=0.0, le=30.0, description="Landmarks older than this are not used.")
+    min_seconds: float = Field(1.5, ge=0.0, le=30.0, description="A track must be matched this long before a verdict.")
+    min_frames: int = Field(6, ge=3, le=100, description="And in at least this many frames.")
+    min_face: float = Field(40.0, ge=8.0, le=1024.0, description="Smaller faces (px) are too noisy to use.")
+
+    @model_validator(mode="after")
+    def _min_inside_window(self) -> TemporalConfig:
+        if self.min_seconds > self.window_seconds:
+            raise ValueError(f"min_seconds ({self.min_seconds}) cannot exceed window_seconds ({self.window_seconds})")
+        return self
+
+    def settings(self) -> MotionSettings:
+        return MotionSettings(self.threshold, self.window_seconds, self.min_seconds, self.min_frames, self.min_face)
+
+
+def _default_liveness_models() -> list[LivenessModelConfig]:
+    return [LivenessModelConfig(model=name, sha256=sha, scale=scale) for name, sha, scale in DEFAULT_MODELS]
+
+
+class LivenessConfig(Section):
+    """Passive liveness on faces that matched an enrolled person: prints and screens are denied (reason spoof)."""
+
+    enabled: bool = Field(False, description="Off until its figures on your camera justify turning it on.")
+    threshold: float = Field(
+        DEFAULT_THRESHOLD, ge=0.0, le=1.0, description="Fused real-class probability at or above which a face is live."
+    )
+    models: list[LivenessModelConfig] = Field(
+        default_factory=_default_liveness_models, min_length=1, description="Networks whose softmax is averaged."
+    )
+    temporal: TemporalConfig = Field(default_factory=TemporalConfig)
+
+    def motion(self) -> MotionSettings | None:
+        return self.temporal.settings() if self.temporal.enabled else None
+
+
 class TlsConfig(Section):
     ca_file: str | None = None
     cert_file: str | None = None
@@ -297,6 +347,7 @@ class Config(Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
     decide: DecideConfig = Field(default_factory=DecideConfig)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     relay: RelayConfig = Field(default_factory=RelayConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
@@ -310,6 +361,9 @@ class Config(Section):
         configured = self.model_path(name)
         bundled = edgeface_home() / "models" / name
         return bundled if not configured.exists() and bundled.exists() else configured
+
+    def liveness_specs(self) -> tuple[ModelSpec, ...]:
+        return tuple(ModelSpec(self.model_path(m.model), m.sha256, m.scale) for m in self.liveness.models)
 
     @property
     def store_path(self) -> Path:

@@ -32,6 +32,12 @@ Semantics (``DecideConfig`` names the settings):
 * **Unknown** decisions are rate-limited per track (``unknown_cooldown_seconds``).
   A track that has reached agreement on a person is not also reported unknown
   within that time: a known face seen at a bad angle is not a stranger.
+* **Liveness.** A match carries ``live`` when the liveness stage ran on it.
+  Frames agree only if they also agree on liveness: live frames of P with live
+  frames of P, spoof frames with spoof frames, unchecked frames (``live`` None,
+  e.g. liveness off) with each other. Agreement on spoof frames of P gives
+  ``denied`` with reason ``spoof``, under the same per-person cooldown, and never
+  a grant; a stray frame of the other kind takes up a slot like a miss.
 * **Schedules.** People listed in ``schedules`` may enter only inside one of
   their windows (listed with no window: never); people not listed, always. A
   window applies on its ``days``, from ``start`` to ``end`` inclusive, to the
@@ -189,7 +195,10 @@ class Decider:
             agreeing = [
                 s.match
                 for s in self._tracks[track]
-                if s.match is not None and s.match.person == match.person and ts - s.ts <= cfg.window_seconds
+                if s.match is not None
+                and s.match.person == match.person
+                and s.match.live == match.live
+                and ts - s.ts <= cfg.window_seconds
             ]
             if len(agreeing) < cfg.required:
                 continue
@@ -197,7 +206,7 @@ class Decider:
             if match.person is None:
                 decision = self._unknown(track, now, similarity, len(agreeing))
             else:
-                decision = self._person(match.person, track, now, similarity, len(agreeing))
+                decision = self._person(match.person, track, now, similarity, len(agreeing), spoof=match.live is False)
             if decision is not None:
                 log.info(
                     "%s %s on track %d: %d frames, similarity %.3f%s",
@@ -211,7 +220,9 @@ class Decider:
                 decisions.append(decision)
         return decisions
 
-    def _person(self, person: str, track: int, now: float, similarity: float, frames: int) -> Decision | None:
+    def _person(
+        self, person: str, track: int, now: float, similarity: float, frames: int, *, spoof: bool = False
+    ) -> Decision | None:
         # This track is someone we know, whether or not an event follows.
         self._track_unknown[track] = now
         # Cooldowns expire only at the start of a frame, so this also stops a second
@@ -220,6 +231,8 @@ class Decider:
             log.debug("%s on track %d: in cooldown", person, track)
             return None
         self._person_decided[person] = now
+        if spoof:  # a picture of P: refused whatever P's schedule, and never a grant
+            return Decision(EventType.DENIED, person, similarity, frames, reason="spoof", track=track)
         if self.allowed(person):
             return Decision(EventType.GRANTED, person, similarity, frames, track=track)
         return Decision(EventType.DENIED, person, similarity, frames, reason="schedule", track=track)

@@ -214,6 +214,11 @@ def configured_checks(cfg: Config) -> list[FileCheck]:
         path = cfg.model_path(model)
         known = CATALOGUE.get(path.name)
         checks.append(check_file(role, path, pinned or (known.sha256 if known else None)))
+    if cfg.liveness.enabled:
+        for i, entry in enumerate(cfg.liveness.models):
+            path = cfg.model_path(entry.model)
+            known = CATALOGUE.get(path.name)
+            checks.append(check_file(f"liveness {i}", path, entry.sha256 or (known.sha256 if known else None)))
     return checks
 
 

@@ -22,6 +22,8 @@ def model_files(cfg: Config) -> list[tuple[str, Path]]:
     ]
     if profile.center:
         files.append(("embedder.center", cfg.profile_data_path(profile.center)))
+    if cfg.liveness.enabled:
+        files += [(f"liveness.models.{i}.model", cfg.model_path(m.model)) for i, m in enumerate(cfg.liveness.models)]
     return files
 
 

@@ -29,9 +29,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -39,21 +39,22 @@ from types import FrameType
 from edgeface.capture import Camera, open_camera
 from edgeface.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.config import Config, load_config
-from edgeface.decide import Decider
+from edgeface.decide import Decider, Observation
 from edgeface.errors import EdgefaceError
+from edgeface.liveness import LivenessStage
 from edgeface.outbox import Outbox
 from edgeface.preflight import check_model_files
 from edgeface.publish import MqttPublisher
 from edgeface.publisher import Publisher
 from edgeface.quality import passes
 from edgeface.ratelimit import RateLimit
-from edgeface.recognize import Recognizer
+from edgeface.recognize import Recognizer, open_detector
 from edgeface.relay import DoorRelay, Relay, make_pin_factory
 from edgeface.sdnotify import Notifier
 from edgeface.stallguard import EXIT_STALLED, StallGuard
 from edgeface.store import Store
 from edgeface.track import Tracker
-from edgeface.values import Decision, Event, EventType, Frame, Match
+from edgeface.values import Decision, Event, EventType, Face, Frame, Match
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Service:
         notifier: Notifier | None = None,
         config_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        liveness: LivenessStage | None = None,
         on_stall: Callable[[str], None] | None = None,
     ) -> None:
         """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
@@ -111,6 +113,8 @@ class Service:
         self.notifier = notifier or Notifier("")
         self.config_path = config_path
         self.clock = clock
+        self.liveness = liveness
+        """Run on faces that matched someone; None when ``liveness.enabled`` is false."""
         self.decider = Decider(cfg.decide, clock=clock)
         self.tracker = Tracker()
         self.stats = LoopStats()
@@ -148,6 +152,8 @@ class Service:
         gallery = self.store.gallery(self.recognizer.model_id, self.recognizer.embedder.profile.output_dim)
         self.recognizer.gallery = gallery
         self.tracker.reset()
+        if self.liveness is not None:
+            self.liveness.reset()  # its landmark history is keyed by the tracks just dropped
         log.info("people store: %d people enrolled (%s)", len(gallery), self.store.path)
 
     def _reload(self) -> None:
@@ -158,7 +164,7 @@ class Service:
         except EdgefaceError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
         else:
-            fixed = ("camera", "detector", "embedder", "mqtt", "relay", "runtime")
+            fixed = ("camera", "detector", "embedder", "liveness", "mqtt", "relay", "runtime")
             kept = [s for s in fixed if getattr(cfg, s) != getattr(self.cfg, s)]
             if cfg.daemon.stall_seconds != self.cfg.daemon.stall_seconds:
                 kept.append("daemon.stall_seconds")
@@ -306,7 +312,10 @@ class Service:
         matches: list[Match] = rec.match(rec.embed(frame.image, [f for _, f in fresh])) if fresh else []
         self.stats.embedded += len(fresh)
         # Only fresh matches are evidence: a cached identity counted again would make N-of-M meaningless.
-        decisions = self.decider.observe(frame.ts, [(t, m) for (t, _), m in zip(fresh, matches, strict=True)])
+        observations: list[Observation] = [(t, m) for (t, _), m in zip(fresh, matches, strict=True)]
+        if self.liveness is not None:
+            observations = self._check_liveness(self.liveness, frame, fresh, matches)
+        decisions = self.decider.observe(frame.ts, observations)
         for decision in decisions:
             if decision.track is not None:
                 decided = next((m for (t, _), m in zip(fresh, matches, strict=True) if t == decision.track), None)
@@ -314,6 +323,24 @@ class Service:
                     self.tracker.remember(decision.track, decided, frame.ts)
             self.act(decision)
         return decisions
+
+    def _check_liveness(
+        self, stage: LivenessStage, frame: Frame, fresh: Sequence[tuple[int, Face]], matches: Sequence[Match]
+    ) -> list[Observation]:
+        """Mark each match of an enrolled person live or spoof; one still pending is left out (a miss).
+
+        Only matched faces are checked: a stranger is refused anyway, so nobody known at the door costs nothing.
+        """
+        known = [i for i, m in enumerate(matches) if m.person is not None]
+        results = stage.check(frame.image, frame.ts, [fresh[i] for i in known])
+        verdicts = {i: r.live for i, r in zip(known, results, strict=True)}
+        observations: list[Observation] = []
+        for i, ((track, _), match) in enumerate(zip(fresh, matches, strict=True)):
+            if i not in verdicts:
+                observations.append((track, match))
+            elif (live := verdicts[i]) is not None:
+                observations.append((track, replace(match, live=live)))
+        return observations
 
     def act(self, decision: Decision) -> None:
         """Record a decision durably, then, for a grant, open the door (within the rate limit)."""
@@ -389,6 +416,16 @@ def run_daemon(cfg: Config, config_path: Path | None) -> int:
         log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
         publisher = stack.enter_context(MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox))
         recognizer = stack.enter_context(Recognizer.from_config(cfg))
+        liveness = None
+        if cfg.liveness.enabled:
+            motion = cfg.liveness.motion()
+            # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
+            detector = open_detector(cfg) if motion is not None else None
+            stage = LivenessStage.open(
+                cfg.liveness_specs(), cfg.runtime.options(), cfg.liveness.threshold, motion, detector
+            )
+            liveness = stack.enter_context(stage)
+            log.info("liveness on: threshold %.2f, temporal check %s", cfg.liveness.threshold, motion is not None)
         camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
         service = Service(
             cfg,
@@ -399,6 +436,7 @@ def run_daemon(cfg: Config, config_path: Path | None) -> int:
             relay=relay,
             notifier=notifier,
             config_path=config_path,
+            liveness=liveness,
         )
         service.install_signal_handlers()
         service.run()

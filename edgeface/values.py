@@ -64,6 +64,8 @@ class Match:
     """The nearest person whether accepted or not (None with an empty gallery)."""
     second_similarity: float
     """Similarity to the nearest *other* person (-1 when there is none)."""
+    live: bool | None = None
+    """Liveness of this face in this frame: True live, False a presentation attack, None not checked."""
 
     @property
     def margin(self) -> float:

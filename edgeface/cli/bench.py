@@ -53,6 +53,36 @@ def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def unit_interval(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.bench.liveness import run_liveness
+    from edgeface.liveness import MiniFASNet
+    from edgeface.recognize import open_detector
+
+    threshold = cfg.liveness.threshold if args.threshold is None else args.threshold
+    detector = open_detector(cfg)
+    try:
+        with MiniFASNet.open(cfg.liveness_specs(), cfg.runtime.options()) as model:
+            report = run_liveness(
+                detector,
+                model,
+                args.real,
+                args.spoof,
+                threshold=threshold,
+                progress=lambda jobs: progress(list(jobs), "liveness"),
+            )
+    finally:
+        detector.close()
+    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
+    return 0
+
+
 def register(sub: Subparsers) -> Subparsers:
     """The ``bench`` group; returned so that further benchmarks can join it."""
     bench: Subparsers = sub.add_parser("bench", help="measure accuracy, speed or liveness").add_subparsers(
@@ -97,4 +127,34 @@ def register(sub: Subparsers) -> Subparsers:
     p.add_argument("--threads", type=positive_int, default=None, metavar="N", help="override runtime.threads")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_speed)
+
+    p = bench.add_parser(
+        "liveness",
+        help="liveness error rates (APCER, BPCER) on real and attack photos",
+        description=(
+            "Score the largest face of every photo with the configured liveness models and report ISO/IEC 30107-3 "
+            "rates: APCER (attacks accepted / attacks, per --spoof folder; the headline is the worst folder) and "
+            "BPCER (bona fide refused / bona fide), with counts, the threshold, a score histogram and ms per face. "
+            "Photos without a face are counted apart and left out of both rates."
+        ),
+    )
+    p.add_argument(
+        "--real",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="bona fide photos, searched recursively (a faces/ tree works); repeatable",
+    )
+    p.add_argument(
+        "--spoof",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="attack photos; each folder is one attack species; repeatable",
+    )
+    p.add_argument("--threshold", type=unit_interval, default=None, metavar="T", help="default: liveness.threshold")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=cmd_bench_liveness)
     return bench

@@ -303,6 +303,7 @@ class MqttConfig(Section):
     keepalive: int = Field(30, ge=5, le=3600)
     outbox_max: int = Field(10000, ge=10, le=10_000_000, description="Events kept while the broker is away.")
     remote_unlock: RemoteUnlockConfig = Field(default_factory=RemoteUnlockConfig)
+    discovery: bool = Field(True, description="Announce the door to Home Assistant (MQTT discovery).")
 
     @model_validator(mode="after")
     def _password_needs_user(self) -> MqttConfig:
@@ -335,6 +336,11 @@ class DaemonConfig(Section):
     )
 
 
+class MetricsConfig(Section):
+    port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port; null = off.")
+    address: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 to let another host scrape.")
+
+
 class Config(Section):
     device_id: str = Field("edgeface", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this door in MQTT.")
     models_dir: Path = Field(default_factory=lambda: edgeface_home() / "models")
@@ -350,6 +356,7 @@ class Config(Section):
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     relay: RelayConfig = Field(default_factory=RelayConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
 
     def model_path(self, name: str) -> Path:

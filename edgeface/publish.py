@@ -47,7 +47,7 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeAlias
@@ -68,6 +68,7 @@ from edgeface.commands import (
     parse_reload,
     parse_unlock,
 )
+from edgeface.discovery import Announcement, announcements
 from edgeface.errors import ConfigError
 from edgeface.outbox import Outbox, OutboxError
 from edgeface.publisher import MemoryPublisher, Publisher, Topics
@@ -92,6 +93,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_ON_OFF = {True: "ON", False: "OFF"}
 P = ParamSpec("P")
 
 EVENT_QOS = 1
@@ -170,9 +172,11 @@ class MqttPublisher:
         reconnect_delay: tuple[int, int] = (1, 30),
         max_inflight: int = 20,
         close_timeout: float = 1.0,
+        announcements: Sequence[Announcement] = (),
     ) -> None:
         """``reconnect_delay`` is paho's (min, max) back-off in whole seconds; ``close_timeout`` bounds
-        how long :meth:`close` waits for PUBACKs of events in flight."""
+        how long :meth:`close` waits for PUBACKs of events in flight; ``announcements`` are retained
+        messages (Home Assistant discovery) re-sent on every connect."""
         if max_inflight < 1:
             raise ValueError(f"max_inflight must be at least 1, not {max_inflight}")
         self.topics = Topics(_check_prefix(prefix or f"edgeface/{device_id}"))
@@ -188,6 +192,8 @@ class MqttPublisher:
         # _state_lock orders door/availability publishes against on_connect's re-publish of them.
         self._state_lock = threading.Lock()
         self._door: DoorState | None = None
+        self._presence: bool | None = None
+        self._announcements = tuple(announcements)
         self._connected = False
         self._ready = threading.Event()
         self._outage_logged = False
@@ -220,7 +226,8 @@ class MqttPublisher:
     @classmethod
     def from_config(cls, cfg: MqttConfig, device_id: str, topic_prefix: str, outbox: Outbox) -> MqttPublisher:
         """The daemon's publisher: ``config.mqtt``, ``config.device_id``, ``config.topic_prefix``."""
-        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix)
+        found = announcements(device_id, topic_prefix, cfg.remote_unlock.enabled) if cfg.discovery else ()
+        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, announcements=found)
 
     def _make_client(self, cfg: MqttConfig, client_id: str, reconnect_delay: tuple[int, int]) -> Client:
         client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=MQTTv311)
@@ -267,6 +274,12 @@ class MqttPublisher:
             self._door = state
             if self._client is not None and self._connected:
                 self._client.publish(self.topics.door, state.value, qos=STATE_QOS, retain=True)
+
+    def publish_presence(self, present: bool) -> None:
+        with self._state_lock:
+            self._presence = present
+            if self._client is not None and self._connected:
+                self._client.publish(self.topics.presence, _ON_OFF[present], qos=STATE_QOS, retain=True)
 
     def commands(self, timeout: float = 0.0) -> list[Command]:
         return self._inbox.take(timeout)
@@ -388,6 +401,10 @@ class MqttPublisher:
             client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._door is not None:
                 client.publish(self.topics.door, self._door.value, qos=STATE_QOS, retain=True)
+            if self._presence is not None:
+                client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
+            for item in self._announcements:
+                client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
         client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])
         log.info(
             "%s MQTT broker %s:%d (%d events waiting in the outbox)",

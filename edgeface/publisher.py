@@ -40,6 +40,10 @@ class Topics:
     def door(self) -> str:
         return f"{self.prefix}/door"
 
+    @property
+    def presence(self) -> str:
+        return f"{self.prefix}/presence"
+
     def command(self, name: CommandName) -> str:
         return f"{self.prefix}/cmd/{name}"
 
@@ -58,6 +62,10 @@ class Publisher(Protocol):
 
     def publish_door(self, state: DoorState) -> None:
         """Report the relay's new state; call it on every change, and once at start."""
+        ...
+
+    def publish_presence(self, present: bool) -> None:
+        """Report whether a face is in front of the camera; call it when that changes."""
         ...
 
     def commands(self, timeout: float = 0.0) -> list[Command]:
@@ -87,6 +95,7 @@ class MemoryPublisher:
 
         self.events: list[Event] = []
         self.doors: list[DoorState] = []
+        self.presence: list[bool] = []
         self.closed = False
         self.topics = Topics(prefix)
         unlock = remote_unlock or RemoteUnlockConfig()
@@ -111,6 +120,9 @@ class MemoryPublisher:
 
     def publish_door(self, state: DoorState) -> None:
         self.doors.append(state)
+
+    def publish_presence(self, present: bool) -> None:
+        self.presence.append(present)
 
     def inject(self, name: CommandName, payload: bytes = b"", *, retained: bool = False) -> Command | None:
         """Deliver a command as if it arrived on ``<prefix>/cmd/<name>``; returns it, or None if dropped."""

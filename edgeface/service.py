@@ -36,12 +36,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 
+from edgeface.audit import AuditLog
 from edgeface.capture import Camera, open_camera
 from edgeface.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.config import Config, load_config
 from edgeface.decide import Decider, Observation
 from edgeface.errors import EdgefaceError
 from edgeface.liveness import LivenessStage
+from edgeface.metrics import Metrics
 from edgeface.outbox import Outbox
 from edgeface.preflight import check_model_files
 from edgeface.publish import MqttPublisher
@@ -54,7 +56,7 @@ from edgeface.sdnotify import Notifier
 from edgeface.stallguard import EXIT_STALLED, StallGuard
 from edgeface.store import Store
 from edgeface.track import Tracker
-from edgeface.values import Decision, Event, EventType, Face, Frame, Match
+from edgeface.values import Decision, DoorState, Event, EventType, Face, Frame, Match
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ class Service:
         clock: Callable[[], float] = time.monotonic,
         liveness: LivenessStage | None = None,
         on_stall: Callable[[str], None] | None = None,
+        metrics: Metrics | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
         locks the relay and ends the process with status 3 (:data:`~edgeface.stallguard.EXIT_STALLED`)."""
@@ -115,6 +119,9 @@ class Service:
         self.clock = clock
         self.liveness = liveness
         """Run on faces that matched someone; None when ``liveness.enabled`` is false."""
+        self.metrics = metrics or Metrics()
+        self.audit = audit
+        self._face_present = False
         self.decider = Decider(cfg.decide, clock=clock)
         self.tracker = Tracker()
         self.stats = LoopStats()
@@ -298,10 +305,17 @@ class Service:
 
     def process(self, frame: Frame) -> list[Decision]:
         """One frame through the pipeline; returns the decisions it produced."""
+        started = time.perf_counter()
         self.stats.frames += 1
-        rec = self.recognizer
-        faces = rec.detect(frame.image)
+        rec, metrics = self.recognizer, self.metrics
+        with metrics.timed("detect"):
+            faces = rec.detect(frame.image)
         self.stats.faces += len(faces)
+        metrics.frames.inc()
+        metrics.faces.inc(len(faces))
+        if bool(faces) != self._face_present:
+            self._face_present = bool(faces)
+            self.publisher.publish_presence(self._face_present)
         tracks = self.tracker.update(faces, frame.ts)
         known, gates = self.tracker.known, rec.gates
         fresh = [
@@ -309,8 +323,14 @@ class Service:
             for t, f in zip(tracks, faces, strict=True)
             if known(t, frame.ts, REEMBED_SECONDS) is None and passes(frame.image, f, gates)
         ]
-        matches: list[Match] = rec.match(rec.embed(frame.image, [f for _, f in fresh])) if fresh else []
+        matches: list[Match] = []
+        if fresh:
+            with metrics.timed("embed"):
+                vectors = rec.embed(frame.image, [f for _, f in fresh])
+            with metrics.timed("match"):
+                matches = rec.match(vectors)
         self.stats.embedded += len(fresh)
+        metrics.embedded.inc(len(fresh))
         # Only fresh matches are evidence: a cached identity counted again would make N-of-M meaningless.
         observations: list[Observation] = [(t, m) for (t, _), m in zip(fresh, matches, strict=True)]
         if self.liveness is not None:
@@ -322,6 +342,7 @@ class Service:
                 if decided is not None and decided.person is not None:
                     self.tracker.remember(decision.track, decided, frame.ts)
             self.act(decision)
+        metrics.stage.labels("frame").observe(time.perf_counter() - started)
         return decisions
 
     def _check_liveness(
@@ -351,6 +372,9 @@ class Service:
         event = self._event(decision.type, decision.person, decision.similarity, decision.frames, decision.reason)
         # Audit first: if the event cannot be stored this raises, and the door stays shut.
         self.publisher.publish_event(event)
+        self.metrics.decisions.labels(decision.type.value).inc()
+        if self.audit is not None:
+            self.audit.record(event)
         log.info(
             "decision type=%s person=%s similarity=%.3f frames=%d reason=%s id=%s",
             decision.type.value,
@@ -384,6 +408,8 @@ class Service:
             seconds = command.seconds if command.seconds is not None else default
             event = self._event(EventType.GRANTED, None, 0.0, 0, "remote")
             self.publisher.publish_event(event)
+            if self.audit is not None:
+                self.audit.record(event)
             log.info("remote unlock for %.1f s id=%s", seconds, event.id)
             self.relay.pulse(seconds)
         elif isinstance(command, ReloadCommand):
@@ -427,6 +453,17 @@ def run_daemon(cfg: Config, config_path: Path | None) -> int:
             liveness = stack.enter_context(stage)
             log.info("liveness on: threshold %.2f, temporal check %s", cfg.liveness.threshold, motion is not None)
         camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
+        audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
+        metrics = Metrics()
+        metrics.watch(
+            outbox=lambda: len(outbox),
+            broker=lambda: float(publisher.connected),
+            relay=lambda: float(relay.state is DoorState.UNLOCKED),
+            reconnects=lambda: camera.stats.reconnects,
+        )
+        if cfg.metrics.port is not None:
+            metrics.serve(cfg.metrics.address, cfg.metrics.port)
+            stack.callback(metrics.close)
         service = Service(
             cfg,
             camera=camera,
@@ -437,6 +474,8 @@ def run_daemon(cfg: Config, config_path: Path | None) -> int:
             notifier=notifier,
             config_path=config_path,
             liveness=liveness,
+            metrics=metrics,
+            audit=audit,
         )
         service.install_signal_handlers()
         service.run()

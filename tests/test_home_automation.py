@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -13,13 +18,15 @@ import pytest
 
 from edgeface.audit import AuditLog, parse_since
 from edgeface.calibrate import calibrate, render_plot, set_threshold
+from edgeface.cli import main
 from edgeface.config import Config, parse_config
 from edgeface.discovery import announcements, entities, removals
 from edgeface.errors import StoreError
 from edgeface.metrics import Metrics
 from edgeface.publish import Topics
 from edgeface.values import Event, EventType
-from tests.support.data import ROOT
+from tests.support.broker import Broker, Collector, free_port
+from tests.support.data import FACES, ROOT
 
 # The keys Home Assistant's MQTT integration documents for each component we announce:
 # required ones, and every one it accepts (an unknown key makes HA reject the config).
@@ -148,3 +155,60 @@ def test_the_calibrated_threshold_is_written_into_the_config_keeping_comments() 
     seed = set_threshold("match:\n  distance_threshold: 0.9  # seed\n", 0.5)
     assert parse_config(seed, "t", Path()).threshold == 0.5
     assert Config().threshold != 0.4321
+
+
+def test_a_running_door_announces_itself_reports_faces_serves_metrics_and_keeps_an_audit_log(
+    tmp_path: Path, broker: Broker
+) -> None:
+    device = f"ha{uuid.uuid4().hex[:8]}"
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        shutil.copy(FACES / "unknown" / "3.jpg", frames / f"{i}.jpg")
+    port = free_port()
+    config = tmp_path / "edgeface.yaml"
+    config.write_text(
+        f"device_id: {device}\nmodels_dir: {ROOT / 'models'}\nstate_dir: state\n"
+        f"camera: {{path: {frames}, fps: 10}}\n"
+        f"mqtt: {{host: {broker.host}, port: {broker.port}, keepalive: 5}}\n"
+        f"relay: {{pin_factory: mock}}\nmetrics: {{port: {port}}}\n"
+    )
+    prefix = f"edgeface/{device}"
+    with Collector(broker, [f"{prefix}/#", f"homeassistant/+/edgeface_{device}/+/config"]) as watcher:
+        proc = subprocess.Popen([sys.executable, "-m", "edgeface", "--config", str(config), "run"])
+        try:
+            deadline = time.monotonic() + 30
+            while not watcher.messages(f"{prefix}/event") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        discovery = [m for m in watcher.messages() if m.topic.startswith("homeassistant/")]
+        announced = {m.topic: json.loads(m.payload) for m in discovery if m.payload}
+        assert set(announced) == set(entities(device, prefix, remote_unlock=False))
+        assert [m.payload for m in watcher.messages(f"{prefix}/presence")][:1] == [b"ON"]
+        [event] = [json.loads(m.payload) for m in watcher.messages(f"{prefix}/event")]
+    # Retained: a Home Assistant that starts later still finds the door.
+    with Collector(broker, [f"homeassistant/+/edgeface_{device}/+/config"]) as later:
+        kept = later.wait(len(announced))
+    assert {m.topic for m in kept} == set(announced) and all(m.retain for m in kept)
+    assert event["type"] == "unknown"
+    assert 'edgeface_decisions_total{type="unknown"} 1.0' in metrics
+    assert "edgeface_broker_connected 1.0" in metrics
+    assert main(["--config", str(config), "log", "--json"]) == 0
+
+
+def test_the_audit_log_command_lists_what_the_daemon_decided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "edgeface.yaml"
+    config.write_text(f"models_dir: {ROOT / 'models'}\nstate_dir: state\n")
+    with AuditLog(tmp_path / "state" / "people.db", retention_days=365) as audit:
+        audit.record(event(EventType.GRANTED, "ann"))
+        audit.record(event(EventType.DENIED, "bob"))
+    assert main(["--config", str(config), "log", "--json", "--person", "ann"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert (entry["type"], entry["person"]) == ("granted", "ann")
+    assert main(["--config", str(config), "log", "--since", "someday"]) == 1
+    assert "--since 'someday'" in capsys.readouterr().err

@@ -33,6 +33,7 @@ from edgeface.liveness import (
     liveness_crop,
 )
 from edgeface.motion import MotionHistory, MotionSettings, MotionVerdict, box_jitter, nonrigid_motion, project
+from edgeface.publisher import MemoryPublisher
 from edgeface.recognize import Recognizer
 from edgeface.runtime import RuntimeOptions
 from edgeface.values import Face, Image, Match
@@ -548,7 +549,7 @@ class TestInTheDaemon:
             LivenessStage(FixedModel(score), 0.5, motion) as liveness,
         ):
             list(enroll_photos(recognizer, store, photos_in(DEMO_FACES)))
-            publisher = RecordingPublisher()
+            publisher = MemoryPublisher()
             service = Service(
                 cfg,
                 camera=None,
@@ -605,7 +606,7 @@ class TestInTheDaemon:
                 camera=None,  # type: ignore[arg-type]
                 recognizer=recognizer,
                 store=store,
-                publisher=RecordingPublisher(),
+                publisher=MemoryPublisher(),
                 relay=relay,
                 liveness=liveness,
             )
@@ -618,27 +619,6 @@ class TestInTheDaemon:
             assert known == [(EventType.GRANTED, "lin_manuel_miranda", None)]
             assert [s.state for s in factory.pin(cfg.relay.pin).states][-2:] == [True, False]
         factory.close()
-
-
-class RecordingPublisher:
-    """Just enough of the publisher seam for Service.process: keeps what it is given."""
-
-    connected = True
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def publish_event(self, event: object) -> None:
-        self.events.append(event)
-
-    def publish_door(self, state: object) -> None:
-        pass
-
-    def commands(self, timeout: float = 0.0) -> list[object]:
-        return []
-
-    def close(self) -> None:
-        pass
 
 
 def test_bench_liveness_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -371,6 +371,7 @@ def secure_broker(make_broker: object, pki: Path, tmp_path: Path) -> Broker:
     acl.write_text(
         "user door\n"
         f"topic write {PREFIX}/event\ntopic write {PREFIX}/availability\ntopic write {PREFIX}/door\n"
+        f"topic write {PREFIX}/presence\ntopic write homeassistant/#\n"
         f"topic read {PREFIX}/cmd/#\n"
         "user operator\n"
         f"topic write {PREFIX}/cmd/unlock\ntopic read {PREFIX}/#\n"

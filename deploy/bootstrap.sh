@@ -15,6 +15,8 @@ as_root() {
 missing=()
 # mosquitto: the tests start their own broker from this binary.
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# openssl: the TLS tests make a throwaway CA and broker certificate.
+command -v openssl >/dev/null || missing+=(openssl)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing system packages: ${missing[*]}"

@@ -11,7 +11,7 @@ import enum
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from edgeface.align import align
 from edgeface.detect import prominent_faces
 from edgeface.errors import EdgefaceError
 from edgeface.images import decode_image, encode_jpeg, read_image_file
+from edgeface.quality import QualityGates, sharpness, yaw
 from edgeface.recognize import Recognizer
 from edgeface.store import Store, check_name
 from edgeface.values import Face, Image, Vectors
@@ -122,3 +123,83 @@ def enroll_photos(recognizer: Recognizer, store: Store, items: Iterable[tuple[st
             name, vector[0], recognizer.model_id, source=photo.name, photo_sha256=digest, jpeg=jpeg
         )
         yield EnrolResult(name, photo, Outcome.ENROLLED if added is not None else Outcome.ALREADY_ENROLLED)
+
+
+# -- enrolment from the camera ----------------------------------------------------------------------------------
+
+CAMERA_GATES = QualityGates(min_face=80.0, min_sharpness=30.0, max_yaw=0.25)
+"""Stricter than the door's gates: a template is compared with every visit for as long as it is kept."""
+MIN_GAP_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A usable camera frame of the person being enrolled."""
+
+    image: Image
+    face: Face
+    score: float
+    ts: float
+
+
+def shot_quality(image: Image, face: Face, gates: QualityGates = CAMERA_GATES) -> tuple[float, str | None]:
+    """A score (higher is better) and, when the face is not good enough, what the person should do."""
+    sharp, turn = sharpness(image, face), yaw(face)
+    if face.size < gates.min_face:
+        return 0.0, "come closer to the camera"
+    if turn > gates.max_yaw:
+        return 0.0, "look straight at the camera"
+    if sharp < gates.min_sharpness:
+        return 0.0, "hold still: the face is blurred"
+    # Sharpness saturates (a sharp face is sharp enough); size and frontality keep counting.
+    return min(sharp, 300.0) / 300.0 * min(face.size, 300.0) / 300.0 * (1.0 - turn), None
+
+
+def best_shots(
+    recognizer: Recognizer,
+    frames: Iterable[tuple[Image, float]],
+    count: int,
+    on_hint: Callable[[str], None],
+    on_shot: Callable[[int], None],
+) -> list[Shot]:
+    """Watch frames until 3×count usable shots were seen (or the frames end); keep the best ``count``."""
+    shots: list[Shot] = []
+    seen: set[bytes] = set()
+    for image, ts in frames:
+        faces = prominent_faces(recognizer.detect(image), image.shape)
+        if len(faces) != 1:
+            on_hint("no face in view" if not faces else "only the person being enrolled in front of the camera")
+            continue
+        score, hint = shot_quality(image, faces[0])
+        if hint is not None:
+            on_hint(hint)
+            continue
+        if shots and ts - shots[-1].ts < MIN_GAP_SECONDS:
+            continue  # nearly the same frame again: wait for a slightly different view
+        digest = hashlib.sha1(image.tobytes(), usedforsecurity=False).digest()
+        if digest in seen:
+            continue  # a looping file source shows the same picture again: it adds nothing
+        seen.add(digest)
+        shots.append(Shot(image, faces[0], score, ts))
+        on_shot(len(shots))
+        if len(shots) >= 3 * count:
+            break
+    return sorted(shots, key=lambda s: s.score, reverse=True)[:count]
+
+
+def enroll_shots(recognizer: Recognizer, store: Store, name: str, shots: list[Shot]) -> int:
+    """Store a template for each shot; returns how many were added."""
+    check_name(name)
+    if not shots:
+        return 0
+    added = 0
+    spec = recognizer.embedder.profile.crop_spec
+    vectors = recognizer.embedder.embed([align(s.image, s.face, spec) for s in shots])
+    for shot, vector in zip(shots, vectors, strict=True):
+        jpeg = encode_jpeg(shot.image)
+        crop = encode_jpeg(align(shot.image, shot.face, spec)) if store.keep_images else None
+        digest = hashlib.sha256(jpeg).hexdigest()
+        source = f"camera {shot.ts:.3f}"
+        if store.add_template(name, vector, recognizer.model_id, source=source, photo_sha256=digest, jpeg=crop):
+            added += 1
+    return added

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from edgeface.cli import main
@@ -78,7 +79,7 @@ def test_photos_without_exactly_one_face_are_reported_by_name_and_skipped(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blank = tmp_path / "blank.jpg"
-    cv2.imwrite(str(blank), 128 * __import__("numpy").ones((200, 200, 3), "uint8"))
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes((FACES / "joe_biden" / "1.jpg").read_bytes()[:300])
     empty = tmp_path / "empty.jpg"
@@ -207,3 +208,33 @@ def test_the_installed_entry_point_reports_usage_errors() -> None:
     done = subprocess.run([sys.executable, "-m", "edgeface", "enroll"], capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert done.stderr.strip() == "edgeface: error: nothing to enrol: give NAME PHOTO... or --from-dir DIR"
+
+
+def test_enrolling_from_the_camera_keeps_the_best_distinct_views(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for photo in sorted((FACES / "angelina_jolie").iterdir())[:10]:
+        shutil.copy(photo, frames / photo.name)
+    config = tmp_path / "edgeface.yaml"
+    config.write_text(f"models_dir: {REPO_MODELS}\nstate_dir: state\ncamera: {{path: {frames}, fps: 4, loop: false}}\n")
+    assert run(config, "enroll", "jolie", "--camera", "--count", "3", "--timeout", "20") == 0
+    assert people(config, capsys) == {"jolie": 3}
+    probe = sorted((FACES / "angelina_jolie").iterdir())[10]
+    capsys.readouterr()
+    assert run(config, "identify", "--json", str(probe)) == 0
+    assert json.loads(capsys.readouterr().out)["faces"][0]["person"] == "jolie"
+
+
+def test_enrolling_from_a_camera_that_sees_nobody_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0.jpg"), 128 * np.ones((240, 320, 3), np.uint8))
+    config = tmp_path / "edgeface.yaml"
+    config.write_text(f"models_dir: {REPO_MODELS}\nstate_dir: state\ncamera: {{path: {frames}, fps: 20}}\n")
+    assert run(config, "enroll", "ann", "--camera", "--count", "2", "--timeout", "1.5") == 1
+    err = capsys.readouterr().err
+    assert "no face in view" in err and "only 0 good view(s) of ann" in err

@@ -6,23 +6,63 @@ import argparse
 import json
 import logging
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+from tqdm import tqdm
 
 from edgeface.annotate import annotate
-from edgeface.cli.common import Subparsers, open_store, progress
+from edgeface.capture import open_camera
+from edgeface.cli.common import Subparsers, open_store, positive_int, progress
 from edgeface.config import Config
-from edgeface.enroll import Outcome, enroll_photos, photos_in
+from edgeface.enroll import Outcome, best_shots, enroll_photos, enroll_shots, photos_in
 from edgeface.errors import EdgefaceError, ImageError
 from edgeface.images import load_image
 from edgeface.recognize import Recognizer
 from edgeface.runtime import file_sha256
+from edgeface.values import Image
 
 log = logging.getLogger(__name__)
 
 
+def _camera_frames(cfg: Config, seconds: float) -> Iterator[tuple[Image, float]]:
+    deadline = time.monotonic() + seconds
+    with open_camera(cfg.camera, cfg.camera_path) as camera:
+        while time.monotonic() < deadline and not camera.stats.ended:
+            frame = camera.read(1.0)
+            if frame is not None:
+                yield frame.image, frame.ts
+
+
+def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
+    told: dict[str, float] = {}
+
+    def hint(text: str) -> None:
+        # Say each piece of advice at most every 2 s: the camera delivers many frames a second.
+        if time.monotonic() - told.get(text, -10.0) >= 2.0:
+            told[text] = time.monotonic()
+            tqdm.write(f"  {text}", file=sys.stderr)
+
+    with Recognizer.from_config(cfg) as recognizer, open_store(cfg) as store:
+        with tqdm(total=3 * args.count, desc=f"looking at {args.name}", unit="shot", leave=False) as bar:
+            shots = best_shots(recognizer, _camera_frames(cfg, args.timeout), args.count, hint, lambda n: bar.update(1))
+        if len(shots) < args.count:
+            raise EdgefaceError(
+                f"only {len(shots)} good view(s) of {args.name} in {args.timeout:.0f} s (wanted {args.count}); "
+                "face the camera from about a metre, in good light, and try again"
+            )
+        added = enroll_shots(recognizer, store, args.name, shots)
+    print(f"enrolled {added} camera shot(s) of {args.name} (best quality {shots[0].score:.2f})")
+    return 0
+
+
 def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
+    if args.camera:
+        if not args.name or args.photos or args.from_dir:
+            raise EdgefaceError("--camera takes NAME only: edgeface enroll NAME --camera [--count 5]")
+        return enroll_from_camera(args, cfg)
     if args.from_dir:
         if args.name or args.photos:
             raise EdgefaceError("give either NAME PHOTO... or --from-dir DIR, not both")
@@ -124,6 +164,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("name", nargs="?", help="the person's name")
     p.add_argument("photos", nargs="*", type=Path, help="photos showing only that person")
     p.add_argument("--from-dir", type=Path, help="a faces/ folder: <name>/*.jpg and <name>.jpg")
+    p.add_argument("--camera", action="store_true", help="take the photos with the configured camera")
+    p.add_argument("--count", type=positive_int, default=5, help="--camera: templates to keep (default 5)")
+    p.add_argument("--timeout", type=float, default=60.0, help="--camera: give up after this many seconds")
     p.set_defaults(func=cmd_enroll)
 
     people = sub.add_parser("people", help="list or remove enrolled people").add_subparsers(

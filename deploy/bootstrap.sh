@@ -17,6 +17,8 @@ missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 # openssl: the TLS tests make a throwaway CA and broker certificate.
 command -v openssl >/dev/null || missing+=(openssl)
+# chromium: the live view test loads the page in headless Chromium.
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing system packages: ${missing[*]}"

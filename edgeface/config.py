@@ -341,6 +341,15 @@ class MetricsConfig(Section):
     address: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 to let another host scrape.")
 
 
+class WebConfig(Section):
+    """The local live view: annotated stream, last events, health. Off by default."""
+
+    enabled: bool = Field(False, description="Serve the live view page (it shows faces: keep it on a trusted network).")
+    address: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 to let another host look.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port of the page; 0 picks a free one.")
+    fps: float = Field(5.0, gt=0.0, le=30.0, description="Most stream frames per second sent to a viewer.")
+
+
 class Config(Section):
     device_id: str = Field("edgeface", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this door in MQTT.")
     models_dir: Path = Field(default_factory=lambda: edgeface_home() / "models")
@@ -358,6 +367,7 @@ class Config(Section):
     relay: RelayConfig = Field(default_factory=RelayConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     def model_path(self, name: str) -> Path:
         path = Path(name).expanduser()

@@ -57,6 +57,7 @@ from edgeface.stallguard import EXIT_STALLED, StallGuard
 from edgeface.store import Store
 from edgeface.track import Tracker
 from edgeface.values import Decision, DoorState, Event, EventType, Face, Frame, Match
+from edgeface.web import LiveView
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Service:
         on_stall: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
         audit: AuditLog | None = None,
+        web: LiveView | None = None,
     ) -> None:
         """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
         locks the relay and ends the process with status 3 (:data:`~edgeface.stallguard.EXIT_STALLED`)."""
@@ -121,6 +123,10 @@ class Service:
         """Run on faces that matched someone; None when ``liveness.enabled`` is false."""
         self.metrics = metrics or Metrics()
         self.audit = audit
+        self.web = web
+        """The live view page, fed frames and events; None when ``web.enabled`` is false."""
+        if web is not None:
+            web.health = self.health
         self._face_present = False
         self.decider = Decider(cfg.decide, clock=clock)
         self.tracker = Tracker()
@@ -335,6 +341,13 @@ class Service:
         observations: list[Observation] = [(t, m) for (t, _), m in zip(fresh, matches, strict=True)]
         if self.liveness is not None:
             observations = self._check_liveness(self.liveness, frame, fresh, matches)
+        if self.web is not None and self.web.watching:
+            fresh_matches = {t: m for (t, _), m in zip(fresh, matches, strict=True)}
+            shown = [
+                (f, fresh_matches.get(t) or known(t, frame.ts, REEMBED_SECONDS))
+                for t, f in zip(tracks, faces, strict=True)
+            ]
+            self.web.show(frame.image, [(f, m) for f, m in shown if m is not None])
         decisions = self.decider.observe(frame.ts, observations)
         for decision in decisions:
             if decision.track is not None:
@@ -375,6 +388,8 @@ class Service:
         self.metrics.decisions.labels(decision.type.value).inc()
         if self.audit is not None:
             self.audit.record(event)
+        if self.web is not None:
+            self.web.add_event(event)
         log.info(
             "decision type=%s person=%s similarity=%.3f frames=%d reason=%s id=%s",
             decision.type.value,
@@ -386,6 +401,17 @@ class Service:
         )
         if decision.type is EventType.GRANTED:
             self.relay.pulse(self.cfg.relay.pulse_seconds)
+
+    def health(self) -> dict[str, object]:
+        """The figures the live view page shows; read from its server's threads."""
+        camera = self.camera.stats
+        return {
+            "people_enrolled": len(self.recognizer.gallery),
+            "frames_processed": self.stats.frames,
+            "broker_connected": self.publisher.connected,
+            "camera_online": camera.online and not camera.ended,
+            "door": self.relay.state.value,
+        }
 
     def _event(self, kind: EventType, person: str | None, similarity: float, frames: int, reason: str | None) -> Event:
         return Event(
@@ -410,6 +436,8 @@ class Service:
             self.publisher.publish_event(event)
             if self.audit is not None:
                 self.audit.record(event)
+            if self.web is not None:
+                self.web.add_event(event)
             log.info("remote unlock for %.1f s id=%s", seconds, event.id)
             self.relay.pulse(seconds)
         elif isinstance(command, ReloadCommand):
@@ -464,6 +492,11 @@ def run_daemon(cfg: Config, config_path: Path | None) -> int:
         if cfg.metrics.port is not None:
             metrics.serve(cfg.metrics.address, cfg.metrics.port)
             stack.callback(metrics.close)
+        web = None
+        if cfg.web.enabled:
+            web = LiveView(cfg.web.fps)
+            web.serve(cfg.web.address, cfg.web.port)
+            stack.callback(web.close)
         service = Service(
             cfg,
             camera=camera,
@@ -476,6 +509,7 @@ def run_daemon(cfg: Config, config_path: Path | None) -> int:
             liveness=liveness,
             metrics=metrics,
             audit=audit,
+            web=web,
         )
         service.install_signal_handlers()
         service.run()

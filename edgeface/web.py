@@ -1,0 +1,247 @@
+"""The live view: a small local web page of what the camera sees, the last events and the daemon's health.
+
+Off by default (``web.enabled``). Standard library only: a ThreadingHTTPServer on a daemon thread serves
+
+- ``/``              the page (inline HTML and JS, no external assets);
+- ``/stream.mjpg``   the latest annotated frame as an MJPEG stream (multipart/x-mixed-replace), at most ``web.fps``;
+- ``/events.json``   the last events, each as the MQTT event JSON, newest first;
+- ``/health.json``   people enrolled, frames processed, broker link, camera, door state, uptime.
+
+The frame loop calls :meth:`LiveView.show` on every frame; it annotates and encodes a JPEG at most ``fps``
+times a second and only while a viewer is connected, so the view costs nothing when nobody looks. Each
+viewer always gets the newest frame: a slow client skips frames, it never receives a backlog.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+
+from edgeface.annotate import annotate
+from edgeface.errors import EdgefaceError
+from edgeface.values import Event, Face, Image, Match
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "edgefaceframe"
+JPEG_QUALITY = 80
+EVENTS_KEPT = 20
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>edgeface live view</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:sans-serif;margin:1em;background:#111;color:#eee}
+main{display:flex;flex-wrap:wrap;gap:1em}
+img{max-width:100%;background:#333;min-width:320px;min-height:240px}
+table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #333}
+.granted{color:#6c6}.denied{color:#fa4}.unknown{color:#f66}
+</style></head>
+<body data-frames="0" data-polls="0">
+<h1>edgeface live view</h1>
+<main>
+<section><img id="stream" src="/stream.mjpg" alt="camera stream"></section>
+<section>
+<h2>Health</h2><table id="health"></table>
+<h2>Last events</h2><table id="events"><tr><td>none yet</td></tr></table>
+</section>
+</main>
+<script>
+"use strict";
+const body = document.body, img = document.getElementById("stream");
+function frameSeen() {
+  if (img.naturalWidth > 0) {
+    body.dataset.frames = String(Number(body.dataset.frames) + 1);
+    body.dataset.stream = img.naturalWidth + "x" + img.naturalHeight;
+  }
+}
+img.addEventListener("load", frameSeen);
+function cell(row, text, cls) {
+  const td = row.insertCell(); td.textContent = text == null ? "-" : String(text); if (cls) td.className = cls;
+}
+async function poll() {
+  try {
+    const health = await (await fetch("/health.json", {cache: "no-store"})).json();
+    const ht = document.getElementById("health"); ht.replaceChildren();
+    for (const [key, value] of Object.entries(health)) { const r = ht.insertRow(); cell(r, key); cell(r, value); }
+    const events = await (await fetch("/events.json", {cache: "no-store"})).json();
+    const et = document.getElementById("events"); et.replaceChildren();
+    for (const e of events) {
+      const r = et.insertRow(); r.className = "event";
+      cell(r, e.ts); cell(r, e.type, e.type); cell(r, e.person); cell(r, e.similarity); cell(r, e.reason);
+    }
+    if (!events.length) { cell(et.insertRow(), "none yet"); }
+    body.dataset.polls = String(Number(body.dataset.polls) + 1);
+  } catch (err) { body.dataset.error = String(err); }
+  frameSeen();
+}
+poll(); setInterval(poll, 1000);
+</script>
+</body></html>
+"""
+
+
+class LiveView:
+    """What the page shows, fed by the frame loop; :meth:`serve` starts the HTTP server."""
+
+    def __init__(self, fps: float = 5.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / fps
+        self.clock = clock
+        self.health: Callable[[], dict[str, object]] = dict
+        """The daemon's health figures (the service sets it); uptime is added here."""
+        self._started = clock()
+        self._cond = threading.Condition()
+        self._jpeg: bytes | None = None
+        self._seq = 0
+        self._viewers = 0
+        self._last_encode = float("-inf")
+        self._events: deque[dict[str, object]] = deque(maxlen=EVENTS_KEPT)
+        self._closed = False
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def watching(self) -> bool:
+        """Whether a viewer is connected to the stream."""
+        return self._viewers > 0
+
+    def show(self, image: Image, results: Sequence[tuple[Face, Match]]) -> None:
+        """Offer a frame: annotated and encoded only while watched and at most ``fps`` times a second."""
+        if not self._viewers:
+            return
+        now = self.clock()
+        if now - self._last_encode < self.interval:
+            return
+        self._last_encode = now
+        ok, buf = cv2.imencode(".jpg", annotate(image, list(results)), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            log.warning("live view: a frame could not be encoded as JPEG")
+            return
+        with self._cond:
+            self._jpeg, self._seq = buf.tobytes(), self._seq + 1
+            self._cond.notify_all()
+
+    def add_event(self, event: Event) -> None:
+        with self._cond:
+            self._events.appendleft(event.to_dict())
+
+    def events(self) -> list[dict[str, object]]:
+        """The last events, newest first."""
+        with self._cond:
+            return list(self._events)
+
+    def health_report(self) -> dict[str, object]:
+        try:
+            report = dict(self.health())
+        except Exception:  # the page must keep working if a figure cannot be read
+            log.exception("live view: cannot read the health figures")
+            report = {}
+        report["uptime_seconds"] = round(self.clock() - self._started, 1)
+        return report
+
+    def next_frame(self, after: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        """The newest frame newer than sequence number ``after``, waiting up to ``timeout``; (after, None) if none."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._closed or (self._seq > after and self._jpeg is not None), timeout)
+            if self._closed or self._seq <= after:
+                return after, None
+            return self._seq, self._jpeg
+
+    def _viewer(self, delta: int) -> None:
+        with self._cond:
+            self._viewers += delta
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def serve(self, address: str, port: int) -> int:
+        """Start the page's server on a daemon thread; returns the bound port (useful with port 0)."""
+        try:
+            server = _Server((address, port), _Handler)
+        except OSError as exc:
+            raise EdgefaceError(f"web: cannot serve the live view on {address}:{port}: {exc.strerror or exc}") from exc
+        server.view = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="edgeface-web", daemon=True)
+        self._thread.start()
+        bound = int(server.server_address[1])
+        log.info("live view on http://%s:%d/", address, bound)
+        return bound
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    view: LiveView
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "edgeface"
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("live view: %s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        view = self.server.view
+        if path == "/":
+            self._send(PAGE.encode(), "text/html; charset=utf-8")
+        elif path == "/events.json":
+            self._send(json.dumps(view.events()).encode(), "application/json")
+        elif path == "/health.json":
+            self._send(json.dumps(view.health_report(), default=str).encode(), "application/json")
+        elif path == "/stream.mjpg":
+            self._stream(view)
+        else:
+            self.send_error(HTTPStatus.NOT_FOUND)
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, view: LiveView) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        view._viewer(+1)
+        seq = 0
+        try:
+            while not view.closed:
+                seq, jpeg = view.next_frame(seq)
+                if jpeg is None:
+                    continue
+                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                self.wfile.write(head.encode() + jpeg + b"\r\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            log.debug("live view: a stream viewer left")
+        finally:
+            view._viewer(-1)
+            self.close_connection = True

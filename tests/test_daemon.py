@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import cv2
@@ -20,14 +20,9 @@ import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface.capture import open_camera
 from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig, RemoteUnlockConfig
 from edgeface.enroll import enroll_photos, photos_in
-from edgeface.outbox import Outbox
-from edgeface.publish import MqttPublisher
-from edgeface.recognize import Recognizer
-from edgeface.relay import DoorRelay
-from edgeface.service import Service
+from edgeface.service import Service, open_service
 from edgeface.store import Store
 from edgeface.values import Decision, EventType
 from tests.support.broker import Broker, Collector
@@ -91,22 +86,15 @@ class Door:
 
 @contextmanager
 def running_daemon(cfg: Config, broker: Broker, enrol: Path | None = DEMO_FACES) -> Iterator[Door]:
-    """The daemon's own composition, with a MockFactory the test can read, run on a thread."""
+    """The daemon's own composition (:func:`open_service`) on a MockFactory the test can read, on a thread."""
     factory = MockFactory()
-    with (
-        Collector(broker, [f"{cfg.topic_prefix}/#"]) as collector,
-        DoorRelay.from_config(cfg.relay, factory) as relay,
-        Store(cfg.store_path) as store,
-        Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max) as outbox,
-        MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox) as publisher,
-        Recognizer.from_config(cfg) as recognizer,
-        open_camera(cfg.camera, cfg.camera_path) as camera,
-    ):
+    with ExitStack() as stack, Collector(broker, [f"{cfg.topic_prefix}/#"]) as collector:
+        service = open_service(cfg, stack, pin_factory=factory)
         if enrol is not None:
-            list(enroll_photos(recognizer, store, photos_in(enrol)))
+            list(enroll_photos(service.recognizer, service.store, photos_in(enrol)))
+            service.reload_people()
         pin = factory.pin(cfg.relay.pin)
         assert isinstance(pin, MockPin)
-        service = Service(cfg, camera=camera, recognizer=recognizer, store=store, publisher=publisher, relay=relay)
         loop = threading.Thread(target=service.run, name="daemon")
         loop.start()
         try:

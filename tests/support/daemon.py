@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +31,12 @@ import paho.mqtt.client as mqtt
 import yaml
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface.capture import Camera, open_camera
+from edgeface.capture import Camera
 from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig
 from edgeface.enroll import enroll_photos
-from edgeface.outbox import Outbox
 from edgeface.publish import MqttPublisher
-from edgeface.recognize import Recognizer
-from edgeface.relay import DoorRelay
 from edgeface.sdnotify import Notifier
-from edgeface.service import Service
-from edgeface.store import Store
+from edgeface.service import Service, open_service
 from tests.support.broker import Broker, Collector
 from tests.support.data import FACES, ROOT
 from tests.support.models import REPO_MODELS
@@ -327,34 +323,20 @@ def running_door(
     on_stall: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Door]:
-    """The daemon's own composition, with a MockFactory the test can read, its loop on a thread."""
+    """The daemon's own composition (:func:`open_service`) on a MockFactory the test can read, on a thread."""
     factory = MockFactory()
-    with (
-        DoorRelay.from_config(cfg.relay, factory) as relay,
-        Store(cfg.store_path, keep_images=cfg.store.keep_images) as store,
-        Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max) as outbox,
-        MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox) as publisher,
-        Recognizer.from_config(cfg) as recognizer,
-        open_camera(cfg.camera, cfg.camera_path) as real_camera,
-    ):
+    with ExitStack() as stack:
+        service = open_service(
+            cfg, stack, pin_factory=factory, notifier=notifier, wrap_camera=wrap_camera, on_stall=on_stall, clock=clock
+        )
         if enrol:
-            list(enroll_photos(recognizer, store, enrol))
+            list(enroll_photos(service.recognizer, service.store, enrol))
+            service.reload_people()
         if cfg.mqtt.enabled:
-            assert publisher.wait_connected(10), "the daemon did not connect to the broker"
+            assert isinstance(service.publisher, MqttPublisher)
+            assert service.publisher.wait_connected(10), "the daemon did not connect to the broker"
         pin = factory.pin(cfg.relay.pin)
         assert isinstance(pin, MockPin)
-        camera = wrap_camera(real_camera) if wrap_camera else real_camera
-        service = Service(
-            cfg,
-            camera=camera,
-            recognizer=recognizer,
-            store=store,
-            publisher=publisher,
-            relay=relay,
-            notifier=notifier,
-            on_stall=on_stall,
-            clock=clock,
-        )
         loop = threading.Thread(target=service.run, name="daemon")
         loop.start()
         try:

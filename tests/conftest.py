@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.data",
     "tests.support.models",
     "tests.support.broker",
+    "tests.support.tls",
 ]

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,7 @@ import pytest
 from edgeface.errors import PermissionsError
 from edgeface.outbox import Outbox, OutboxError
 from edgeface.values import Event, EventType
-
-
-def make_event(n: int = 0, **changes: object) -> Event:
-    fields: dict[str, object] = {
-        "id": str(uuid.uuid4()),
-        "ts": f"2026-05-09T07:35:{n % 60:02d}+00:00",
-        "device": "door1",
-        "type": EventType.GRANTED,
-        "person": "ada",
-        "similarity": 0.71234,
-        "frames": 3,
-    }
-    fields.update(changes)
-    return Event(**fields)  # type: ignore[arg-type]
+from tests.support.events import make_event
 
 
 @pytest.fixture

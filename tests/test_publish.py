@@ -40,27 +40,14 @@ from edgeface.publish import (
     parse_reload,
     parse_unlock,
 )
-from edgeface.values import DoorState, Event, EventType
+from edgeface.values import DoorState, EventType
 from tests.support.broker import Broker, Collector, Received, free_port
+from tests.support.events import make_event
 
 EVENT_KEYS = {"id", "ts", "device", "type", "person", "similarity", "frames"}
 
 OpenPublisher = Callable[..., MqttPublisher]
 Collect = Callable[..., Collector]
-
-
-def make_event(n: int = 0, **changes: object) -> Event:
-    fields: dict[str, object] = {
-        "id": str(uuid.uuid4()),
-        "ts": f"2026-05-09T07:35:{n % 60:02d}+00:00",
-        "device": "door1",
-        "type": EventType.GRANTED,
-        "person": "ada",
-        "similarity": 0.712345,
-        "frames": 3,
-    }
-    fields.update(changes)
-    return Event(**fields)  # type: ignore[arg-type]
 
 
 def event_ids(messages: list[Received]) -> list[str]:
@@ -542,39 +529,17 @@ def test_credentials_are_sent_and_a_refusal_is_logged_once(
     ]
 
 
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway CA and a server certificate it signed, for the name ``localhost`` only."""
-    tool = shutil.which("openssl")
-    assert tool, "openssl is missing"
-    root = tmp_path_factory.mktemp("tls")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args: str) -> None:
-        subprocess.run([tool, *args], cwd=root, check=True, capture_output=True)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=edgeface test CA")
-    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    (root / "san.ext").write_text("subjectAltName=DNS:localhost\n")
-    run(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
-    )  # fmt: skip
-    return root
-
-
 def test_tls_verifies_the_broker_and_insecure_skips_only_the_name(
     make_broker: Callable[..., Broker],
-    certificates: Path,
+    pki: Path,
     outbox: Outbox,
     device: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     tls_broker = make_broker(
-        extra=f"cafile {certificates / 'ca.pem'}\ncertfile {certificates / 'server.pem'}\n"
-        f"keyfile {certificates / 'server.key'}\n"
+        extra=f"cafile {pki / 'ca.pem'}\ncertfile {pki / 'named.pem'}\nkeyfile {pki / 'named.key'}\n"
     )
-    ca = str(certificates / "ca.pem")
+    ca = str(pki / "ca.pem")
 
     def attempt(host: str, tls: TlsConfig) -> bool:
         cfg = MqttConfig(host=host, port=tls_broker.port, tls=tls)

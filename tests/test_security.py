@@ -331,29 +331,6 @@ def test_remote_unlocks_beyond_the_rate_limit_are_refused_and_each_accepted_one_
 # --- MQTT over TLS, with passwords and an ACL, against the real daemon ------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway CA, a server certificate for localhost / 127.0.0.1 and a client certificate."""
-    tool = shutil.which("openssl")
-    assert tool, "openssl is missing"
-    root = tmp_path_factory.mktemp("pki")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args: str) -> None:
-        subprocess.run([tool, *args], cwd=root, check=True, capture_output=True)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=edgeface test CA")
-    for name, san in (("server", "DNS:localhost,IP:127.0.0.1"), ("client", "DNS:door")):
-        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        (root / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-        run(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext",
-        )  # fmt: skip
-        (root / f"{name}.key").chmod(0o600)
-    return root
-
-
 USERS = {"door": "door-password-1", "operator": "operator-password-2", "viewer": "viewer-password-3"}
 DEVICE = "tlsdoor"
 PREFIX = f"edgeface/{DEVICE}"

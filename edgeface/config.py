@@ -73,9 +73,17 @@ class DetectorConfig(Section):
     score_threshold: float = Field(0.7, gt=0.0, lt=1.0, description="Minimum face score.")
     nms_threshold: float = Field(0.3, gt=0.0, lt=1.0, description="IoU above which overlapping boxes merge.")
     max_side: int = Field(640, ge=64, le=4096, description="Downscale frames so the longer side is at most this.")
+    live_max_side: int | None = Field(
+        416,
+        ge=64,
+        le=4096,
+        description="Camera frames only (photos keep max_side); null = max_side. Smaller is faster and leaner "
+        "(416: detect 3.9 -> ~2 ms, daemon peak RSS 158 -> 146 MB) with coarser landmarks; 320 is the floor.",
+    )
 
-    def settings(self) -> DetectorSettings:
-        return DetectorSettings(self.score_threshold, self.nms_threshold, self.max_side)
+    def settings(self, live: bool = False) -> DetectorSettings:
+        side = self.live_max_side if live and self.live_max_side is not None else self.max_side
+        return DetectorSettings(self.score_threshold, self.nms_threshold, side)
 
 
 class EmbedderConfig(Section):

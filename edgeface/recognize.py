@@ -27,9 +27,10 @@ from edgeface.values import Face, Image, Match, Vectors
 log = logging.getLogger(__name__)
 
 
-def open_detector(cfg: Config) -> YuNetDetector:
+def open_detector(cfg: Config, live: bool = False) -> YuNetDetector:
+    """``live``: for camera frames, detected at ``detector.live_max_side``."""
     session, _ = open_session(cfg.model_path(cfg.detector.model), cfg.detector.sha256, cfg.runtime.options())
-    return YuNetDetector(session, cfg.detector.settings())
+    return YuNetDetector(session, cfg.detector.settings(live))
 
 
 def load_center(path: Path) -> Vectors:
@@ -74,8 +75,8 @@ class Recognizer:
         self.gallery = gallery or Gallery.empty(embedder.profile.output_dim)
 
     @classmethod
-    def from_config(cls, cfg: Config, gallery: Gallery | None = None) -> Recognizer:
-        detector = open_detector(cfg)
+    def from_config(cls, cfg: Config, gallery: Gallery | None = None, *, live: bool = False) -> Recognizer:
+        detector = open_detector(cfg, live)
         try:
             embedder = open_embedder(cfg)
         except Exception:

@@ -480,7 +480,7 @@ def open_service(
     outbox = stack.enter_context(Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max))
     log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
     publisher = stack.enter_context(MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox))
-    recognizer = stack.enter_context(Recognizer.from_config(cfg))
+    recognizer = stack.enter_context(Recognizer.from_config(cfg, live=True))
     liveness = None
     if cfg.liveness.enabled:
         motion = cfg.liveness.motion()

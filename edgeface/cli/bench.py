@@ -38,7 +38,7 @@ def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
 
     if args.threads is not None:
         cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"threads": args.threads})})
-    with Recognizer.from_config(cfg) as recognizer:
+    with Recognizer.from_config(cfg, live=True) as recognizer:
         report = run_speed(
             recognizer,
             args.source or cfg.camera_path,

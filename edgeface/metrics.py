@@ -17,6 +17,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from edgeface.httpserve import stop_server
+
 log = logging.getLogger(__name__)
 
 # Stage latencies on a Pi 4 run from ~1 ms (match) to ~100 ms (a slow frame).
@@ -70,10 +72,5 @@ class Metrics:
         return bound
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+        stop_server(self._server, self._thread)
+        self._server, self._thread = None, None

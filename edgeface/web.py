@@ -27,6 +27,7 @@ import cv2
 
 from edgeface.annotate import annotate
 from edgeface.errors import EdgefaceError
+from edgeface.httpserve import stop_server
 from edgeface.values import Event, Face, Image, Match
 
 log = logging.getLogger(__name__)
@@ -181,13 +182,8 @@ class LiveView:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+        stop_server(self._server, self._thread)
+        self._server, self._thread = None, None
 
 
 class _Server(ThreadingHTTPServer):

@@ -23,12 +23,12 @@ import pytest
 import yaml
 
 from edgeface.config import load_config
-from edgeface.enroll import Outcome, enroll_photos
+from edgeface.daemon.preflight import check_model_files
 from edgeface.errors import ModelError, PermissionsError
-from edgeface.images import decode_image
-from edgeface.preflight import check_model_files
-from edgeface.recognize import Recognizer
-from edgeface.store import Store
+from edgeface.ops.enroll import Outcome, enroll_photos
+from edgeface.storage.people import Store
+from edgeface.vision.images import decode_image
+from edgeface.vision.recognize import Recognizer
 from tests.support.daemon import LIN, empty_scene, write_config
 from tests.support.data import ROOT
 from tests.support.models import REPO_MODELS

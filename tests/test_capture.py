@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeface.capture import Camera, LatestFrameGrabber, open_camera
+from edgeface.capture.camera import Camera, LatestFrameGrabber, open_camera
+from edgeface.capture.sources import OpenCVSource
 from edgeface.config import CameraConfig
 from edgeface.errors import CameraError
-from edgeface.images import load_image
-from edgeface.sources import OpenCVSource
+from edgeface.vision.images import load_image
 from tests.support.data import FACES, VIDEO
 
 CLIP = VIDEO / "short_hamilton_clip.mp4"
@@ -36,7 +36,7 @@ def photo_folder(tmp_path: Path) -> Path:
 
 
 def outage_logs(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "edgeface.capture" and r.levelno == level]
+    return [r.getMessage() for r in caplog.records if r.name == "edgeface.capture.camera" and r.levelno == level]
 
 
 def drain(camera: Camera) -> None:
@@ -117,7 +117,7 @@ def test_folder_without_loop_ends(photo_folder: Path) -> None:
 def test_vanished_folder_is_logged_once_retried_and_recovers(
     photo_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="edgeface.capture")
+    caplog.set_level(logging.DEBUG, logger="edgeface.capture.camera")
     away = tmp_path / "away"
     with open_camera(CameraConfig(fps=40, reopen_max_seconds=0.2), photo_folder) as camera:
         assert camera.read(2.0) is not None
@@ -138,7 +138,7 @@ def test_vanished_folder_is_logged_once_retried_and_recovers(
 
 
 def test_vanished_clip_is_logged_once_and_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="edgeface.capture")
+    caplog.set_level(logging.INFO, logger="edgeface.capture.camera")
     clip = tmp_path / "door.mp4"
     shutil.copy(CLIP, clip)
     with open_camera(CameraConfig(fps=30, reopen_max_seconds=0.2), clip) as camera:
@@ -240,7 +240,7 @@ class UnpluggableSource:
 
 
 def test_reopen_backs_off_exponentially_up_to_the_cap(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="edgeface.capture")
+    caplog.set_level(logging.INFO, logger="edgeface.capture.camera")
     source = UnpluggableSource()
     with LatestFrameGrabber(source, reopen_max_seconds=0.4) as camera:
         assert camera.read(2.0) is not None

@@ -21,9 +21,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig, RemoteUnlockConfig
-from edgeface.enroll import enroll_photos, photos_in
-from edgeface.service import Service, open_service
-from edgeface.store import Store
+from edgeface.daemon.loop import Service, open_service
+from edgeface.ops.enroll import enroll_photos, photos_in
+from edgeface.storage.people import Store
 from edgeface.values import Decision, EventType
 from tests.support.broker import Broker, Collector
 from tests.support.data import FACES, ROOT

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgeface.config import DecideConfig, Window
-from edgeface.decide import Decider
+from edgeface.door.decide import Decider
 from edgeface.values import Decision, EventType, Match
 
 # 2026-06-05 is a Friday.

@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgeface.capture import Camera, CaptureStats
+from edgeface.capture.camera import Camera, CaptureStats
 from edgeface.config import DaemonConfig
-from edgeface.enroll import enroll_photos
-from edgeface.outbox import Outbox
-from edgeface.recognize import Recognizer
-from edgeface.sdnotify import Notifier
-from edgeface.stallguard import EXIT_STALLED
-from edgeface.store import Store
+from edgeface.daemon.sdnotify import Notifier
+from edgeface.daemon.stallguard import EXIT_STALLED
+from edgeface.ops.enroll import enroll_photos
+from edgeface.storage.outbox import Outbox
+from edgeface.storage.people import Store
 from edgeface.values import DoorState, Frame
+from edgeface.vision.recognize import Recognizer
 from tests.support.broker import Broker, Collector
 from tests.support.daemon import (
     DEMO_CLIP,
@@ -137,9 +137,13 @@ def test_a_vanished_camera_is_logged_once_retried_and_recovered_without_a_restar
         wait_until(lambda: camera.stats.online and door.service.stats.frames > frames + 10, 10, "recovery")
         assert door.service.camera is camera, "recovered in place, not by a restart"
         assert camera.stats.reconnects == 1
-    warnings = [r.getMessage() for r in caplog.records if r.name == "edgeface.capture" and r.levelno >= logging.WARNING]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.name == "edgeface.capture.camera" and r.levelno >= logging.WARNING
+    ]
     assert len(warnings) == 1 and "reopening (backoff" in warnings[0], warnings
-    backs = [r.getMessage() for r in caplog.records if r.name == "edgeface.capture" and "is back" in r.getMessage()]
+    backs = [
+        r.getMessage() for r in caplog.records if r.name == "edgeface.capture.camera" and "is back" in r.getMessage()
+    ]
     assert len(backs) == 1
 
 
@@ -205,8 +209,8 @@ CHILD_WRITER = """
 import sys, time, uuid
 from pathlib import Path
 import numpy as np
-from edgeface.outbox import Outbox
-from edgeface.store import Store
+from edgeface.storage.outbox import Outbox
+from edgeface.storage.people import Store
 from edgeface.values import Event, EventType
 state = Path(sys.argv[1])
 with Store(state / "people.db") as store, Outbox(state / "outbox.db", 100_000) as outbox:

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from edgeface.commands import sign_unlock
 from edgeface.config import DaemonConfig, MqttConfig, RemoteUnlockConfig
+from edgeface.mqtt.commands import sign_unlock
 from tests.support.broker import Broker, Collector
 from tests.support.daemon import Door, empty_scene, running_door, service_config, wait_until
 

@@ -16,14 +16,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeface.audit import AuditLog, parse_since
-from edgeface.calibrate import calibrate, render_plot, set_threshold
 from edgeface.cli import main
 from edgeface.config import Config, parse_config
-from edgeface.discovery import announcements, entities, removals
+from edgeface.daemon.metrics import Metrics
 from edgeface.errors import StoreError
-from edgeface.metrics import Metrics
-from edgeface.publish import Topics
+from edgeface.mqtt.client import Topics
+from edgeface.mqtt.discovery import announcements, entities, removals
+from edgeface.ops.calibrate import calibrate, render_plot, set_threshold
+from edgeface.storage.audit import AuditLog, parse_since
 from edgeface.values import Event, EventType
 from tests.support.broker import Broker, Collector, free_port
 from tests.support.data import FACES, ROOT

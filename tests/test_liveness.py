@@ -18,10 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeface.bench.liveness import liveness_jobs, photos_under, run_liveness
-from edgeface.detect import Detector, primary_face
 from edgeface.errors import ConfigError, ModelError
-from edgeface.images import load_image
-from edgeface.liveness import (
+from edgeface.liveness.minifasnet import (
     DEFAULT_THRESHOLD,
     CanonicalLandmarks,
     LandmarkSource,
@@ -32,11 +30,20 @@ from edgeface.liveness import (
     default_model_specs,
     liveness_crop,
 )
-from edgeface.motion import MotionHistory, MotionSettings, MotionVerdict, box_jitter, nonrigid_motion, project
-from edgeface.publisher import MemoryPublisher
-from edgeface.recognize import Recognizer
-from edgeface.runtime import RuntimeOptions
+from edgeface.liveness.temporal import (
+    MotionHistory,
+    MotionSettings,
+    MotionVerdict,
+    box_jitter,
+    nonrigid_motion,
+    project,
+)
+from edgeface.models.runtime import RuntimeOptions
+from edgeface.mqtt.publisher import MemoryPublisher
 from edgeface.values import Face, Image, Match
+from edgeface.vision.detect import Detector, primary_face
+from edgeface.vision.images import load_image
+from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES, ROOT, SHARED
 from tests.support.models import REPO_MODELS
 
@@ -329,7 +336,7 @@ def verdicts(faces: Sequence[tuple[float, Face]], motion: MotionSettings) -> lis
 @pytest.fixture(scope="module")
 def clip_tracks(detector: Detector) -> dict[int, list[tuple[float, Face]]]:
     """The demo clip's faces by track, sampled at FPS: live people, moving as people do."""
-    from edgeface.track import Tracker
+    from edgeface.vision.track import Tracker
 
     video, tracker, tracks, canonical = cv2.VideoCapture(str(DEMO_CLIP)), Tracker(), {}, CanonicalLandmarks(detector)
     rate = video.get(cv2.CAP_PROP_FPS) or 30.0
@@ -486,7 +493,7 @@ def seen(person: str | None, live: bool | None) -> Match:
 class TestInTheDaemon:
     def decider(self) -> tuple[object, list[float]]:
         from edgeface.config import DecideConfig
-        from edgeface.decide import Decider
+        from edgeface.door.decide import Decider
 
         now = [100.0]
         return Decider(DecideConfig(required=3, window=5), clock=lambda: now[0]), now
@@ -513,7 +520,7 @@ class TestInTheDaemon:
 
     def test_the_config_section_is_off_by_default_and_pins_both_models(self) -> None:
         from edgeface.config import parse_config
-        from edgeface.liveness import DEFAULT_MODELS
+        from edgeface.liveness.minifasnet import DEFAULT_MODELS
 
         cfg = parse_config("", "test", REPO_MODELS.parent)
         assert cfg.liveness.enabled is False and cfg.liveness.motion() is None
@@ -531,10 +538,10 @@ class TestInTheDaemon:
         from gpiozero.pins.mock import MockFactory
 
         from edgeface.config import RelayConfig
-        from edgeface.enroll import enroll_photos, photos_in
-        from edgeface.relay import DoorRelay
-        from edgeface.service import Service
-        from edgeface.store import Store
+        from edgeface.daemon.loop import Service
+        from edgeface.door.relay import DoorRelay
+        from edgeface.ops.enroll import enroll_photos, photos_in
+        from edgeface.storage.people import Store
         from edgeface.values import EventType, Frame
         from tests.support.models import make_config
 
@@ -573,12 +580,12 @@ class TestInTheDaemon:
         from gpiozero.pins.mock import MockFactory
 
         from edgeface.config import LivenessConfig, RelayConfig, TemporalConfig
-        from edgeface.enroll import enroll_photos, photos_in
-        from edgeface.recognize import open_detector
-        from edgeface.relay import DoorRelay
-        from edgeface.service import Service
-        from edgeface.store import Store
+        from edgeface.daemon.loop import Service
+        from edgeface.door.relay import DoorRelay
+        from edgeface.ops.enroll import enroll_photos, photos_in
+        from edgeface.storage.people import Store
         from edgeface.values import EventType, Frame
+        from edgeface.vision.recognize import open_detector
         from tests.support.models import make_config
 
         cfg = make_config(

@@ -13,15 +13,15 @@ import numpy as np
 import onnx
 import pytest
 
-from edgeface.align import align
 from edgeface.cli import main
 from edgeface.config import Config, EmbedderConfig
-from edgeface.embed import OnnxEmbedder
-from edgeface.images import load_image
-from edgeface.modelfiles import CATALOGUE, find
-from edgeface.profiles import BUILTIN_PROFILES
-from edgeface.recognize import Recognizer
-from edgeface.runtime import RuntimeOptions, file_sha256, open_session
+from edgeface.models.catalogue import CATALOGUE, find
+from edgeface.models.profiles import BUILTIN_PROFILES
+from edgeface.models.runtime import RuntimeOptions, file_sha256, open_session
+from edgeface.vision.align import align
+from edgeface.vision.embed import OnnxEmbedder
+from edgeface.vision.images import load_image
+from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES, SHARED_MODELS
 from tests.support.models import REPO_MODELS
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgeface.errors import PermissionsError
-from edgeface.outbox import Outbox, OutboxError
+from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import Event, EventType
 from tests.support.events import make_event
 
@@ -91,7 +91,7 @@ def test_past_the_cap_the_oldest_are_dropped_with_one_warning(path: Path, caplog
         for event in events[:10]:
             outbox.put(event)
         assert not caplog.records
-        with caplog.at_level(logging.WARNING, logger="edgeface.outbox"):
+        with caplog.at_level(logging.WARNING, logger="edgeface.storage.outbox"):
             outbox.put(events[10])
         assert [e for _, e in outbox.pending(limit=100)] == events[1:]
     (record,) = caplog.records
@@ -105,7 +105,7 @@ def test_a_lower_cap_on_reopen_drops_the_excess_in_one_warning(path: Path, caplo
         for event in events:
             outbox.put(event)
     newest = make_event(99)
-    with Outbox(path, max_events=4) as outbox, caplog.at_level(logging.WARNING, logger="edgeface.outbox"):
+    with Outbox(path, max_events=4) as outbox, caplog.at_level(logging.WARNING, logger="edgeface.storage.outbox"):
         outbox.put(newest)
         assert [e for _, e in outbox.pending()] == [*events[7:], newest]
     (record,) = caplog.records
@@ -128,7 +128,7 @@ def test_a_killed_process_loses_nothing_it_put(path: Path) -> None:
         f"""
         import os, uuid
         from pathlib import Path
-        from edgeface.outbox import Outbox
+        from edgeface.storage.outbox import Outbox
         from edgeface.values import Event, EventType
         outbox = Outbox(Path({str(path)!r}), max_events=100)
         for i in range(20):

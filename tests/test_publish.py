@@ -26,8 +26,7 @@ from hypothesis import strategies as st
 
 from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
 from edgeface.errors import ConfigError
-from edgeface.outbox import Outbox
-from edgeface.publish import (
+from edgeface.mqtt.client import (
     MAX_COMMAND_BYTES,
     Command,
     CommandError,
@@ -40,6 +39,7 @@ from edgeface.publish import (
     parse_reload,
     parse_unlock,
 )
+from edgeface.storage.outbox import Outbox
 from edgeface.values import DoorState, EventType
 from tests.support.broker import Broker, Collector, Received, free_port
 from tests.support.events import make_event
@@ -76,7 +76,9 @@ def ignored_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "edgeface.publish" and r.levelno == logging.WARNING and "ignoring MQTT command" in r.getMessage()
+        if r.name == "edgeface.mqtt.client"
+        and r.levelno == logging.WARNING
+        and "ignoring MQTT command" in r.getMessage()
     ]
 
 
@@ -321,7 +323,7 @@ def test_a_broker_restart_delivers_every_event_exactly_once_in_order(
 def test_without_a_broker_events_wait_nothing_blocks_and_the_outage_is_logged_once(
     outbox: Outbox, device: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="edgeface.publish")
+    caplog.set_level(logging.DEBUG, logger="edgeface.mqtt.client")
     cfg = MqttConfig(host="127.0.0.1", port=free_port(), keepalive=5)
     started = time.monotonic()
     publisher = MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1))
@@ -339,7 +341,7 @@ def test_without_a_broker_events_wait_nothing_blocks_and_the_outage_is_logged_on
         assert len(outbox) == 5
     finally:
         publisher.close()
-    problems = [r for r in caplog.records if r.name == "edgeface.publish" and r.levelno >= logging.WARNING]
+    problems = [r for r in caplog.records if r.name == "edgeface.mqtt.client" and r.levelno >= logging.WARNING]
     assert [r.levelno for r in problems] == [logging.WARNING]
     refused = f"cannot connect to MQTT broker 127.0.0.1:{cfg.port} (ConnectionRefusedError: [Errno 111]"
     assert problems[0].getMessage().startswith(refused)
@@ -372,8 +374,8 @@ def test_the_last_will_says_offline_when_the_process_dies(
         import time
         from pathlib import Path
         from edgeface.config import MqttConfig
-        from edgeface.outbox import Outbox
-        from edgeface.publish import MqttPublisher
+        from edgeface.storage.outbox import Outbox
+        from edgeface.mqtt.client import MqttPublisher
         outbox = Outbox(Path({str(tmp_path / "child" / "outbox.db")!r}), 100)
         cfg = MqttConfig(host={broker.host!r}, port={broker.port}, keepalive=5)
         MqttPublisher(cfg, outbox, device_id={device!r})
@@ -431,7 +433,7 @@ def test_an_unlock_command_reaches_the_service_clamped(open_publisher: OpenPubli
 def test_a_malformed_unlock_is_ignored_with_one_log_line(
     open_publisher: OpenPublisher, collect: Collect, caplog: pytest.LogCaptureFixture, payload: bytes
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edgeface.publish")
+    caplog.set_level(logging.INFO, logger="edgeface.mqtt.client")
     publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
     sender = collect(publisher.topics.availability)
 
@@ -518,12 +520,12 @@ def test_credentials_are_sent_and_a_refusal_is_logged_once(
     with MqttPublisher(good, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
         assert publisher.wait_connected(5.0)
 
-    caplog.set_level(logging.DEBUG, logger="edgeface.publish")
+    caplog.set_level(logging.DEBUG, logger="edgeface.mqtt.client")
     bad = MqttConfig(host=locked.host, port=locked.port, username="door", password="wrong")
     with MqttPublisher(bad, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
         assert wait_until(lambda: sum("refused the connection" in r.getMessage() for r in caplog.records) >= 2)
         assert not publisher.connected
-    problems = [r for r in caplog.records if r.name == "edgeface.publish" and r.levelno >= logging.WARNING]
+    problems = [r for r in caplog.records if r.name == "edgeface.mqtt.client" and r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in problems] == [
         f"MQTT broker {locked.host}:{locked.port} refused the connection: Not authorized"
     ]
@@ -547,7 +549,7 @@ def test_tls_verifies_the_broker_and_insecure_skips_only_the_name(
             return publisher.wait_connected(1.5)
 
     assert attempt("localhost", TlsConfig(ca_file=ca))
-    with caplog.at_level(logging.WARNING, logger="edgeface.publish"):
+    with caplog.at_level(logging.WARNING, logger="edgeface.mqtt.client"):
         assert not attempt("127.0.0.1", TlsConfig(ca_file=ca))  # the certificate names localhost, not the IP
     assert "certificate verify failed" in caplog.records[0].getMessage()
     assert attempt("127.0.0.1", TlsConfig(ca_file=ca, insecure=True))

@@ -11,10 +11,10 @@ import gpiozero
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface import relay as relay_module
 from edgeface.config import RelayConfig
+from edgeface.door import relay as relay_module
+from edgeface.door.relay import DoorRelay, make_pin_factory
 from edgeface.errors import ConfigError
-from edgeface.relay import DoorRelay, make_pin_factory
 from edgeface.values import DoorState
 
 PIN = 17
@@ -193,10 +193,10 @@ def test_auto_off_a_pi_falls_back_to_the_mock_with_one_warning(
 ) -> None:
     # Every real gpiozero factory is tried (and fails) on this machine.
     monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
-    caplog.set_level(logging.WARNING, logger="edgeface.relay")
+    caplog.set_level(logging.WARNING, logger="edgeface.door.relay")
     factory = make_pin_factory("auto")
     assert isinstance(factory, MockFactory)
-    warnings = [r for r in caplog.records if r.name == "edgeface.relay" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "edgeface.door.relay" and r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "MockFactory" in warnings[0].getMessage()
     factory.close()

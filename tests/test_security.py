@@ -22,17 +22,17 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edgeface.commands import CommandError, UnlockAuth, UnlockCommand, canonical_unlock, sign_unlock
 from edgeface.config import Config, RemoteUnlockConfig, StoreConfig, parse_config
-from edgeface.enroll import enroll_photos
+from edgeface.daemon.loop import Service
+from edgeface.door.relay import DoorRelay
 from edgeface.errors import ConfigError
-from edgeface.outbox import Outbox
-from edgeface.publisher import MemoryPublisher
-from edgeface.recognize import Recognizer
-from edgeface.relay import DoorRelay
-from edgeface.service import Service
-from edgeface.store import Store
+from edgeface.mqtt.commands import CommandError, UnlockAuth, UnlockCommand, canonical_unlock, sign_unlock
+from edgeface.mqtt.publisher import MemoryPublisher
+from edgeface.ops.enroll import enroll_photos
+from edgeface.storage.outbox import Outbox
+from edgeface.storage.people import Store
 from edgeface.values import Decision, EventType
+from edgeface.vision.recognize import Recognizer
 from tests.support.broker import Broker, Collector
 from tests.support.daemon import (
     LIN,
@@ -112,7 +112,7 @@ def test_expired_face_images_are_deleted_at_start_and_daily_and_gone_from_the_di
         list(enroll_photos(recognizer, store, [("lin", LIN), ("joe", other)]))
     old, recent = face_jpegs(cfg.store_path)
     backdate_images(cfg.store_path, 31, (1,))  # lin's crop is past the retention period
-    caplog.set_level(logging.INFO, logger="edgeface.service")
+    caplog.set_level(logging.INFO, logger="edgeface.daemon.loop")
     offset = [0.0]
     with running_door(cfg, clock=lambda: time.monotonic() + offset[0]) as door:
         wait_until(lambda: door.service.stats.frames > 2, 10, "the loop running")
@@ -132,7 +132,7 @@ def test_face_images_left_in_the_store_are_deleted_when_keeping_is_off(
     cfg = service_config(tmp_path, empty_scene(tmp_path / "cam"))
     with Store(cfg.store_path, keep_images=True) as store:
         list(enroll_photos(recognizer, store, [("lin", LIN)]))
-    caplog.set_level(logging.WARNING, logger="edgeface.service")
+    caplog.set_level(logging.WARNING, logger="edgeface.daemon.loop")
     with running_door(cfg):
         wait_until(lambda: face_jpegs(cfg.store_path) == [], 5, "the purge at start")
     assert "deleted 1 face images kept in the store: store.keep_images is false" in caplog.messages
@@ -301,7 +301,7 @@ def bench(tmp_path: Path, recognizer: Recognizer) -> Iterator[Bench]:
 def test_decisions_beyond_the_rate_limit_neither_unlock_nor_flood_with_one_warning(
     bench: Bench, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edgeface.ratelimit")
+    caplog.set_level(logging.INFO, logger="edgeface.door.ratelimit")
     for _ in range(10):
         bench.service.act(Decision(EventType.GRANTED, "lin", 0.9, 3))
         bench.clock.now += 1
@@ -318,7 +318,7 @@ def test_decisions_beyond_the_rate_limit_neither_unlock_nor_flood_with_one_warni
 def test_remote_unlocks_beyond_the_rate_limit_are_refused_and_each_accepted_one_is_audited(
     bench: Bench, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="edgeface.ratelimit")
+    caplog.set_level(logging.WARNING, logger="edgeface.door.ratelimit")
     for _ in range(5):
         assert bench.publisher.inject("unlock", b'{"seconds": 0.05}') is not None
     for command in bench.publisher.commands():

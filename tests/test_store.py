@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeface.errors import PermissionsError, StaleTemplatesError, StoreError
-from edgeface.store import Store
+from edgeface.storage.people import Store
 
 MODEL_A = ("mobilefacenet_int8", "a" * 64)
 MODEL_B = ("facenet_casia", "b" * 64)

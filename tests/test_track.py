@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeface.track import Tracker, box_iou
 from edgeface.values import Face, Match
+from edgeface.vision.track import Tracker, box_iou
 
 ALICE = Match("alice", 0.8, "alice", 0.2)
 STRANGER = Match(None, 0.3, "alice", 0.1)

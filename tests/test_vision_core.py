@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeface.align import CropSpec, align, crop_matrix, template_points
-from edgeface.detect import decode_yunet, non_max_suppression, primary_face, prominent_faces
-from edgeface.embed import preprocess
-from edgeface.images import load_image
-from edgeface.match import Gallery, match, similarity_from_distance
-from edgeface.recognize import Recognizer
 from edgeface.values import Face
+from edgeface.vision.align import CropSpec, align, crop_matrix, template_points
+from edgeface.vision.detect import decode_yunet, non_max_suppression, primary_face, prominent_faces
+from edgeface.vision.embed import preprocess
+from edgeface.vision.images import load_image
+from edgeface.vision.match import Gallery, match, similarity_from_distance
+from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES
 
 
@@ -74,7 +74,7 @@ class TestDetect:
         np.testing.assert_allclose(dets.landmarks[0, 0], [3 * 16, 2 * 16])
 
     def test_overlapping_boxes_merge_into_the_best_one(self) -> None:
-        from edgeface.detect import Detections
+        from edgeface.vision.detect import Detections
 
         boxes = np.array([[10, 10, 50, 50], [12, 11, 50, 50], [200, 200, 40, 40]], np.float32)
         scores = np.array([0.8, 0.95, 0.9], np.float32)

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeface.enroll import enroll_photos
-from edgeface.recognize import Recognizer
-from edgeface.store import Store
-from edgeface.web import BOUNDARY, LiveView
+from edgeface.daemon.web import BOUNDARY, LiveView
+from edgeface.ops.enroll import enroll_photos
+from edgeface.storage.people import Store
+from edgeface.vision.recognize import Recognizer
 from tests.support.daemon import LIN, DaemonProcess, still_frames, wait_until, write_config
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edgeface.detect import primary_face
-from edgeface.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image, is_photo
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.images import load_image
-from edgeface.match import Gallery, best_people
-from edgeface.recognize import Recognizer
+from edgeface.ops.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image, is_photo
 from edgeface.values import Vectors
+from edgeface.vision.detect import primary_face
+from edgeface.vision.images import load_image
+from edgeface.vision.match import Gallery, best_people
+from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 

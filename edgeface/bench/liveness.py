@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeface.detect import Detector, primary_face
-from edgeface.enroll import is_photo
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.images import load_image
-from edgeface.liveness import LivenessModel
+from edgeface.liveness.minifasnet import LivenessModel
+from edgeface.ops.enroll import is_photo
+from edgeface.vision.detect import Detector, primary_face
+from edgeface.vision.images import load_image
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ What is measured (the contract behind the numbers in the closing notes):
   each frame is letterboxed onto a 640×480 canvas (scaled to fit, aspect kept,
   black borders), so "a 640×480 frame" means exactly that pixel count whatever
   the clip's size; ``frame_size=None`` keeps the decoded frames as they are.
-* The pipeline is :class:`~edgeface.recognize.Recognizer` built from the config,
+* The pipeline is :class:`~edgeface.vision.recognize.Recognizer` built from the config,
   stage by stage as the daemon runs it: detect, then the quality gates (size,
   blur, pose; counted in ``detect_ms``) → align every face that passed → embed
   them in one call → match them against the gallery in one matrix product.
@@ -42,14 +42,14 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from edgeface.align import align
-from edgeface.enroll import is_photo
 from edgeface.errors import CameraError, ConfigError
-from edgeface.images import load_image
-from edgeface.match import Gallery
-from edgeface.quality import passes
-from edgeface.recognize import Recognizer
+from edgeface.ops.enroll import is_photo
 from edgeface.values import Image
+from edgeface.vision.align import align
+from edgeface.vision.images import load_image
+from edgeface.vision.match import Gallery
+from edgeface.vision.quality import passes
+from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgeface.cli.common import Subparsers, frame_size, non_negative_int, positive_int, progress
 from edgeface.config import Config
-from edgeface.recognize import Recognizer
+from edgeface.vision.recognize import Recognizer
 
 
 def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
@@ -34,7 +34,7 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.speed import run_speed
-    from edgeface.runtime import default_threads
+    from edgeface.models.runtime import default_threads
 
     if args.threads is not None:
         cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"threads": args.threads})})
@@ -62,8 +62,8 @@ def unit_interval(text: str) -> float:
 
 def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.liveness import run_liveness
-    from edgeface.liveness import MiniFASNet
-    from edgeface.recognize import open_detector
+    from edgeface.liveness.minifasnet import MiniFASNet
+    from edgeface.vision.recognize import open_detector
 
     threshold = cfg.liveness.threshold if args.threshold is None else args.threshold
     detector = open_detector(cfg)

@@ -9,7 +9,7 @@ from typing import TypeAlias, TypeVar
 from tqdm import tqdm
 
 from edgeface.config import Config
-from edgeface.store import Store
+from edgeface.storage.people import Store
 
 T = TypeVar("T")
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

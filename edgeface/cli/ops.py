@@ -8,11 +8,11 @@ from pathlib import Path
 
 from edgeface.cli.common import Subparsers
 from edgeface.config import Config, default_config_path, load_config
-from edgeface.runtime import file_sha256
+from edgeface.models.runtime import file_sha256
 
 
 def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.preflight import check_model_files
+    from edgeface.daemon.preflight import check_model_files
 
     path = args.path or default_config_path()
     checked = load_config(path) if args.path else cfg
@@ -30,13 +30,13 @@ def cmd_config_show(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.service import run_daemon
+    from edgeface.daemon.loop import run_daemon
 
     return run_daemon(cfg, args.config)
 
 
 def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.relay import DoorRelay, make_pin_factory
+    from edgeface.door.relay import DoorRelay, make_pin_factory
 
     factory = make_pin_factory(cfg.relay.pin_factory)
     try:

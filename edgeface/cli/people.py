@@ -13,16 +13,16 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from edgeface.annotate import annotate
-from edgeface.capture import open_camera
+from edgeface.capture.camera import open_camera
 from edgeface.cli.common import Subparsers, open_store, positive_int, progress
 from edgeface.config import Config
-from edgeface.enroll import Outcome, best_shots, enroll_photos, enroll_shots, photos_in
 from edgeface.errors import EdgefaceError, ImageError
-from edgeface.images import load_image
-from edgeface.recognize import Recognizer
-from edgeface.runtime import file_sha256
+from edgeface.models.runtime import file_sha256
+from edgeface.ops.enroll import Outcome, best_shots, enroll_photos, enroll_shots, photos_in
 from edgeface.values import Image
+from edgeface.vision.annotate import annotate
+from edgeface.vision.images import load_image
+from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 

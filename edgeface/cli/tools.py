@@ -10,19 +10,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeface.annotate import annotate
-from edgeface.audit import AuditLog, parse_since
 from edgeface.bench.accuracy import labelled_photos, probe_vector
-from edgeface.calibrate import calibrate, render_plot, write_threshold
-from edgeface.capture import open_camera
+from edgeface.capture.camera import open_camera
 from edgeface.cli.common import Subparsers, open_store, progress
 from edgeface.config import Config, default_config_path
-from edgeface.discovery import removals
-from edgeface.doctor import run_checks
 from edgeface.errors import CameraError, EdgefaceError
-from edgeface.mqttconnect import connected_client
-from edgeface.recognize import Recognizer
+from edgeface.mqtt.connect import connected_client
+from edgeface.mqtt.discovery import removals
+from edgeface.ops.calibrate import calibrate, render_plot, write_threshold
+from edgeface.ops.doctor import run_checks
+from edgeface.storage.audit import AuditLog, parse_since
 from edgeface.values import Vectors
+from edgeface.vision.annotate import annotate
+from edgeface.vision.recognize import Recognizer
 
 
 def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:

@@ -31,12 +31,12 @@ import paho.mqtt.client as mqtt
 import yaml
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface.capture import Camera
+from edgeface.capture.camera import Camera
 from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig
-from edgeface.enroll import enroll_photos
-from edgeface.publish import MqttPublisher
-from edgeface.sdnotify import Notifier
-from edgeface.service import Service, open_service
+from edgeface.daemon.loop import Service, open_service
+from edgeface.daemon.sdnotify import Notifier
+from edgeface.mqtt.client import MqttPublisher
+from edgeface.ops.enroll import enroll_photos
 from tests.support.broker import Broker, Collector
 from tests.support.data import FACES, ROOT
 from tests.support.models import REPO_MODELS

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgeface.config import Config, EmbedderConfig
-from edgeface.recognize import Recognizer
+from edgeface.vision.recognize import Recognizer
 from tests.support.data import ROOT, SHARED_MODELS
 
 REPO_MODELS = ROOT / "models"

@@ -4,7 +4,7 @@ Each backend opens, grabs and closes one kind of source: a video file or a
 folder of photos (``file``), a V4L2 device or an rtsp/http stream through
 OpenCV (``opencv``), or the Raspberry Pi camera (``picamera2``, imported only
 when configured). Threading, pacing and reconnection live in
-``edgeface.capture``; a source only has to fail loudly.
+``edgeface.capture.camera``; a source only has to fail loudly.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from edgeface.errors import CameraError, ImageError
-from edgeface.images import load_image
 from edgeface.values import Image
+from edgeface.vision.images import load_image
 
 if TYPE_CHECKING:
     from edgeface.config import CameraConfig

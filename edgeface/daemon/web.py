@@ -25,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 
-from edgeface.annotate import annotate
+from edgeface.daemon.httpserve import stop_server
 from edgeface.errors import EdgefaceError
-from edgeface.httpserve import stop_server
 from edgeface.values import Event, Face, Image, Match
+from edgeface.vision.annotate import annotate
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Pure parsing functions, one small stateful checker (:class:`UnlockAuth`, which remembers nonces)
 and :class:`CommandInbox`, the bounded queue between the thread that receives commands (paho's, in
-:mod:`edgeface.publish`) and the service's loop, which alone acts on them. No network I/O here.
+:mod:`edgeface.mqtt.client`) and the service's loop, which alone acts on them. No network I/O here.
 
 Payloads (at most :data:`MAX_COMMAND_BYTES` bytes of UTF-8 JSON; an empty payload means ``{}``)::
 

@@ -15,7 +15,7 @@ non-zero with one error line, so the service manager restarts it rather than
 run a door without an audit trail.
 
 Guards: decisions and remote unlocks are rate-limited (``daemon.decisions_per_minute``,
-``mqtt.remote_unlock.per_minute``); a stall guard (:mod:`edgeface.stallguard`) ends a
+``mqtt.remote_unlock.per_minute``); a stall guard (:mod:`edgeface.daemon.stallguard`) ends a
 daemon whose loop or camera hangs; face crops kept in the store are purged at start
 and daily (``store.image_retention_days``).
 """
@@ -38,28 +38,28 @@ from types import FrameType
 
 from gpiozero.pins import Factory
 
-from edgeface.audit import AuditLog
-from edgeface.capture import Camera, open_camera
-from edgeface.commands import Command, ReloadCommand, UnlockCommand
+from edgeface.capture.camera import Camera, open_camera
 from edgeface.config import Config, load_config
-from edgeface.decide import Decider, Observation
+from edgeface.daemon.metrics import Metrics
+from edgeface.daemon.preflight import check_model_files
+from edgeface.daemon.sdnotify import Notifier
+from edgeface.daemon.stallguard import EXIT_STALLED, StallGuard
+from edgeface.daemon.web import LiveView
+from edgeface.door.decide import Decider, Observation
+from edgeface.door.ratelimit import RateLimit
+from edgeface.door.relay import DoorRelay, Relay, make_pin_factory
 from edgeface.errors import EdgefaceError
-from edgeface.liveness import LivenessStage
-from edgeface.metrics import Metrics
-from edgeface.outbox import Outbox
-from edgeface.preflight import check_model_files
-from edgeface.publish import MqttPublisher
-from edgeface.publisher import Publisher
-from edgeface.quality import passes
-from edgeface.ratelimit import RateLimit
-from edgeface.recognize import Recognizer, open_detector
-from edgeface.relay import DoorRelay, Relay, make_pin_factory
-from edgeface.sdnotify import Notifier
-from edgeface.stallguard import EXIT_STALLED, StallGuard
-from edgeface.store import Store
-from edgeface.track import Tracker
+from edgeface.liveness.minifasnet import LivenessStage
+from edgeface.mqtt.client import MqttPublisher
+from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
+from edgeface.mqtt.publisher import Publisher
+from edgeface.storage.audit import AuditLog
+from edgeface.storage.outbox import Outbox
+from edgeface.storage.people import Store
 from edgeface.values import Decision, DoorState, Event, EventType, Face, Frame, Match
-from edgeface.web import LiveView
+from edgeface.vision.quality import passes
+from edgeface.vision.recognize import Recognizer, open_detector
+from edgeface.vision.track import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Service:
         web: LiveView | None = None,
     ) -> None:
         """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
-        locks the relay and ends the process with status 3 (:data:`~edgeface.stallguard.EXIT_STALLED`)."""
+        locks the relay and ends the process with status 3 (:data:`~edgeface.daemon.stallguard.EXIT_STALLED`)."""
         self.cfg = cfg
         self.camera = camera
         self.recognizer = recognizer

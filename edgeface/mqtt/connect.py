@@ -18,7 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
 from edgeface.errors import EdgefaceError
-from edgeface.publish import _set_tls
+from edgeface.mqtt.client import _set_tls
 
 
 class BrokerUnavailable(EdgefaceError):

@@ -6,11 +6,11 @@ Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
     <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
     <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
     <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
-                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.commands
+                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands
     <prefix>/cmd/reload     in:  empty, or {}
 
 Events
-    :meth:`MqttPublisher.publish_event` writes the event to the :class:`~edgeface.outbox.Outbox` and
+    :meth:`MqttPublisher.publish_event` writes the event to the :class:`~edgeface.storage.outbox.Outbox` and
     returns; it never waits for the network. While connected, a pump thread hands the oldest waiting
     events to paho, at most ``max_inflight`` at a time, and deletes each from the outbox when its
     PUBACK arrives. Events handed over but not acknowledged when the connection drops stay with
@@ -30,7 +30,7 @@ Availability and door
     the fresh state, leaving the wrong retained value.
 
 Commands
-    Paho's network thread parses each command with :mod:`edgeface.commands` (strict parsing, and
+    Paho's network thread parses each command with :mod:`edgeface.mqtt.commands` (strict parsing, and
     the signature, freshness and nonce checks of signed unlocks) and puts the valid ones on a
     bounded thread-safe queue; the service drains it from its own loop with
     :meth:`Publisher.commands` and acts there (rate limits included), so only the service's thread
@@ -57,7 +57,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgeface.commands import (
+from edgeface.errors import ConfigError
+from edgeface.mqtt.commands import (
     MAX_COMMAND_BYTES,
     Command,
     CommandError,
@@ -68,10 +69,9 @@ from edgeface.commands import (
     parse_reload,
     parse_unlock,
 )
-from edgeface.discovery import Announcement, announcements
-from edgeface.errors import ConfigError
-from edgeface.outbox import Outbox, OutboxError
-from edgeface.publisher import MemoryPublisher, Publisher, Topics
+from edgeface.mqtt.discovery import Announcement, announcements
+from edgeface.mqtt.publisher import MemoryPublisher, Publisher, Topics
+from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import DoorState, Event
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The publisher seam: what the service needs from a publisher, and an in-memory backend for tests.
 
-The MQTT backend is :class:`edgeface.publish.MqttPublisher`; :class:`MemoryPublisher` records what the
+The MQTT backend is :class:`edgeface.mqtt.client.MqttPublisher`; :class:`MemoryPublisher` records what the
 service publishes and lets a test inject commands through the same parsing and checks as MQTT.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
-from edgeface.commands import Command, CommandInbox, CommandName
+from edgeface.mqtt.commands import Command, CommandInbox, CommandName
 from edgeface.values import DoorState, Event
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Static quantization (the default) is calibrated on what the model will really
 see: faces found by edgeface's own detector in a folder of photos, aligned
-with the profile's crop and normalised by :func:`edgeface.embed.preprocess`,
+with the profile's crop and normalised by :func:`edgeface.vision.embed.preprocess`,
 mirror images included when the profile averages flips. The result is QDQ
 with per-channel QInt8 weights, QUInt8 activations and MinMax ranges, the
 recipe of the shipped ``*_int8.onnx`` files. Dynamic quantization needs no
@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeface.align import align
-from edgeface.detect import Detector, primary_face
-from edgeface.embed import l2_normalise, preprocess
-from edgeface.enroll import is_photo
 from edgeface.errors import ConfigError, EdgefaceError, ImageError, ModelError
-from edgeface.images import load_image
-from edgeface.profiles import BUILTIN_PROFILES, EmbedderProfile
-from edgeface.runtime import RuntimeOptions, file_sha256, open_session
+from edgeface.models.profiles import BUILTIN_PROFILES, EmbedderProfile
+from edgeface.models.runtime import RuntimeOptions, file_sha256, open_session
+from edgeface.ops.enroll import is_photo
 from edgeface.values import Image, Vectors
+from edgeface.vision.align import align
+from edgeface.vision.detect import Detector, primary_face
+from edgeface.vision.embed import l2_normalise, preprocess
+from edgeface.vision.images import load_image
 
 log = logging.getLogger(__name__)
 

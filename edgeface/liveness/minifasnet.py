@@ -6,7 +6,7 @@ enrolled person (nobody at the door costs nothing):
 * a single-frame model, :class:`MiniFASNet`: the two Silent-Face MiniFASNet
   networks fused as upstream does (the mean of their softmax; class 1 is
   "real"), each on its own crop of the face with context around it;
-* optionally, the temporal check of :mod:`edgeface.motion` over the track's
+* optionally, the temporal check of :mod:`edgeface.liveness.temporal` over the track's
   landmarks, re-measured on canonical crops (:class:`CanonicalLandmarks`).
 
 :class:`LivenessStage` combines them into one verdict per face and frame:
@@ -30,12 +30,12 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from edgeface.align import CropSpec, align, crop_matrix
-from edgeface.detect import Detector
 from edgeface.errors import ModelError
-from edgeface.motion import MotionHistory, MotionReport, MotionSettings, MotionVerdict, Points
-from edgeface.runtime import RuntimeOptions, open_session
+from edgeface.liveness.temporal import MotionHistory, MotionReport, MotionSettings, MotionVerdict, Points
+from edgeface.models.runtime import RuntimeOptions, open_session
 from edgeface.values import Face, Image
+from edgeface.vision.align import CropSpec, align, crop_matrix
+from edgeface.vision.detect import Detector
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from edgeface.httpserve import stop_server
+from edgeface.daemon.httpserve import stop_server
 
 log = logging.getLogger(__name__)
 

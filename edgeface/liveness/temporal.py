@@ -12,7 +12,7 @@ The measure (:func:`nonrigid_motion`) fits a least-squares homography (DLT with
 Hartley normalisation) between the landmarks of every pair of frames in a
 window, takes the RMS distance left over, in inter-ocular distances, and
 reports the 90th percentile over the pairs. The landmarks should be measured
-on canonical crops (:class:`edgeface.liveness.CanonicalLandmarks`): YuNet's raw
+on canonical crops (:class:`edgeface.liveness.minifasnet.CanonicalLandmarks`): YuNet's raw
 landmarks shift with face size and roll by as much as a head's parallax.
 Measured that way at 15 fps, photos moved as a plane (similarity, affine and
 perspective walks, noise, JPEG) stayed at or below 0.035 and the live windows

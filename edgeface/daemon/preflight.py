@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgeface.config import Config
 from edgeface.errors import ModelError
-from edgeface.fsperm import trusted_file
+from edgeface.storage.fsperm import trusted_file
 
 
 def model_files(cfg: Config) -> list[tuple[str, Path]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
+from edgeface.capture.sources import Source, make_source
 from edgeface.errors import CameraError
-from edgeface.sources import Source, make_source
 from edgeface.values import Frame, Image
 
 if TYPE_CHECKING:

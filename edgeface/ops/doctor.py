@@ -14,13 +14,13 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from edgeface.capture import open_camera
+from edgeface.capture.camera import open_camera
 from edgeface.config import Config
+from edgeface.door.relay import make_pin_factory
 from edgeface.errors import EdgefaceError
-from edgeface.mqttconnect import connected_client
-from edgeface.relay import make_pin_factory
-from edgeface.runtime import verify_model
-from edgeface.store import Store
+from edgeface.models.runtime import verify_model
+from edgeface.mqtt.connect import connected_client
+from edgeface.storage.people import Store
 
 MIN_FREE_BYTES = 100 * 1024 * 1024
 

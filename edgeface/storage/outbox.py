@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from edgeface.errors import OutboxError
-from edgeface.fsperm import private_file
+from edgeface.storage.fsperm import private_file
 from edgeface.values import Event, EventType
 
 __all__ = ["Outbox", "OutboxError"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from edgeface.errors import StoreError
-from edgeface.fsperm import private_file
+from edgeface.storage.fsperm import private_file
 from edgeface.values import Event
 
 log = logging.getLogger(__name__)

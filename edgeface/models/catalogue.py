@@ -24,8 +24,8 @@ from typing import IO, Literal
 
 from edgeface.config import Config, DetectorConfig
 from edgeface.errors import ModelError
-from edgeface.profiles import BUILTIN_PROFILES
-from edgeface.runtime import file_sha256
+from edgeface.models.profiles import BUILTIN_PROFILES
+from edgeface.models.runtime import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeface.align import align
-from edgeface.detect import prominent_faces
 from edgeface.errors import EdgefaceError
-from edgeface.images import decode_image, encode_jpeg, read_image_file
-from edgeface.quality import QualityGates, sharpness, yaw
-from edgeface.recognize import Recognizer
-from edgeface.store import Store, check_name
+from edgeface.storage.people import Store, check_name
 from edgeface.values import Face, Image, Vectors
+from edgeface.vision.align import align
+from edgeface.vision.detect import prominent_faces
+from edgeface.vision.images import decode_image, encode_jpeg, read_image_file
+from edgeface.vision.quality import QualityGates, sharpness, yaw
+from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgeface.errors import ModelError
-from edgeface.profiles import EmbedderProfile
+from edgeface.models.profiles import EmbedderProfile
 from edgeface.values import Image, Vectors
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgeface.align import CropSpec
+from edgeface.vision.align import CropSpec
 
 
 class EmbedderProfile(BaseModel):

@@ -18,14 +18,14 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from edgeface.commands import MIN_SECRET_CHARS
-from edgeface.detect import DetectorSettings
 from edgeface.errors import ConfigError
-from edgeface.liveness import DEFAULT_MODELS, DEFAULT_THRESHOLD, ModelSpec
-from edgeface.motion import MotionSettings
-from edgeface.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, EmbedderProfile
-from edgeface.quality import QualityGates
-from edgeface.runtime import RuntimeOptions
+from edgeface.liveness.minifasnet import DEFAULT_MODELS, DEFAULT_THRESHOLD, ModelSpec
+from edgeface.liveness.temporal import MotionSettings
+from edgeface.models.profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, EmbedderProfile
+from edgeface.models.runtime import RuntimeOptions
+from edgeface.mqtt.commands import MIN_SECRET_CHARS
+from edgeface.vision.detect import DetectorSettings
+from edgeface.vision.quality import QualityGates
 
 ENV_CONFIG = "EDGEFACE_CONFIG"
 ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
@@ -35,7 +35,7 @@ SYSTEM_CONFIG = Path("/etc/edgeface/edgeface.yaml")
 def edgeface_home() -> Path:
     """Where the bundled models and demo clip live: ``$EDGEFACE_HOME`` or the source checkout."""
     env = os.environ.get("EDGEFACE_HOME")
-    return Path(env) if env else Path(__file__).resolve().parent.parent
+    return Path(env) if env else Path(__file__).resolve().parents[2]
 
 
 def default_state_dir() -> Path:
@@ -277,7 +277,7 @@ class RemoteUnlockConfig(Section):
     secret: SecretStr | None = Field(
         None,
         description=f"Shared secret (at least {MIN_SECRET_CHARS} characters): unlocks must then be signed "
-        f"(HMAC-SHA256, see edgeface.commands). Or set {ENV_UNLOCK_SECRET}.",
+        f"(HMAC-SHA256, see edgeface.mqtt.commands). Or set {ENV_UNLOCK_SECRET}.",
     )
     max_age_seconds: float = Field(
         30.0, ge=1.0, le=3600.0, description="Signed unlocks older (or further in the future) than this are refused."

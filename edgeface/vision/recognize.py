@@ -14,15 +14,15 @@ from types import TracebackType
 
 import numpy as np
 
-from edgeface.align import align
 from edgeface.config import Config
-from edgeface.detect import Detector, YuNetDetector
-from edgeface.embed import Embedder, OnnxEmbedder
 from edgeface.errors import ModelError
-from edgeface.match import Gallery, match
-from edgeface.quality import QualityGates
-from edgeface.runtime import open_session
+from edgeface.models.runtime import open_session
 from edgeface.values import Face, Image, Match, Vectors
+from edgeface.vision.align import align
+from edgeface.vision.detect import Detector, YuNetDetector
+from edgeface.vision.embed import Embedder, OnnxEmbedder
+from edgeface.vision.match import Gallery, match
+from edgeface.vision.quality import QualityGates
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from types import TracebackType
 import numpy as np
 
 from edgeface.errors import StaleTemplatesError, StoreError
-from edgeface.fsperm import private_file
-from edgeface.match import Gallery
+from edgeface.storage.fsperm import private_file
 from edgeface.values import Vectors
+from edgeface.vision.match import Gallery
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Operator tools run from the CLI: enrolment, doctor, threshold calibration."""

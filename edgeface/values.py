@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    # Annotations only: the safety path (``edgeface relay lock``) imports these values without numpy.
+    import numpy as np
+    import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
+Image: TypeAlias = "npt.NDArray[np.uint8]"
 """A BGR image, H×W×3, uint8 (OpenCV's layout)."""
 
-Vectors = npt.NDArray[np.float32]
+Vectors: TypeAlias = "npt.NDArray[np.float32]"
 """Rows of L2-normalised embeddings, N×D, float32."""
 
 

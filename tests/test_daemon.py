@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from edgeface.app import open_service
 from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig, RemoteUnlockConfig
-from edgeface.daemon.loop import Service, open_service
+from edgeface.daemon.loop import Service
 from edgeface.ops.enroll import enroll_photos, photos_in
 from edgeface.storage.people import Store
 from edgeface.values import Decision, EventType

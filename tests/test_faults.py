@@ -123,18 +123,18 @@ def test_a_vanished_camera_is_logged_once_retried_and_recovered_without_a_restar
     caplog.set_level(logging.INFO, logger="edgeface")
     with running_door(cfg, enrol=[("lin", LIN)]) as door:
         camera = door.service.camera
-        wait_until(lambda: door.service.stats.frames > 10, 10, "frames")
+        wait_until(lambda: door.service.metrics.total("frames") > 10, 10, "frames")
         wait_until(lambda: door.service.relay.state is DoorState.LOCKED, 5, "the door locked")
         hidden = source.with_name(source.name + ".gone")
         source.rename(hidden)
         wait_until(lambda: not camera.stats.online, 5, "the outage noticed")
         door.pin.clear_states()
-        frames = door.service.stats.frames
+        frames = door.service.metrics.total("frames")
         time.sleep(3.0)  # several reopen attempts (backoff capped at 0.4 s here)
-        assert door.service.stats.frames <= frames + 1, "no frames while the camera is gone"
+        assert door.service.metrics.total("frames") <= frames + 1, "no frames while the camera is gone"
         assert door.pin_levels() == [False], "the relay stays locked while the camera is gone"
         hidden.rename(source)
-        wait_until(lambda: camera.stats.online and door.service.stats.frames > frames + 10, 10, "recovery")
+        wait_until(lambda: camera.stats.online and door.service.metrics.total("frames") > frames + 10, 10, "recovery")
         assert door.service.camera is camera, "recovered in place, not by a restart"
         assert camera.stats.reconnects == 1
     warnings = [

@@ -86,12 +86,12 @@ class Fuzzer:
         wait_until(lambda: door.pin.state is False, 5, "the door locked before the next payload")
         door.pin.clear_states()
         seen = self.inbox.accepted + self.inbox.dropped
-        handled = door.service.stats.commands
+        handled = door.service.metrics.total("commands")
         accepted = self.inbox.accepted
         self.sender.send(door.topic("cmd/unlock"), payload)
         wait_until(lambda: self.inbox.accepted + self.inbox.dropped > seen, 5, "the daemon to receive it")
         if self.inbox.accepted > accepted:
-            wait_until(lambda: door.service.stats.commands > handled, 5, "the loop to act on it")
+            wait_until(lambda: door.service.metrics.total("commands") > handled, 5, "the loop to act on it")
             wait_until(lambda: door.pin.state is False and len(door.pin.states) > 1, 5, "the pulse to end")
         assert self.loop.is_alive(), "the daemon's loop died"
         return door.pulses()

@@ -45,7 +45,7 @@ def test_install_lays_out_unit_config_and_models_under_a_prefix(tmp_path: Path) 
         ROOT / "models/face_detection_yunet_2026may.onnx"
     ).read_bytes()
     assert (models / "LICENSE-YuNet-MIT.txt").exists()
-    assert (root / "opt/edgeface/src/edgeface/daemon/loop.py").exists()
+    assert (root / "opt/edgeface/src/edgeface/app.py").exists()
     assert not (root / "opt/edgeface/src/.venv").exists()
 
 

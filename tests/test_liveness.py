@@ -18,17 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeface.bench.liveness import liveness_jobs, photos_under, run_liveness
+from edgeface.config import Config
+from edgeface.config.liveness import DEFAULT_MODELS, DEFAULT_THRESHOLD
 from edgeface.errors import ConfigError, ModelError
 from edgeface.liveness.minifasnet import (
-    DEFAULT_THRESHOLD,
     CanonicalLandmarks,
     LandmarkSource,
     LivenessStage,
     MiniFASNet,
     ModelSpec,
     crop_box,
-    default_model_specs,
     liveness_crop,
+    model_specs,
 )
 from edgeface.liveness.temporal import (
     MotionHistory,
@@ -38,6 +39,7 @@ from edgeface.liveness.temporal import (
     nonrigid_motion,
     project,
 )
+from edgeface.models.catalogue import pinned_sha256
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.mqtt.publisher import MemoryPublisher
 from edgeface.values import Face, Image, Match
@@ -56,7 +58,7 @@ FPS = 15.0
 
 @pytest.fixture(scope="module")
 def minifasnet() -> Iterator[MiniFASNet]:
-    with MiniFASNet.open(default_model_specs(REPO_MODELS), RuntimeOptions()) as model:
+    with MiniFASNet.open(model_specs(Config(models_dir=REPO_MODELS)), RuntimeOptions()) as model:
         yield model
 
 
@@ -185,7 +187,7 @@ class TestMiniFASNet:
         assert minifasnet.score(image, []).shape == (0,)
 
     def test_a_model_that_is_not_the_pinned_one_is_refused(self) -> None:
-        spec = default_model_specs(REPO_MODELS)[0]
+        spec = model_specs(Config(models_dir=REPO_MODELS))[0]
         with pytest.raises(ModelError, match="does not match the pinned"):
             MiniFASNet.open([ModelSpec(spec.path, "0" * 64, spec.scale)], RuntimeOptions())
 
@@ -520,12 +522,13 @@ class TestInTheDaemon:
 
     def test_the_config_section_is_off_by_default_and_pins_both_models(self) -> None:
         from edgeface.config import parse_config
-        from edgeface.liveness.minifasnet import DEFAULT_MODELS
 
         cfg = parse_config("", "test", REPO_MODELS.parent)
-        assert cfg.liveness.enabled is False and cfg.liveness.motion() is None
-        specs = cfg.liveness_specs()
-        assert [(s.path.name, s.sha256, s.scale) for s in specs] == list(DEFAULT_MODELS)
+        assert cfg.liveness.enabled is False and MotionSettings.from_config(cfg.liveness.temporal) is None
+        specs = model_specs(cfg)
+        assert [(s.path.name, s.sha256, s.scale) for s in specs] == [
+            (n, pinned_sha256(n), s) for n, s in DEFAULT_MODELS
+        ]
         with pytest.raises(ConfigError, match=r"liveness\.temporal"):
             parse_config("liveness: {temporal: {min_seconds: 5, window_seconds: 2}}", "test", REPO_MODELS.parent)
 
@@ -537,6 +540,7 @@ class TestInTheDaemon:
     ) -> None:
         from gpiozero.pins.mock import MockFactory
 
+        from edgeface.capture.memory import MemoryCamera
         from edgeface.config import RelayConfig
         from edgeface.daemon.loop import Service
         from edgeface.door.relay import DoorRelay
@@ -559,13 +563,14 @@ class TestInTheDaemon:
             publisher = MemoryPublisher()
             service = Service(
                 cfg,
-                camera=None,
+                camera=MemoryCamera(),
                 recognizer=recognizer,
                 store=store,
                 publisher=publisher,
                 relay=relay,  # type: ignore[arg-type]
                 liveness=liveness,
             )
+            service.reload_people()
             pin = factory.pin(cfg.relay.pin)
             decisions = [d for k in range(30) for d in service.process(Frame(photo, 1000.0 + k / FPS, k))]
             assert decisions, "a matched face must lead to a decision"
@@ -579,6 +584,7 @@ class TestInTheDaemon:
     def test_the_demo_clip_is_granted_with_both_checks_on(self, tmp_path: Path) -> None:
         from gpiozero.pins.mock import MockFactory
 
+        from edgeface.capture.memory import MemoryCamera
         from edgeface.config import LivenessConfig, RelayConfig, TemporalConfig
         from edgeface.daemon.loop import Service
         from edgeface.door.relay import DoorRelay
@@ -600,23 +606,24 @@ class TestInTheDaemon:
             Recognizer.from_config(cfg) as recognizer,
             DoorRelay.from_config(cfg.relay, factory) as relay,
             LivenessStage.open(
-                cfg.liveness_specs(),
-                cfg.runtime.options(),
+                model_specs(cfg),
+                RuntimeOptions.from_config(cfg.runtime),
                 lv.threshold,
-                lv.motion(),
+                MotionSettings.from_config(lv.temporal),
                 open_detector(cfg),
             ) as liveness,
         ):
             list(enroll_photos(recognizer, store, photos_in(DEMO_FACES)))
             service = Service(
                 cfg,
-                camera=None,  # type: ignore[arg-type]
+                camera=MemoryCamera(),
                 recognizer=recognizer,
                 store=store,
                 publisher=MemoryPublisher(),
                 relay=relay,
                 liveness=liveness,
             )
+            service.reload_people()
             video, index, decisions = cv2.VideoCapture(str(DEMO_CLIP)), 0, []
             while (read := video.read())[0]:
                 if index % 2 == 0:  # about 15 fps, as a small board keeps up

@@ -15,10 +15,12 @@ import pytest
 
 from edgeface.cli import main
 from edgeface.config import Config, EmbedderConfig
-from edgeface.models.catalogue import CATALOGUE, find
+from edgeface.models.catalogue import CATALOGUE
+from edgeface.models.files import find
+from edgeface.models.checksums import file_sha256
 from edgeface.models.profiles import BUILTIN_PROFILES
-from edgeface.models.runtime import RuntimeOptions, file_sha256, open_session
-from edgeface.vision.align import align
+from edgeface.models.runtime import RuntimeOptions, open_session
+from edgeface.vision.align import CropSpec, align
 from edgeface.vision.embed import OnnxEmbedder
 from edgeface.vision.images import load_image
 from edgeface.vision.recognize import Recognizer
@@ -152,7 +154,7 @@ def test_static_int8_stays_faithful_to_fp32_on_real_faces(
             image = load_image(photo)
             faces = fp32.detect(image)[:1]
             assert faces, photo
-            crops = [align(image, faces[0], int8.profile.crop_spec)]
+            crops = [align(image, faces[0], CropSpec.for_profile(int8.profile))]
             cosines.append(float(np.dot(fp32.embedder.embed(crops)[0], int8.embed(crops)[0])))
     assert min(cosines) >= 0.97, cosines
 

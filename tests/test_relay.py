@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import gpiozero
 import pytest
@@ -216,3 +219,17 @@ def test_auto_honours_gpiozero_pin_factory(monkeypatch: pytest.MonkeyPatch, capl
     assert isinstance(factory, MockFactory)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     factory.close()
+
+
+def test_relay_lock_the_safety_command_loads_no_vision_stack(tmp_path: Path) -> None:
+    # systemd runs it after every stop: it must be quick and small, so it may not pull in OpenCV or onnxruntime.
+    config = tmp_path / "edgeface.yaml"
+    config.write_text("relay: {pin_factory: mock}\n")
+    probe = (
+        "import sys\n"
+        "from edgeface.cli import main\n"
+        f"rc = main(['--config', {str(config)!r}, 'relay', 'lock'])\n"
+        "print(rc, sorted(m for m in ('cv2', 'onnxruntime', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 []"

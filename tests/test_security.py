@@ -22,6 +22,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgeface.capture.memory import MemoryCamera
 from edgeface.config import Config, RemoteUnlockConfig, StoreConfig, parse_config
 from edgeface.daemon.loop import Service
 from edgeface.door.relay import DoorRelay
@@ -115,7 +116,7 @@ def test_expired_face_images_are_deleted_at_start_and_daily_and_gone_from_the_di
     caplog.set_level(logging.INFO, logger="edgeface.daemon.loop")
     offset = [0.0]
     with running_door(cfg, clock=lambda: time.monotonic() + offset[0]) as door:
-        wait_until(lambda: door.service.stats.frames > 2, 10, "the loop running")
+        wait_until(lambda: door.service.metrics.total("frames") > 2, 10, "the loop running")
         assert face_jpegs(cfg.store_path) == [recent]
         assert "deleted 1 face images older than 30 days (store.image_retention_days)" in caplog.messages
         backdate_images(cfg.store_path, 31)  # a day later, joe's crop has expired too...
@@ -282,10 +283,9 @@ def bench(tmp_path: Path, recognizer: Recognizer) -> Iterator[Bench]:
         Store(cfg.store_path) as store,
         MemoryPublisher(cfg.mqtt.remote_unlock) as publisher,
     ):
-        camera = object()  # never read: the tests drive act() and handle_command() directly
         service = Service(
             cfg,
-            camera=camera,  # type: ignore[arg-type]
+            camera=MemoryCamera(),  # never read: the tests drive act() and handle_command() directly
             recognizer=recognizer,
             store=store,
             publisher=publisher,

@@ -120,7 +120,7 @@ class TestEmbed:
         other = load_image(FACES / "norah_jones" / "1.jpg")
         face2 = primary_face(recognizer.detect(other))
         assert face2 is not None
-        spec = recognizer.embedder.profile.crop_spec
+        spec = CropSpec.for_profile(recognizer.embedder.profile)
         crops = [align(image, face, spec), align(other, face2, spec)]
         together = recognizer.embedder.embed(crops)
         alone = recognizer.embedder.embed(crops[:1])

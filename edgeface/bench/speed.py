@@ -45,7 +45,7 @@ import numpy as np
 from edgeface.errors import CameraError, ConfigError
 from edgeface.ops.enroll import is_photo
 from edgeface.values import Image
-from edgeface.vision.align import align
+from edgeface.vision.align import CropSpec, align
 from edgeface.vision.images import load_image
 from edgeface.vision.match import Gallery
 from edgeface.vision.quality import passes
@@ -252,7 +252,7 @@ def run_frame(recognizer: Recognizer, image: Image, samples: _Samples | None) ->
     faces = [f for f in found if passes(image, f, recognizer.gates)]
     detected = end = clock()
     if faces:
-        spec = recognizer.embedder.profile.crop_spec
+        spec = CropSpec.for_profile(recognizer.embedder.profile)
         crops = [align(image, f, spec) for f in faces]
         aligned = clock()
         vectors = recognizer.embedder.embed(crops)

@@ -16,16 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from edgeface.capture.sources import Source, make_source
+from edgeface.config import CameraConfig
 from edgeface.errors import CameraError
 from edgeface.values import Frame, Image
 
-if TYPE_CHECKING:
-    from edgeface.config import CameraConfig
-
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _FIRST_RETRY_SECONDS = 0.1
 _JOIN_SECONDS = 3.0
@@ -127,7 +125,7 @@ class LatestFrameGrabber:
         self._stop.set()
         self._thread.join(_JOIN_SECONDS)
         if self._thread.is_alive():
-            logger.warning("camera %s is still blocked in a read; it is released when that returns", self.name)
+            log.warning("camera %s is still blocked in a read; it is released when that returns", self.name)
 
     def __enter__(self) -> LatestFrameGrabber:
         return self
@@ -159,7 +157,7 @@ class LatestFrameGrabber:
                     with self._cond:
                         self._ended = True
                         self._cond.notify_all()
-                    logger.info("camera %s: end of file", self.name)
+                    log.info("camera %s: end of file", self.name)
                     break
                 self._publish(image)
         finally:
@@ -172,7 +170,7 @@ class LatestFrameGrabber:
                 self._online = True
                 self._reconnects += 1
                 self._delay = _FIRST_RETRY_SECONDS
-                logger.info("camera %s is back", self.name)
+                log.info("camera %s is back", self.name)
             self._latest = Frame(image=image, ts=ts, index=self._frames_read)
             self._frames_read += 1
             self._cond.notify_all()
@@ -182,9 +180,9 @@ class LatestFrameGrabber:
         with self._cond:
             went_offline, self._online = self._online, False
         if went_offline:
-            logger.warning("camera %s failed: %s; reopening (backoff up to %g s)", self.name, exc, self._reopen_max)
+            log.warning("camera %s failed: %s; reopening (backoff up to %g s)", self.name, exc, self._reopen_max)
         else:
-            logger.debug("camera %s failed again: %s", self.name, exc)
+            log.debug("camera %s failed again: %s", self.name, exc)
         self._source.close()
         while not self._stop.wait(self._delay):
             # The delay is reset only when frames flow, so open-then-fail cycles back off too.
@@ -192,7 +190,7 @@ class LatestFrameGrabber:
             try:
                 self._source.open()
             except Exception as error:
-                logger.debug("camera %s: reopen failed: %s", self.name, error)
+                log.debug("camera %s: reopen failed: %s", self.name, error)
                 continue
             return True
         return False

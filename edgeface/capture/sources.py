@@ -12,20 +12,18 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
+from edgeface.config import CameraConfig
 from edgeface.errors import CameraError, ImageError
 from edgeface.values import Image
 from edgeface.vision.images import load_image
 
-if TYPE_CHECKING:
-    from edgeface.config import CameraConfig
-
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 STREAM_TIMEOUT_SECONDS = 5.0
@@ -117,7 +115,7 @@ class FileSource:
                     raise CameraError(f"{path}: file vanished") from exc
                 if path not in self._skipped:  # a bad picture is reported once, not on every loop
                     self._skipped.add(path)
-                    logger.warning("skipping %s", exc)
+                    log.warning("skipping %s", exc)
         raise CameraError(f"{self.path}: no readable images in this folder")
 
     def close(self) -> None:

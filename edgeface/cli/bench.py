@@ -8,11 +8,11 @@ from pathlib import Path
 
 from edgeface.cli.common import Subparsers, frame_size, non_negative_int, positive_int, progress
 from edgeface.config import Config
-from edgeface.vision.recognize import Recognizer
 
 
 def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.accuracy import run_accuracy
+    from edgeface.vision.recognize import Recognizer
 
     with Recognizer.from_config(cfg) as recognizer:
         report = run_accuracy(
@@ -35,6 +35,7 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.speed import run_speed
     from edgeface.models.runtime import default_threads
+    from edgeface.vision.recognize import Recognizer
 
     if args.threads is not None:
         cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"threads": args.threads})})
@@ -62,13 +63,14 @@ def unit_interval(text: str) -> float:
 
 def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.liveness import run_liveness
-    from edgeface.liveness.minifasnet import MiniFASNet
+    from edgeface.liveness.minifasnet import MiniFASNet, model_specs
+    from edgeface.models.runtime import RuntimeOptions
     from edgeface.vision.recognize import open_detector
 
     threshold = cfg.liveness.threshold if args.threshold is None else args.threshold
     detector = open_detector(cfg)
     try:
-        with MiniFASNet.open(cfg.liveness_specs(), cfg.runtime.options()) as model:
+        with MiniFASNet.open(model_specs(cfg), RuntimeOptions.from_config(cfg.runtime)) as model:
             report = run_liveness(
                 detector,
                 model,

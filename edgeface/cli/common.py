@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeAlias, TypeVar
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from edgeface.config import Config
-from edgeface.storage.people import Store
+
+if TYPE_CHECKING:
+    from edgeface.storage.people import Store
 
 T = TypeVar("T")
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -18,11 +18,15 @@ CommandFunc = Callable[[argparse.Namespace, Config], int]
 
 def progress(items: Sequence[T], desc: str) -> Iterable[T]:
     # tqdm hides itself when stderr is not a terminal, so logs and pipes stay clean.
+    from tqdm import tqdm
+
     bar: Iterable[T] = tqdm(items, desc=desc, unit="photo", disable=None if len(items) > 1 else True, leave=False)
     return bar
 
 
 def open_store(cfg: Config) -> Store:
+    from edgeface.storage.people import Store
+
     return Store(cfg.store_path, keep_images=cfg.store.keep_images)
 
 

@@ -12,7 +12,7 @@ from edgeface.errors import EdgefaceError
 
 
 def cmd_models_list(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.models.catalogue import catalogue_status, describe, status_row
+    from edgeface.models.files import catalogue_status, describe, status_row
 
     checks = catalogue_status(cfg.models_dir)
     if args.json:
@@ -25,7 +25,7 @@ def cmd_models_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.models.catalogue import configured_checks
+    from edgeface.models.files import configured_checks
 
     failed = 0
     for check in configured_checks(cfg):
@@ -40,7 +40,7 @@ def cmd_models_verify(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.models.catalogue import find, pull
+    from edgeface.models.files import find, pull
 
     entry = find(args.name)
     path = pull(entry, args.dest or cfg.models_dir, url=args.url)

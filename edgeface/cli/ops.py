@@ -8,11 +8,11 @@ from pathlib import Path
 
 from edgeface.cli.common import Subparsers
 from edgeface.config import Config, default_config_path, load_config
-from edgeface.models.runtime import file_sha256
 
 
 def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.daemon.preflight import check_model_files
+    from edgeface.models.checksums import file_sha256
 
     path = args.path or default_config_path()
     checked = load_config(path) if args.path else cfg
@@ -30,7 +30,7 @@ def cmd_config_show(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.daemon.loop import run_daemon
+    from edgeface.app import run_daemon
 
     return run_daemon(cfg, args.config)
 

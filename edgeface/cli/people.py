@@ -10,24 +10,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
-from tqdm import tqdm
-
-from edgeface.capture.camera import open_camera
 from edgeface.cli.common import Subparsers, open_store, positive_int, progress
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError, ImageError
-from edgeface.models.runtime import file_sha256
-from edgeface.ops.enroll import Outcome, best_shots, enroll_photos, enroll_shots, photos_in
 from edgeface.values import Image
-from edgeface.vision.annotate import annotate
-from edgeface.vision.images import load_image
-from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 
 
 def _camera_frames(cfg: Config, seconds: float) -> Iterator[tuple[Image, float]]:
+    from edgeface.capture.camera import open_camera
+
     deadline = time.monotonic() + seconds
     with open_camera(cfg.camera, cfg.camera_path) as camera:
         while time.monotonic() < deadline and not camera.stats.ended:
@@ -37,6 +30,11 @@ def _camera_frames(cfg: Config, seconds: float) -> Iterator[tuple[Image, float]]
 
 
 def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
+    from tqdm import tqdm
+
+    from edgeface.ops.enroll import best_shots, enroll_shots
+    from edgeface.vision.recognize import Recognizer
+
     told: dict[str, float] = {}
 
     def hint(text: str) -> None:
@@ -59,6 +57,9 @@ def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.ops.enroll import Outcome, enroll_photos, photos_in
+    from edgeface.vision.recognize import Recognizer
+
     if args.camera:
         if not args.name or args.photos or args.from_dir:
             raise EdgefaceError("--camera takes NAME only: edgeface enroll NAME --camera [--count 5]")
@@ -90,6 +91,8 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _configured_model(cfg: Config) -> tuple[str, str]:
+    from edgeface.models.checksums import file_sha256
+
     profile = cfg.profile
     return profile.name, file_sha256(cfg.model_path(profile.model))
 
@@ -122,6 +125,12 @@ def _annotate_path(out: Path, image: Path, many: bool) -> Path:
 
 
 def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
+    import cv2
+
+    from edgeface.vision.annotate import annotate
+    from edgeface.vision.images import load_image
+    from edgeface.vision.recognize import Recognizer
+
     failures = 0
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
         recognizer.gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)

@@ -6,26 +6,20 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
-
-from edgeface.bench.accuracy import labelled_photos, probe_vector
-from edgeface.capture.camera import open_camera
 from edgeface.cli.common import Subparsers, open_store, progress
 from edgeface.config import Config, default_config_path
 from edgeface.errors import CameraError, EdgefaceError
-from edgeface.mqtt.connect import connected_client
-from edgeface.mqtt.discovery import removals
-from edgeface.ops.calibrate import calibrate, render_plot, write_threshold
-from edgeface.ops.doctor import run_checks
-from edgeface.storage.audit import AuditLog, parse_since
 from edgeface.values import Vectors
-from edgeface.vision.annotate import annotate
-from edgeface.vision.recognize import Recognizer
+
+if TYPE_CHECKING:
+    from edgeface.vision.recognize import Recognizer
 
 
 def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.ops.doctor import run_checks
+
     checks = run_checks(cfg)
     for check in checks:
         print(check.line())
@@ -35,6 +29,8 @@ def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.storage.audit import AuditLog, parse_since
+
     since = parse_since(args.since) if args.since else None
     with AuditLog(cfg.store_path, cfg.store.audit_retention_days) as audit:
         entries = audit.entries(since=since, person=args.person, limit=args.limit)
@@ -48,6 +44,9 @@ def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_ha_remove(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.mqtt.connect import connected_client
+    from edgeface.mqtt.discovery import removals
+
     with connected_client(cfg.mqtt, "ha-remove") as client:
         for removal in removals(cfg.device_id, cfg.topic_prefix):
             client.publish(removal.topic, removal.payload, qos=1, retain=True).wait_for_publish(5)
@@ -56,6 +55,12 @@ def cmd_ha_remove(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
+    import cv2
+
+    from edgeface.capture.camera import open_camera
+    from edgeface.vision.annotate import annotate
+    from edgeface.vision.recognize import Recognizer
+
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
         recognizer.gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
         with open_camera(cfg.camera, cfg.camera_path) as camera:
@@ -73,6 +78,8 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _photo_vectors(recognizer: Recognizer, faces: Path) -> tuple[list[Vectors], list[str]]:
+    from edgeface.bench.accuracy import labelled_photos, probe_vector
+
     people, unknown = labelled_photos(faces)
     jobs = [(name, p) for name, photos in people.items() for p in photos] + [(f"unknown/{p.stem}", p) for p in unknown]
     vectors, labels = [], []
@@ -85,6 +92,12 @@ def _photo_vectors(recognizer: Recognizer, faces: Path) -> tuple[list[Vectors], 
 
 
 def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
+    import cv2
+    import numpy as np
+
+    from edgeface.ops.calibrate import calibrate, render_plot, write_threshold
+    from edgeface.vision.recognize import Recognizer
+
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
         gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
         vectors = list(gallery.vectors)

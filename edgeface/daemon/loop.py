@@ -1,4 +1,4 @@
-"""The door daemon: the one composition root and the frame loop.
+"""The door daemon's frame loop (its parts are built and wired by :mod:`edgeface.app`).
 
 Data flows one way: camera → detect → (track) → align/embed → match →
 decide → (event to the publisher, pulse to the relay). The loop runs in the
@@ -8,16 +8,19 @@ handed over through the publisher's queue, signals only set flags.
 Fail secure: the relay is driven locked before anything else is opened, and
 again on every way out of :meth:`Service.run` (stop, signal, error, stall).
 
-Audit first: every decision and every remote unlock is written to the outbox
-(fsynced) *before* the relay moves. If it cannot be written (the state
-directory is full or read-only) the door does not open and the daemon exits
-non-zero with one error line, so the service manager restarts it rather than
-run a door without an audit trail.
+Audit first: every decision and every remote unlock is recorded through one path
+(:class:`~edgeface.daemon.events.EventRecorder`: the outbox, fsynced, first) *before* the
+relay moves. If it cannot be written (the state directory is full or read-only) the door
+does not open and the daemon exits non-zero with one error line, so the service manager
+restarts it rather than run a door without an audit trail.
 
 Guards: decisions and remote unlocks are rate-limited (``daemon.decisions_per_minute``,
 ``mqtt.remote_unlock.per_minute``); a stall guard (:mod:`edgeface.daemon.stallguard`) ends a
 daemon whose loop or camera hangs; face crops kept in the store are purged at start
 and daily (``store.image_retention_days``).
+
+Reload (SIGHUP) re-reads the config and the people store; :mod:`edgeface.daemon.reload` decides
+which changes apply at once and names the rest in one warning.
 """
 
 from __future__ import annotations
@@ -28,37 +31,31 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from gpiozero.pins import Factory
-
-from edgeface.capture.camera import Camera, open_camera
+from edgeface.capture.camera import Camera
 from edgeface.config import Config, load_config
+from edgeface.daemon.events import EventRecorder
 from edgeface.daemon.metrics import Metrics
-from edgeface.daemon.preflight import check_model_files
+from edgeface.daemon.reload import plan_reload
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.stallguard import EXIT_STALLED, StallGuard
 from edgeface.daemon.web import LiveView
 from edgeface.door.decide import Decider, Observation
 from edgeface.door.ratelimit import RateLimit
-from edgeface.door.relay import DoorRelay, Relay, make_pin_factory
+from edgeface.door.relay import Relay
 from edgeface.errors import EdgefaceError
 from edgeface.liveness.minifasnet import LivenessStage
-from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.mqtt.publisher import Publisher
 from edgeface.storage.audit import AuditLog
-from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
-from edgeface.values import Decision, DoorState, Event, EventType, Face, Frame, Match
-from edgeface.vision.quality import passes
-from edgeface.vision.recognize import Recognizer, open_detector
+from edgeface.values import Decision, EventType, Face, Frame, Match
+from edgeface.vision.quality import QualityGates, passes
+from edgeface.vision.recognize import Recognizer
 from edgeface.vision.track import Tracker
 
 log = logging.getLogger(__name__)
@@ -75,20 +72,6 @@ LOCK_ON_STALL_SECONDS = 2.0
 """How long a stall handler waits for the relay before exiting anyway."""
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class LoopStats:
-    frames: int = 0
-    faces: int = 0
-    embedded: int = 0
-    decisions: int = 0
-    commands: int = 0
-    """Remote commands taken from the publisher and handled (acted on or refused)."""
-
-
 class Service:
     """The daemon's parts wired together; :meth:`run` is the frame loop."""
 
@@ -101,6 +84,7 @@ class Service:
         store: Store,
         publisher: Publisher,
         relay: Relay,
+        recorder: EventRecorder | None = None,
         notifier: Notifier | None = None,
         config_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -111,7 +95,8 @@ class Service:
         web: LiveView | None = None,
     ) -> None:
         """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
-        locks the relay and ends the process with status 3 (:data:`~edgeface.daemon.stallguard.EXIT_STALLED`)."""
+        locks the relay and ends the process with status 3 (:data:`~edgeface.daemon.stallguard.EXIT_STALLED`).
+        ``recorder`` defaults to one that publishes and counts (no audit log, no live page)."""
         self.cfg = cfg
         self.camera = camera
         self.recognizer = recognizer
@@ -124,15 +109,14 @@ class Service:
         self.liveness = liveness
         """Run on faces that matched someone; None when ``liveness.enabled`` is false."""
         self.metrics = metrics or Metrics()
+        self.recorder = recorder or EventRecorder(cfg.device_id, publisher, self.metrics)
         self.audit = audit
+        """Only its retention is the loop's business: events reach it through the recorder."""
         self.web = web
-        """The live view page, fed frames and events; None when ``web.enabled`` is false."""
-        if web is not None:
-            web.health = self.health
+        """The live view page, fed frames; None when ``web.enabled`` is false."""
         self._face_present = False
         self.decider = Decider(cfg.decide, clock=clock)
         self.tracker = Tracker()
-        self.stats = LoopStats()
         self.on_stall = on_stall or self._exit_stalled
         self.decision_limit = RateLimit("recognition decision", cfg.daemon.decisions_per_minute, clock=clock)
         self.unlock_limit = RateLimit("remote unlock", cfg.mqtt.remote_unlock.per_minute, clock=clock)
@@ -140,8 +124,6 @@ class Service:
         self._next_purge = 0.0
         self._stop = threading.Event()
         self._reload_config = threading.Event()
-        self.relay.on_change(self.publisher.publish_door)
-        self.reload_people()
 
     # -- control -------------------------------------------------------------------------------------------------
 
@@ -172,36 +154,34 @@ class Service:
         log.info("people store: %d people enrolled (%s)", len(gallery), self.store.path)
 
     def _reload(self) -> None:
-        """SIGHUP: new thresholds, schedules and people; the camera, models and broker connection stay."""
+        """SIGHUP: re-read the config and the people; live changes apply, the rest is named in one warning."""
         self.notifier.reloading()
         try:
-            cfg = load_config(self.config_path)
+            plan = plan_reload(self.cfg, load_config(self.config_path))
+            self.reload_people()
         except EdgefaceError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
         else:
-            fixed = ("camera", "detector", "embedder", "liveness", "mqtt", "relay", "runtime")
-            kept = [s for s in fixed if getattr(cfg, s) != getattr(self.cfg, s)]
-            if cfg.daemon.stall_seconds != self.cfg.daemon.stall_seconds:
-                kept.append("daemon.stall_seconds")
-            if cfg.store.path != self.cfg.store.path:
-                kept.append("store.path")
-            if kept:
-                log.warning("reload: changes to %s take effect after a restart", ", ".join(kept))
-            try:
-                self.reload_people()
-            except EdgefaceError as exc:
-                log.error("reload refused, keeping the running config: %s", exc)
-            else:
-                if cfg.daemon.decisions_per_minute != self.cfg.daemon.decisions_per_minute:
-                    self.decision_limit = RateLimit(
-                        "recognition decision", cfg.daemon.decisions_per_minute, clock=self.clock
-                    )
-                self.cfg = cfg
-                self.recognizer.threshold = cfg.threshold
-                self.recognizer.margin = cfg.match.margin
-                self.decider.reset(cfg.decide)
-                log.info("reloaded %s", self.config_path or "the embedded defaults")
+            if plan.need_restart:
+                log.warning("reload: changes to %s take effect after a restart", ", ".join(plan.need_restart))
+            self.apply(plan.config)
+            applied = f" (applied: {', '.join(plan.applied)})" if plan.applied else ""
+            log.info("reloaded %s%s", self.config_path or "the embedded defaults", applied)
         self.notifier.ready("reloaded")
+
+    def apply(self, cfg: Config) -> None:
+        """Run with ``cfg`` from now on: every part that reads a live section (see edgeface.daemon.reload)."""
+        old, self.cfg = self.cfg, cfg
+        self.recognizer.threshold = cfg.threshold
+        self.recognizer.margin = cfg.match.margin
+        self.recognizer.gates = QualityGates.from_config(cfg.quality)
+        self.decider.reset(cfg.decide)
+        if cfg.daemon.decisions_per_minute != old.daemon.decisions_per_minute:
+            self.decision_limit = RateLimit("recognition decision", cfg.daemon.decisions_per_minute, clock=self.clock)
+        if cfg.mqtt.remote_unlock.per_minute != old.mqtt.remote_unlock.per_minute:
+            self.unlock_limit = RateLimit("remote unlock", cfg.mqtt.remote_unlock.per_minute, clock=self.clock)
+        if self.audit is not None:
+            self.audit.retention = cfg.store.audit_retention_days * 86_400.0
 
     # -- the loop --------------------------------------------------------------------------------------------------
 
@@ -250,16 +230,17 @@ class Service:
             self._log_stats("stopped after")
 
     def _log_stats(self, what: str = "so far") -> None:
-        s, camera = self.stats, self.camera.stats
+        m = self.metrics
+        decisions = sum(m.total("decisions", type=kind.value) for kind in EventType)
         log.info(
             "%s: %d frames, %d faces, %d embedded, %d decisions, %d commands; camera reconnects %d",
             what,
-            s.frames,
-            s.faces,
-            s.embedded,
-            s.decisions,
-            s.commands,
-            camera.reconnects,
+            m.total("frames"),
+            m.total("faces"),
+            m.total("faces_embedded"),
+            decisions,
+            m.total("commands"),
+            self.camera.stats.reconnects,
         )
 
     def _beat(self, where: str) -> None:
@@ -314,11 +295,9 @@ class Service:
     def process(self, frame: Frame) -> list[Decision]:
         """One frame through the pipeline; returns the decisions it produced."""
         started = time.perf_counter()
-        self.stats.frames += 1
         rec, metrics = self.recognizer, self.metrics
         with metrics.timed("detect"):
             faces = rec.detect(frame.image)
-        self.stats.faces += len(faces)
         metrics.frames.inc()
         metrics.faces.inc(len(faces))
         if bool(faces) != self._face_present:
@@ -337,7 +316,6 @@ class Service:
                 vectors = rec.embed(frame.image, [f for _, f in fresh])
             with metrics.timed("match"):
                 matches = rec.match(vectors)
-        self.stats.embedded += len(fresh)
         metrics.embedded.inc(len(fresh))
         # Only fresh matches are evidence: a cached identity counted again would make N-of-M meaningless.
         observations: list[Observation] = [(t, m) for (t, _), m in zip(fresh, matches, strict=True)]
@@ -381,26 +359,11 @@ class Service:
     def act(self, decision: Decision) -> None:
         """Record a decision durably, then, for a grant, open the door (within the rate limit)."""
         if not self.decision_limit.allow():
+            self.metrics.rate_limited.labels("decision").inc()
             log.debug("decision dropped by the rate limit: %s %s", decision.type.value, decision.person or "-")
             return
-        self.stats.decisions += 1
-        event = self._event(decision.type, decision.person, decision.similarity, decision.frames, decision.reason)
         # Audit first: if the event cannot be stored this raises, and the door stays shut.
-        self.publisher.publish_event(event)
-        self.metrics.decisions.labels(decision.type.value).inc()
-        if self.audit is not None:
-            self.audit.record(event)
-        if self.web is not None:
-            self.web.add_event(event)
-        log.info(
-            "decision type=%s person=%s similarity=%.3f frames=%d reason=%s id=%s",
-            decision.type.value,
-            decision.person or "-",
-            decision.similarity,
-            decision.frames,
-            decision.reason or "-",
-            event.id,
-        )
+        self.recorder.record(decision.type, decision.person, decision.similarity, decision.frames, decision.reason)
         if decision.type is EventType.GRANTED:
             self.relay.pulse(self.cfg.relay.pulse_seconds)
 
@@ -409,37 +372,21 @@ class Service:
         camera = self.camera.stats
         return {
             "people_enrolled": len(self.recognizer.gallery),
-            "frames_processed": self.stats.frames,
+            "frames_processed": int(self.metrics.total("frames")),
             "broker_connected": self.publisher.connected,
             "camera_online": camera.online and not camera.ended,
             "door": self.relay.state.value,
         }
 
-    def _event(self, kind: EventType, person: str | None, similarity: float, frames: int, reason: str | None) -> Event:
-        return Event(
-            id=str(uuid.uuid4()),
-            ts=utc_now(),
-            device=self.cfg.device_id,
-            type=kind,
-            person=person,
-            similarity=similarity,
-            frames=frames,
-            reason=reason,
-        )
-
     def handle_command(self, command: Command) -> None:
-        self.stats.commands += 1
+        self.metrics.commands.inc()
         if isinstance(command, UnlockCommand):
             if not self.unlock_limit.allow():
+                self.metrics.rate_limited.labels("remote unlock").inc()
                 return
             default = min(self.cfg.relay.pulse_seconds, self.cfg.mqtt.remote_unlock.max_seconds)
             seconds = command.seconds if command.seconds is not None else default
-            event = self._event(EventType.GRANTED, None, 0.0, 0, "remote")
-            self.publisher.publish_event(event)
-            if self.audit is not None:
-                self.audit.record(event)
-            if self.web is not None:
-                self.web.add_event(event)
+            event = self.recorder.record(EventType.GRANTED, None, 0.0, 0, "remote")
             log.info("remote unlock for %.1f s id=%s", seconds, event.id)
             self.relay.pulse(seconds)
         elif isinstance(command, ReloadCommand):
@@ -447,92 +394,3 @@ class Service:
                 self.reload_people()
             except EdgefaceError as exc:
                 log.error("reload refused, keeping the people already loaded: %s", exc)
-
-
-def open_service(
-    cfg: Config,
-    stack: ExitStack,
-    *,
-    config_path: Path | None = None,
-    pin_factory: Factory | None = None,
-    notifier: Notifier | None = None,
-    wrap_camera: Callable[[Camera], Camera] | None = None,
-    on_stall: Callable[[str], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> Service:
-    """Build every part from the config, registering each on ``stack`` to be closed; the composition root.
-
-    The order is the fail-secure one: the relay is driven locked first (its log line is the daemon's
-    first), then the model files are checked, then the store, the outbox, the broker connection, the
-    models and the camera are opened. Whatever fails raises an EdgefaceError with one line to print.
-    ``pin_factory`` and ``wrap_camera`` let tests hold the mock pins and wrap the camera.
-    """
-    # The relay first: whatever fails after this, the door is held locked.
-    if pin_factory is None:
-        pin_factory = make_pin_factory(cfg.relay.pin_factory)
-        stack.callback(pin_factory.close)
-    relay = stack.enter_context(DoorRelay.from_config(cfg.relay, pin_factory))
-    relay.lock()
-    log.info("door relay on GPIO%d driven locked before anything else", cfg.relay.pin)
-    check_model_files(cfg)
-    store = stack.enter_context(Store(cfg.store_path, keep_images=cfg.store.keep_images))
-    log.info("people store %s opened (%s)", cfg.store_path, store.integrity_check())
-    outbox = stack.enter_context(Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max))
-    log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
-    publisher = stack.enter_context(MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox))
-    recognizer = stack.enter_context(Recognizer.from_config(cfg, live=True))
-    liveness = None
-    if cfg.liveness.enabled:
-        motion = cfg.liveness.motion()
-        # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
-        detector = open_detector(cfg) if motion is not None else None
-        stage = LivenessStage.open(
-            cfg.liveness_specs(), cfg.runtime.options(), cfg.liveness.threshold, motion, detector
-        )
-        liveness = stack.enter_context(stage)
-        log.info("liveness on: threshold %.2f, temporal check %s", cfg.liveness.threshold, motion is not None)
-    camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
-    audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
-    metrics = Metrics()
-    metrics.watch(
-        outbox=lambda: len(outbox),
-        broker=lambda: float(publisher.connected),
-        relay=lambda: float(relay.state is DoorState.UNLOCKED),
-        reconnects=lambda: camera.stats.reconnects,
-    )
-    if cfg.metrics.port is not None:
-        metrics.serve(cfg.metrics.address, cfg.metrics.port)
-        stack.callback(metrics.close)
-    web = None
-    if cfg.web.enabled:
-        web = LiveView(cfg.web.fps)
-        web.serve(cfg.web.address, cfg.web.port)
-        stack.callback(web.close)
-    return Service(
-        cfg,
-        camera=wrap_camera(camera) if wrap_camera else camera,
-        recognizer=recognizer,
-        store=store,
-        publisher=publisher,
-        relay=relay,
-        notifier=notifier,
-        config_path=config_path,
-        liveness=liveness,
-        metrics=metrics,
-        audit=audit,
-        web=web,
-        on_stall=on_stall,
-        clock=clock,
-    )
-
-
-def run_daemon(cfg: Config, config_path: Path | None) -> int:
-    """``edgeface run``: build every part from the config, run until stopped, release everything."""
-    os.umask(0o077)  # whatever else gets created (SQLite's side files included) is private too
-    notifier = Notifier()
-    with ExitStack() as stack:
-        service = open_service(cfg, stack, config_path=config_path, notifier=notifier)
-        service.install_signal_handlers()
-        service.run()
-    notifier.close()
-    return 0

@@ -1,9 +1,10 @@
-"""Prometheus metrics for the daemon, on a registry of its own.
+"""The daemon's counters, on a Prometheus registry of its own.
 
-Counters and stage-latency histograms are updated by the frame loop; the
-gauges (outbox depth, broker link, relay, camera reconnects) read their
-value from the live objects when Prometheus scrapes, so keeping them costs
-nothing per frame. Served only when ``metrics.port`` is set.
+They are the one record of what the loop has done: the periodic stats log line, the tests and
+Prometheus all read these counters (:meth:`Metrics.total`). Stage-latency histograms are updated by
+the frame loop; the gauges (outbox depth, broker link, relay, camera reconnects) read their value
+from the live objects when Prometheus scrapes, so keeping them costs nothing per frame. Served over
+HTTP only when ``metrics.port`` is set.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class Metrics:
         self.faces = Counter("edgeface_faces", "Faces detected.", registry=r)
         self.embedded = Counter("edgeface_faces_embedded", "Faces embedded (passed the quality gates).", registry=r)
         self.decisions = Counter("edgeface_decisions", "Decisions by type.", ["type"], registry=r)
+        self.commands = Counter("edgeface_commands", "Remote commands taken from the broker and handled.", registry=r)
+        self.rate_limited = Counter(
+            "edgeface_rate_limited", "Decisions and remote unlocks refused by a rate limit.", ["what"], registry=r
+        )
         self.stage = Histogram(
             "edgeface_stage_seconds", "Time per pipeline stage.", ["stage"], buckets=_BUCKETS, registry=r
         )
@@ -55,6 +60,11 @@ class Metrics:
         self.broker.set_function(broker)
         self.relay.set_function(relay)
         self.reconnects.set_function(reconnects)
+
+    def total(self, name: str, **labels: str) -> float:
+        """A counter's value so far (``total("decisions", type="granted")``); 0 before its first count."""
+        value = self.registry.get_sample_value(f"edgeface_{name}_total", labels or None)
+        return value or 0.0
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:

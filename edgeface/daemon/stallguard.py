@@ -52,7 +52,6 @@ class StallGuard:
         self._last_frames = -1
         self._frames_moved = clock()
         self._stop = threading.Event()
-        self._fired = False
         self._thread = threading.Thread(target=self._run, name="edgeface-stall-guard", daemon=True)
 
     def start(self) -> StallGuard:
@@ -69,10 +68,6 @@ class StallGuard:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2.0)
-
-    @property
-    def fired(self) -> bool:
-        return self._fired
 
     def check(self) -> str | None:
         """The reason for a stall now, or None."""
@@ -100,6 +95,5 @@ class StallGuard:
                 log.exception("stall guard check failed")
                 continue
             if reason is not None:
-                self._fired = True
                 self._on_stall(reason)
                 return

@@ -28,7 +28,6 @@ class RateLimit:
         *,
         window: float = WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        logger: logging.Logger = log,
     ) -> None:
         if per_window < 1:
             raise ValueError(f"a rate limit must allow at least 1, not {per_window}")
@@ -36,14 +35,8 @@ class RateLimit:
         self.per_window = per_window
         self.window = window
         self._clock = clock
-        self._log = logger
         self._allowed: deque[float] = deque()
         self._refused = 0
-        self.refused_total = 0
-
-    @property
-    def limiting(self) -> bool:
-        return self._refused > 0
 
     def allow(self) -> bool:
         """True, and counted, if one more is within the limit now; False (logged once per burst) if not."""
@@ -52,17 +45,16 @@ class RateLimit:
             self._allowed.popleft()
         if len(self._allowed) < self.per_window:
             if self._refused:
-                self._log.info("%s rate limit lifted; %d were refused while it held", self.what, self._refused)
+                log.info("%s rate limit lifted; %d were refused while it held", self.what, self._refused)
                 self._refused = 0
             self._allowed.append(now)
             return True
         if not self._refused:
-            self._log.warning(
+            log.warning(
                 "%s rate limit reached (%d per %g s): refusing more until the rate drops",
                 self.what,
                 self.per_window,
                 self.window,
             )
         self._refused += 1
-        self.refused_total += 1
         return False

@@ -24,20 +24,18 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from gpiozero import OutputDevice
 from gpiozero.exc import GPIOPinInUse, PinInvalidPin
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory
 
+from edgeface.config import RelayConfig
 from edgeface.errors import ConfigError
 from edgeface.values import DoorState
 
-if TYPE_CHECKING:
-    from edgeface.config import RelayConfig
-
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 DoorCallback = Callable[[DoorState], None]
 
@@ -105,7 +103,7 @@ def _auto_factory() -> Factory:
             f"relay.pin_factory: auto found no working GPIO library on this Raspberry Pi ({reasons}); "
             "apt install python3-lgpio, and check that the user may open /dev/gpiochip*"
         )
-    logger.warning(
+    log.warning(
         "no real GPIO on this machine (%s); the door relay uses gpiozero's MockFactory and will not move. "
         "Set relay.pin_factory: mock to silence this.",
         reasons,
@@ -237,7 +235,7 @@ class DoorRelay:
         try:
             self.close()
         except Exception:
-            logger.exception("could not lock the door relay on GPIO%s at exit", self._pin)
+            log.exception("could not lock the door relay on GPIO%s at exit", self._pin)
 
     def _expire(self, deadline: float) -> None:
         with self._lock:
@@ -249,7 +247,7 @@ class DoorRelay:
                 self._device.off()
             except Exception:
                 # Nobody is waiting on this thread to hear about it; the state stays UNLOCKED, which is the truth.
-                logger.exception("could not re-lock the door relay on GPIO%s", self._pin)
+                log.exception("could not re-lock the door relay on GPIO%s", self._pin)
                 return
             self._set(DoorState.LOCKED)
 
@@ -262,10 +260,10 @@ class DoorRelay:
         if state is self._state:
             return
         self._state = state
-        logger.info("door %s (GPIO%s)", state.value, self._pin)
+        log.info("door %s (GPIO%s)", state.value, self._pin)
         for callback in list(self._callbacks):
             try:
                 callback(state)
             except Exception:
                 # A broken subscriber (say, MQTT) must never stop the door from re-locking.
-                logger.exception("door state callback %r failed", callback)
+                log.exception("door state callback %r failed", callback)

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from edgeface.config import Config
 from edgeface.errors import ModelError
 from edgeface.liveness.temporal import MotionHistory, MotionReport, MotionSettings, MotionVerdict, Points
 from edgeface.models.runtime import RuntimeOptions, open_session
@@ -43,8 +44,6 @@ FloatArray = npt.NDArray[np.float32]
 Box = tuple[float, float, float, float]
 REAL_CLASS = 1
 """Silent-Face's classes: 0 and 2 are attack types, 1 is a live face."""
-DEFAULT_THRESHOLD = 0.5
-"""A fused real probability of 0.5 or more is always upstream's argmax == real."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +57,9 @@ class ModelSpec:
     size: int = 80
 
 
-_V2_SHA = "4dec4a371c70dd6d60c6945b7d4cdee6564955953bf371db0a75f8f8d5be26d2"
-_V1SE_SHA = "1041bc01df91807275151829b9914aa3cc78dcc2348ebe6dece3bb7296888a80"
-DEFAULT_MODELS: tuple[tuple[str, str, float], ...] = (
-    ("antispoof_minifasnet_v2_2.7_80x80.onnx", _V2_SHA, 2.7),
-    ("antispoof_minifasnet_v1se_4.0_80x80.onnx", _V1SE_SHA, 4.0),
-)
-"""(file, pinned SHA-256, box scale) of the shipped pair, the combination upstream fuses."""
-
-
-def default_model_specs(models_dir: Path) -> tuple[ModelSpec, ...]:
-    return tuple(ModelSpec(models_dir / name, sha, scale) for name, sha, scale in DEFAULT_MODELS)
+def model_specs(cfg: Config) -> tuple[ModelSpec, ...]:
+    """The networks ``liveness.models`` names, resolved against ``models_dir``."""
+    return tuple(ModelSpec(cfg.model_path(m.model), m.sha256, m.scale) for m in cfg.liveness.models)
 
 
 def crop_box(box: Box, scale: float, width: int, height: int) -> tuple[int, int, int, int]:

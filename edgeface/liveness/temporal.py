@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edgeface.config import TemporalConfig
 from edgeface.values import Face
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ class MotionSettings:
     """And hold at least this many usable frames."""
     min_face: float = 40.0
     """Faces smaller than this (shorter box side, px) are too noisy to use as evidence."""
+
+    @classmethod
+    def from_config(cls, section: TemporalConfig) -> MotionSettings | None:
+        """The check's settings, or None when ``liveness.temporal.enabled`` is false."""
+        if not section.enabled:
+            return None
+        return cls(section.threshold, section.window_seconds, section.min_seconds, section.min_frames, section.min_face)
 
     def __post_init__(self) -> None:
         if self.min_seconds > self.window_seconds:

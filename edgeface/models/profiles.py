@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgeface.vision.align import CropSpec
+from edgeface.models.catalogue import pinned_sha256
 
 
 class EmbedderProfile(BaseModel):
@@ -43,16 +43,6 @@ class EmbedderProfile(BaseModel):
         "as FaceNet's --subtract_mean does.",
     )
     threshold: float = Field(ge=-1.0, le=1.0, description="Suggested cosine-similarity threshold for this model.")
-
-    @property
-    def crop_spec(self) -> CropSpec:
-        return CropSpec(
-            kind=self.crop,
-            size=self.input_size,
-            scale=self.crop_scale,
-            shift_y=self.crop_shift_y,
-            margin=self.crop_margin,
-        )
 
 
 _IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -92,19 +82,19 @@ BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
         EmbedderProfile(
             name="mobilefacenet",
             model="mobilefacenet_foamliu.onnx",
-            sha256="e0cfb3cbbaeb1f9121715749884bcfd0e3bf324928be2c642b78bc0d4365001a",
+            sha256=pinned_sha256("mobilefacenet_foamliu.onnx"),
             **_MOBILEFACENET,
         ),
         EmbedderProfile(
             name="mobilefacenet_int8",
             model="mobilefacenet_foamliu_int8.onnx",
-            sha256="0140ba3c1450a257235de0e120ceb8e25d4555f9622c214f482f13043d69eeb1",
+            sha256=pinned_sha256("mobilefacenet_foamliu_int8.onnx"),
             **_MOBILEFACENET,
         ),
         EmbedderProfile(
             name="facenet_casia",
             model="facenet_inception_resnet_v1_casia.onnx",
-            sha256="de222ca150cb798840f8284c7e5e7574447892e3a0a526b41ce29d4bd85ce070",
+            sha256=pinned_sha256("facenet_inception_resnet_v1_casia.onnx"),
             center="facenet_casia_mean.npy",
             threshold=0.49,
             **_FACENET,
@@ -112,7 +102,7 @@ BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
         EmbedderProfile(
             name="facenet_casia_int8",
             model="facenet_inception_resnet_v1_casia_int8.onnx",
-            sha256="0eb0a3cb0279cbc5c405e2be19da18f1be26e2cf5db3c7f6cdbf7e9d5921970e",
+            sha256=pinned_sha256("facenet_inception_resnet_v1_casia_int8.onnx"),
             center="facenet_casia_int8_mean.npy",
             threshold=0.48,
             **_FACENET,

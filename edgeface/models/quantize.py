@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeface.errors import ConfigError, EdgefaceError, ImageError, ModelError
+from edgeface.models.checksums import file_sha256
 from edgeface.models.profiles import BUILTIN_PROFILES, EmbedderProfile
-from edgeface.models.runtime import RuntimeOptions, file_sha256, open_session
+from edgeface.models.runtime import RuntimeOptions, open_session
 from edgeface.ops.enroll import is_photo
 from edgeface.values import Image, Vectors
-from edgeface.vision.align import align
+from edgeface.vision.align import CropSpec, align
 from edgeface.vision.detect import Detector, primary_face
 from edgeface.vision.embed import l2_normalise, preprocess
 from edgeface.vision.images import load_image
@@ -88,7 +89,7 @@ def profile_for(path: Path, default: EmbedderProfile) -> EmbedderProfile:
 def calibration_crops(detector: Detector, photos: Iterable[Path], profile: EmbedderProfile) -> tuple[list[Image], int]:
     """The aligned crop of each photo's main face, and how many photos had no usable face."""
     crops, missed = [], 0
-    spec = profile.crop_spec
+    spec = CropSpec.for_profile(profile)
     for photo in photos:
         try:
             image = load_image(photo)

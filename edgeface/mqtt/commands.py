@@ -54,12 +54,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
+from edgeface.config import RemoteUnlockConfig
+from edgeface.config.mqtt import secret_problem
 from edgeface.errors import CommandError
-
-if TYPE_CHECKING:
-    from edgeface.config import RemoteUnlockConfig
 
 __all__ = [
     "MAX_COMMAND_BYTES",
@@ -83,7 +82,6 @@ MAX_REQUEST_SECONDS = 86_400.0
 CANONICAL_PREFIX = "edgeface-unlock-v1"
 COMMAND_QUEUE_SIZE = 32
 """Commands beyond this many waiting are dropped, so a flood cannot queue up door openings."""
-MIN_SECRET_CHARS = 16
 MAX_NONCES = 4096
 """Signed commands remembered at once; more within ``max_age_seconds`` are refused (fail closed)."""
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -218,8 +216,8 @@ class UnlockAuth:
         clock: Callable[[], float] = time.time,
         max_nonces: int = MAX_NONCES,
     ) -> None:
-        if len(secret) < MIN_SECRET_CHARS:
-            raise ValueError(f"the unlock secret must have at least {MIN_SECRET_CHARS} characters")
+        if problem := secret_problem(secret):
+            raise ValueError(f"the unlock secret {problem}")
         self._key = secret.encode()
         self.topic = topic
         self.max_age = max_age_seconds

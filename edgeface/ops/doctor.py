@@ -18,7 +18,7 @@ from edgeface.capture.camera import open_camera
 from edgeface.config import Config
 from edgeface.door.relay import make_pin_factory
 from edgeface.errors import EdgefaceError
-from edgeface.models.runtime import verify_model
+from edgeface.models.checksums import verify_model
 from edgeface.mqtt.connect import connected_client
 from edgeface.storage.people import Store
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from edgeface.errors import EdgefaceError
 from edgeface.storage.people import Store, check_name
 from edgeface.values import Face, Image, Vectors
-from edgeface.vision.align import align
+from edgeface.vision.align import CropSpec, align
 from edgeface.vision.detect import prominent_faces
 from edgeface.vision.images import decode_image, encode_jpeg, read_image_file
 from edgeface.vision.quality import QualityGates, sharpness, yaw
@@ -117,7 +117,11 @@ def enroll_photos(recognizer: Recognizer, store: Store, items: Iterable[tuple[st
         except EdgefaceError as exc:
             yield EnrolResult(name, photo, Outcome.UNREADABLE, str(exc))
             continue
-        jpeg = encode_jpeg(align(image, face, recognizer.embedder.profile.crop_spec)) if store.keep_images else None
+        jpeg = (
+            encode_jpeg(align(image, face, CropSpec.for_profile(recognizer.embedder.profile)))
+            if store.keep_images
+            else None
+        )
         digest = hashlib.sha256(data).hexdigest()
         added = store.add_template(
             name, vector[0], recognizer.model_id, source=photo.name, photo_sha256=digest, jpeg=jpeg
@@ -193,7 +197,7 @@ def enroll_shots(recognizer: Recognizer, store: Store, name: str, shots: list[Sh
     if not shots:
         return 0
     added = 0
-    spec = recognizer.embedder.profile.crop_spec
+    spec = CropSpec.for_profile(recognizer.embedder.profile)
     vectors = recognizer.embedder.embed([align(s.image, s.face, spec) for s in shots])
     for shot, vector in zip(shots, vectors, strict=True):
         jpeg = encode_jpeg(shot.image)

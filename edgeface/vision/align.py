@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edgeface.models.profiles import EmbedderProfile
 from edgeface.values import Face, Image
 
 # The standard ArcFace template for a 112×112 crop (the five landmarks in the
@@ -41,6 +42,17 @@ class CropSpec:
     """template: vertical shift of the template as a fraction of the crop side."""
     margin: float = 0.0
     """box: margin added on each side, as a fraction of the box's width and height."""
+
+    @classmethod
+    def for_profile(cls, profile: EmbedderProfile) -> CropSpec:
+        """The crop an embedder profile's model was trained on."""
+        return cls(
+            kind=profile.crop,
+            size=profile.input_size,
+            scale=profile.crop_scale,
+            shift_y=profile.crop_shift_y,
+            margin=profile.crop_margin,
+        )
 
 
 def template_points(spec: CropSpec) -> npt.NDArray[np.float32]:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from edgeface.config import DetectorConfig
 from edgeface.values import Face, Image
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,12 @@ class DetectorSettings:
     """Images whose longer side exceeds this are downscaled before detection
     (YuNet is trained on faces of roughly 10–300 px)."""
     top_k: int = 50
+
+    @classmethod
+    def from_config(cls, section: DetectorConfig, *, live: bool = False) -> DetectorSettings:
+        """``live``: for camera frames, detected at ``detector.live_max_side`` (photos keep ``max_side``)."""
+        side = section.live_max_side if live and section.live_max_side is not None else section.max_side
+        return cls(section.score_threshold, section.nms_threshold, side)
 
 
 @dataclass(frozen=True)

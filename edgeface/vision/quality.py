@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgeface.config import QualityConfig
 from edgeface.values import Face, Image
 
 
@@ -23,6 +24,10 @@ class QualityGates:
     """Variance of the Laplacian of the face region; 0 disables the gate."""
     max_yaw: float = 1.0
     """Nose offset from the eye midline relative to the eye distance; 1 disables the gate."""
+
+    @classmethod
+    def from_config(cls, section: QualityConfig) -> QualityGates:
+        return cls(min_face=section.min_face, min_sharpness=section.min_sharpness, max_yaw=section.max_yaw)
 
 
 def sharpness(image: Image, face: Face) -> float:

@@ -16,10 +16,10 @@ import numpy as np
 
 from edgeface.config import Config
 from edgeface.errors import ModelError
-from edgeface.models.runtime import open_session
+from edgeface.models.runtime import RuntimeOptions, open_session
 from edgeface.values import Face, Image, Match, Vectors
-from edgeface.vision.align import align
-from edgeface.vision.detect import Detector, YuNetDetector
+from edgeface.vision.align import CropSpec, align
+from edgeface.vision.detect import Detector, DetectorSettings, YuNetDetector
 from edgeface.vision.embed import Embedder, OnnxEmbedder
 from edgeface.vision.match import Gallery, match
 from edgeface.vision.quality import QualityGates
@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 
 def open_detector(cfg: Config, live: bool = False) -> YuNetDetector:
     """``live``: for camera frames, detected at ``detector.live_max_side``."""
-    session, _ = open_session(cfg.model_path(cfg.detector.model), cfg.detector.sha256, cfg.runtime.options())
-    return YuNetDetector(session, cfg.detector.settings(live))
+    session, _ = open_session(
+        cfg.model_path(cfg.detector.model), cfg.detector.sha256, RuntimeOptions.from_config(cfg.runtime)
+    )
+    return YuNetDetector(session, DetectorSettings.from_config(cfg.detector, live=live))
 
 
 def load_center(path: Path) -> Vectors:
@@ -43,7 +45,7 @@ def load_center(path: Path) -> Vectors:
 
 def open_embedder(cfg: Config) -> OnnxEmbedder:
     profile = cfg.profile
-    session, sha = open_session(cfg.model_path(profile.model), profile.sha256, cfg.runtime.options())
+    session, sha = open_session(cfg.model_path(profile.model), profile.sha256, RuntimeOptions.from_config(cfg.runtime))
     center = load_center(cfg.profile_data_path(profile.center)) if profile.center else None
     return OnnxEmbedder(session, profile, sha, center)
 
@@ -87,7 +89,7 @@ class Recognizer:
             embedder,
             threshold=cfg.threshold,
             margin=cfg.match.margin,
-            gates=cfg.quality.gates(),
+            gates=QualityGates.from_config(cfg.quality),
             gallery=gallery,
         )
 
@@ -110,7 +112,7 @@ class Recognizer:
         return [f for f in self.detector.detect(image) if f.size >= self.gates.min_face]
 
     def embed(self, image: Image, faces: list[Face]) -> Vectors:
-        spec = self.embedder.profile.crop_spec
+        spec = CropSpec.for_profile(self.embedder.profile)
         return self.embedder.embed([align(image, f, spec) for f in faces])
 
     def match(self, vectors: Vectors, gallery: Gallery | None = None) -> list[Match]:

@@ -31,9 +31,10 @@ import paho.mqtt.client as mqtt
 import yaml
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from edgeface.app import open_service
 from edgeface.capture.camera import Camera
 from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig
-from edgeface.daemon.loop import Service, open_service
+from edgeface.daemon.loop import Service
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.mqtt.client import MqttPublisher
 from edgeface.ops.enroll import enroll_photos
@@ -159,8 +160,8 @@ class DaemonProcess:
                 self._cond.wait(min(left, 0.2))
 
     def event_ids(self) -> list[str]:
-        """Ids of the events the daemon recorded, in order (from its ``decision``/``remote unlock`` lines)."""
-        return [m.group(1) for line in self.lines() if (m := EVENT_ID.search(line))]
+        """Ids of the events the daemon recorded, in order (from the one ``decision`` line of each)."""
+        return [m.group(1) for line in self.lines() if "decision type=" in line and (m := EVENT_ID.search(line))]
 
     def wait(self, timeout: float = 20.0) -> int:
         code = self.proc.wait(timeout)

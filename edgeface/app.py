@@ -1,0 +1,133 @@
+"""The composition root: every part of the daemon built from the config, in the fail-secure order.
+
+This is the only module that imports the subsystems together. ``edgeface run`` goes through
+:func:`run_daemon`; tests build the same daemon with :func:`open_service` and hold its mock pins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from gpiozero.pins import Factory
+
+from edgeface.capture.camera import Camera, open_camera
+from edgeface.config import Config
+from edgeface.daemon.events import EventRecorder
+from edgeface.daemon.loop import Service
+from edgeface.daemon.metrics import Metrics
+from edgeface.daemon.preflight import check_model_files
+from edgeface.daemon.sdnotify import Notifier
+from edgeface.daemon.web import LiveView
+from edgeface.door.relay import DoorRelay, make_pin_factory
+from edgeface.liveness.minifasnet import LivenessStage, model_specs
+from edgeface.liveness.temporal import MotionSettings
+from edgeface.models.runtime import RuntimeOptions
+from edgeface.mqtt.client import MqttPublisher
+from edgeface.storage.audit import AuditLog
+from edgeface.storage.outbox import Outbox
+from edgeface.storage.people import Store
+from edgeface.values import DoorState
+from edgeface.vision.recognize import Recognizer, open_detector
+
+log = logging.getLogger(__name__)
+
+
+def open_service(
+    cfg: Config,
+    stack: ExitStack,
+    *,
+    config_path: Path | None = None,
+    pin_factory: Factory | None = None,
+    notifier: Notifier | None = None,
+    wrap_camera: Callable[[Camera], Camera] | None = None,
+    on_stall: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Service:
+    """Build every part from the config, registering each on ``stack`` to be closed; the composition root.
+
+    The order is the fail-secure one: the relay is driven locked first (its log line is the daemon's
+    first), then the model files are checked, then the store, the outbox, the broker connection, the
+    models and the camera are opened. Whatever fails raises an EdgefaceError with one line to print.
+    ``pin_factory`` and ``wrap_camera`` let tests hold the mock pins and wrap the camera.
+    """
+    # The relay first: whatever fails after this, the door is held locked.
+    if pin_factory is None:
+        pin_factory = make_pin_factory(cfg.relay.pin_factory)
+        stack.callback(pin_factory.close)
+    relay = stack.enter_context(DoorRelay.from_config(cfg.relay, pin_factory))
+    relay.lock()
+    log.info("door relay on GPIO%d driven locked before anything else", cfg.relay.pin)
+    check_model_files(cfg)
+    store = stack.enter_context(Store(cfg.store_path, keep_images=cfg.store.keep_images))
+    log.info("people store %s opened (%s)", cfg.store_path, store.integrity_check())
+    outbox = stack.enter_context(Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max))
+    log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
+    publisher = stack.enter_context(MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox))
+    recognizer = stack.enter_context(Recognizer.from_config(cfg, live=True))
+    liveness = None
+    if cfg.liveness.enabled:
+        motion = MotionSettings.from_config(cfg.liveness.temporal)
+        # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
+        detector = open_detector(cfg) if motion is not None else None
+        stage = LivenessStage.open(
+            model_specs(cfg), RuntimeOptions.from_config(cfg.runtime), cfg.liveness.threshold, motion, detector
+        )
+        liveness = stack.enter_context(stage)
+        log.info("liveness on: threshold %.2f, temporal check %s", cfg.liveness.threshold, motion is not None)
+    camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
+    audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
+    metrics = Metrics()
+    metrics.watch(
+        outbox=lambda: len(outbox),
+        broker=lambda: float(publisher.connected),
+        relay=lambda: float(relay.state is DoorState.UNLOCKED),
+        reconnects=lambda: camera.stats.reconnects,
+    )
+    if cfg.metrics.port is not None:
+        metrics.serve(cfg.metrics.address, cfg.metrics.port)
+        stack.callback(metrics.close)
+    web = None
+    if cfg.web.enabled:
+        web = LiveView(cfg.web.fps)
+        web.serve(cfg.web.address, cfg.web.port)
+        stack.callback(web.close)
+    service = Service(
+        cfg,
+        camera=wrap_camera(camera) if wrap_camera else camera,
+        recognizer=recognizer,
+        store=store,
+        publisher=publisher,
+        relay=relay,
+        recorder=EventRecorder(cfg.device_id, publisher, metrics, audit=audit, web=web),
+        notifier=notifier,
+        config_path=config_path,
+        liveness=liveness,
+        metrics=metrics,
+        audit=audit,
+        web=web,
+        on_stall=on_stall,
+        clock=clock,
+    )
+    # Wiring between parts lives here, not in their constructors.
+    relay.on_change(publisher.publish_door)
+    if web is not None:
+        web.health = service.health
+    service.reload_people()
+    return service
+
+
+def run_daemon(cfg: Config, config_path: Path | None) -> int:
+    """``edgeface run``: build every part from the config, run until stopped, release everything."""
+    os.umask(0o077)  # whatever else gets created (SQLite's side files included) is private too
+    notifier = Notifier()
+    with ExitStack() as stack:
+        service = open_service(cfg, stack, config_path=config_path, notifier=notifier)
+        service.install_signal_handlers()
+        service.run()
+    notifier.close()
+    return 0

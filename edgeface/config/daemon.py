@@ -1,0 +1,36 @@
+"""``daemon``, ``metrics``, ``web``: guards of the running daemon and what it serves locally."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edgeface.config.base import Section
+
+
+class DaemonConfig(Section):
+    """Guards of the running daemon."""
+
+    decisions_per_minute: int = Field(
+        30, ge=1, le=10_000, description="Recognition decisions acted on per minute; more are dropped (no unlock)."
+    )
+    stall_seconds: float = Field(
+        20.0,
+        ge=0.0,
+        le=3600.0,
+        description="A frame loop or camera read stuck this long locks the door and exits (status 3) so the "
+        "service manager restarts the daemon; 0 disables.",
+    )
+
+
+class MetricsConfig(Section):
+    port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port; null = off.")
+    address: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 to let another host scrape.")
+
+
+class WebConfig(Section):
+    """The local live view: annotated stream, last events, health. Off by default."""
+
+    enabled: bool = Field(False, description="Serve the live view page (it shows faces: keep it on a trusted network).")
+    address: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 to let another host look.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port of the page; 0 picks a free one.")
+    fps: float = Field(5.0, gt=0.0, le=30.0, description="Most stream frames per second sent to a viewer.")

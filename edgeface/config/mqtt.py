@@ -1,0 +1,74 @@
+"""``mqtt``: the broker connection, topics, the outbox bound and remote commands."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from edgeface.config.base import Section
+from edgeface.errors import ConfigError
+
+ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
+MIN_SECRET_CHARS = 16
+
+
+def secret_problem(secret: str) -> str | None:
+    """What is wrong with a shared secret for signed commands, or None: the one place the rule lives."""
+    return None if len(secret) >= MIN_SECRET_CHARS else f"must have at least {MIN_SECRET_CHARS} characters"
+
+
+class TlsConfig(Section):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = Field(False, description="Skip hostname verification (testing only).")
+
+
+class RemoteUnlockConfig(Section):
+    enabled: bool = Field(False, description="Accept cmd/unlock over MQTT.")
+    max_seconds: float = Field(10.0, gt=0.0, le=300.0, description="Longest unlock a command may ask for.")
+    secret: SecretStr | None = Field(
+        None,
+        description=f"Shared secret (at least {MIN_SECRET_CHARS} characters): unlocks must then be signed "
+        f"(HMAC-SHA256, see edgeface.mqtt.commands). Or set {ENV_UNLOCK_SECRET}.",
+    )
+    max_age_seconds: float = Field(
+        30.0, ge=1.0, le=3600.0, description="Signed unlocks older (or further in the future) than this are refused."
+    )
+    per_minute: int = Field(6, ge=1, le=600, description="Remote unlocks acted on per minute; more are refused.")
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (problem := secret_problem(value.get_secret_value())):
+            raise ValueError(problem)
+        return value
+
+    def shared_secret(self) -> str | None:
+        """The secret in force: ``$EDGEFACE_UNLOCK_SECRET`` if set, else ``secret``; None for unsigned unlocks."""
+        if env := os.environ.get(ENV_UNLOCK_SECRET):
+            if problem := secret_problem(env):
+                raise ConfigError(f"{ENV_UNLOCK_SECRET}: {problem}")
+            return env
+        return self.secret.get_secret_value() if self.secret is not None else None
+
+
+class MqttConfig(Section):
+    enabled: bool = Field(True, description="Publish over MQTT; events are kept in the outbox either way.")
+    host: str = "localhost"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = Field(None, description="Or set EDGEFACE_MQTT_PASSWORD.")
+    tls: TlsConfig | None = None
+    prefix: str | None = Field(None, description="Topic prefix; null = edgeface/<device_id>.")
+    keepalive: int = Field(30, ge=5, le=3600)
+    outbox_max: int = Field(10000, ge=10, le=10_000_000, description="Events kept while the broker is away.")
+    remote_unlock: RemoteUnlockConfig = Field(default_factory=RemoteUnlockConfig)
+    discovery: bool = Field(True, description="Announce the door to Home Assistant (MQTT discovery).")
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> MqttConfig:
+        if self.password is not None and self.username is None:
+            raise ValueError("password is set but username is not")
+        return self

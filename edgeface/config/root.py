@@ -1,0 +1,80 @@
+"""The whole config: one field per section, and the paths derived from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from edgeface.config.base import Section, default_state_dir, edgeface_home
+from edgeface.config.camera import CameraConfig
+from edgeface.config.daemon import DaemonConfig, MetricsConfig, WebConfig
+from edgeface.config.decide import DecideConfig
+from edgeface.config.detector import DetectorConfig
+from edgeface.config.embedder import EmbedderConfig
+from edgeface.config.liveness import LivenessConfig
+from edgeface.config.match import MatchConfig
+from edgeface.config.mqtt import MqttConfig
+from edgeface.config.quality import QualityConfig
+from edgeface.config.relay import RelayConfig
+from edgeface.config.runtime import RuntimeConfig
+from edgeface.config.store import StoreConfig
+from edgeface.models.profiles import EmbedderProfile
+
+
+class Config(Section):
+    device_id: str = Field("edgeface", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this door in MQTT.")
+    models_dir: Path = Field(default_factory=lambda: edgeface_home() / "models")
+    state_dir: Path = Field(default_factory=default_state_dir, description="Store and outbox live here (0700).")
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    match: MatchConfig = Field(default_factory=MatchConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    decide: DecideConfig = Field(default_factory=DecideConfig)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    relay: RelayConfig = Field(default_factory=RelayConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+
+    def model_path(self, name: str) -> Path:
+        path = Path(name).expanduser()
+        return path if path.is_absolute() else self.models_dir / path
+
+    def profile_data_path(self, name: str) -> Path:
+        """A small file a shipped profile needs: in models_dir if put there, else the one bundled with edgeface."""
+        configured = self.model_path(name)
+        bundled = edgeface_home() / "models" / name
+        return bundled if not configured.exists() and bundled.exists() else configured
+
+    @property
+    def store_path(self) -> Path:
+        path = Path(self.store.path).expanduser()
+        return path if path.is_absolute() else self.state_dir / path
+
+    @property
+    def profile(self) -> EmbedderProfile:
+        return self.embedder.resolve()
+
+    @property
+    def threshold(self) -> float:
+        """The similarity threshold in force: explicit, from a distance, or the profile's."""
+        if self.match.threshold is not None:
+            return self.match.threshold
+        if self.match.distance_threshold is not None:
+            return 1.0 - self.match.distance_threshold**2 / 2.0
+        return self.profile.threshold
+
+    @property
+    def camera_path(self) -> Path:
+        if self.camera.path is None:
+            return edgeface_home() / "config" / "demo" / "hamilton_clip.mp4"
+        return Path(self.camera.path).expanduser()
+
+    @property
+    def topic_prefix(self) -> str:
+        return self.mqtt.prefix or f"edgeface/{self.device_id}"

@@ -16,8 +16,8 @@ import pytest
 from edgeface.cli import main
 from edgeface.config import Config, EmbedderConfig
 from edgeface.models.catalogue import CATALOGUE
-from edgeface.models.files import find
 from edgeface.models.checksums import file_sha256
+from edgeface.models.files import find
 from edgeface.models.profiles import BUILTIN_PROFILES
 from edgeface.models.runtime import RuntimeOptions, open_session
 from edgeface.vision.align import CropSpec, align

@@ -3,13 +3,18 @@
 It shares the store's SQLite file (its own table, its own connection) so that a
 backup of ``people.db`` holds both who may enter and who did. Entries older
 than the retention period are purged when the log is opened and daily after.
+
+The table is part of that file's schema (:data:`edgeface.storage.people.SCHEMA`),
+so the log refuses a file a newer edgeface wrote, and its commits are fsynced
+(``synchronous=FULL``) like the store's: a decision logged is a decision kept.
+Every SQLite failure, in :meth:`AuditLog.record` too, is a :class:`StoreError`
+naming the file, never a raw ``sqlite3`` error in the door's loop.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,24 +22,12 @@ from pathlib import Path
 from types import TracebackType
 
 from edgeface.errors import StoreError
-from edgeface.storage.fsperm import private_file
+from edgeface.storage.people import SCHEMA
+from edgeface.storage.sqlite import Database
 from edgeface.values import Event
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id TEXT PRIMARY KEY,
-    epoch REAL NOT NULL,
-    ts TEXT NOT NULL,
-    type TEXT NOT NULL,
-    person TEXT,
-    similarity REAL NOT NULL,
-    frames INTEGER NOT NULL,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_epoch ON audit(epoch);
-"""
 _PURGE_EVERY = 86400.0
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -79,19 +72,15 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 class AuditLog:
     def __init__(self, path: Path, retention_days: float) -> None:
-        private_file(path)
         self.path = path
         self.retention = timedelta(days=retention_days).total_seconds()
-        try:
-            self._db: sqlite3.Connection | None = sqlite3.connect(
-                path, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the audit log ({exc})") from exc
+        self._db = Database(path, SCHEMA, StoreError, name="audit log")
         self._next_purge = 0.0
-        self.purge()
+        try:
+            self.purge()
+        except StoreError:
+            self.close()
+            raise
 
     def __enter__(self) -> AuditLog:
         return self
@@ -100,18 +89,11 @@ class AuditLog:
         self.close()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StoreError(f"{self.path}: audit log is closed")
-        return self._db
+        self._db.close()
 
     def record(self, event: Event) -> None:
-        db = self._conn()
-        with db:
+        """Log one decision; raises StoreError if it cannot be stored."""
+        with self._db.guard(f"record event {event.id} in the audit log") as db:
             db.execute(
                 "INSERT OR IGNORE INTO audit(id, epoch, ts, type, person, similarity, frames, reason) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -132,8 +114,7 @@ class AuditLog:
     def purge(self, now: float | None = None) -> int:
         """Delete entries older than the retention period; returns how many."""
         now = time.time() if now is None else now
-        db = self._conn()
-        with db:
+        with self._db.guard("purge old entries from the audit log") as db:
             deleted = db.execute("DELETE FROM audit WHERE epoch < ?", (now - self.retention,)).rowcount
         self._next_purge = time.monotonic() + _PURGE_EVERY
         if deleted:
@@ -149,5 +130,6 @@ class AuditLog:
             args.append(person)
         query += " ORDER BY epoch DESC LIMIT ?"
         args.append(limit)
-        rows = self._conn().execute(query, args).fetchall()
+        with self._db.guard("read the audit log") as db:
+            rows = db.execute(query, args).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]

@@ -11,13 +11,16 @@ Face crops (``face_images``) are biometric data: stored only with
 older than the retention period. Deletion is real: ``secure_delete`` zeroes the
 freed pages and the WAL is truncated afterwards, so no copy of a deleted crop
 stays in the files.
+
+The file also holds the audit log (:mod:`edgeface.storage.audit`), so its
+schema here covers both: one ``user_version`` describes the whole file, and
+whichever of the two opens an older file first migrates all of it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from types import TracebackType
 import numpy as np
 
 from edgeface.errors import StaleTemplatesError, StoreError
-from edgeface.storage.fsperm import private_file
+from edgeface.storage.sqlite import Database, Schema
 from edgeface.values import Vectors
 from edgeface.vision.match import Gallery
 
@@ -34,7 +37,7 @@ log = logging.getLogger(__name__)
 
 ModelId = tuple[str, str]
 
-_SCHEMA = """
+_PEOPLE = """
 CREATE TABLE IF NOT EXISTS people (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -59,7 +62,22 @@ CREATE TABLE IF NOT EXISTS face_images (
     created REAL NOT NULL
 );
 """
-_SCHEMA_VERSION = 1
+# Before v2 the audit log made its table itself, unversioned: IF NOT EXISTS keeps the entries of such a file.
+_AUDIT = """
+CREATE TABLE IF NOT EXISTS audit (
+    id TEXT PRIMARY KEY,
+    epoch REAL NOT NULL,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    person TEXT,
+    similarity REAL NOT NULL,
+    frames INTEGER NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_epoch ON audit(epoch);
+"""
+SCHEMA = Schema("store", (_PEOPLE, _AUDIT))
+"""The people store's file: v1 people, templates and face images; v2 the audit log."""
 _NAME = re.compile(r"^[\w][\w .'-]{0,63}$")
 
 
@@ -86,25 +104,8 @@ class Store:
     def __init__(self, path: Path, *, keep_images: bool = False) -> None:
         self.path = path
         self.keep_images = keep_images
-        private_file(path)
-        try:
-            # The daemon may open the store on one thread and run its loop on another; one thread uses it at a time.
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA secure_delete=ON")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > _SCHEMA_VERSION:
-                raise StoreError(f"{path}: store schema v{version} is newer than this edgeface understands")
-            if version < _SCHEMA_VERSION:
-                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;")
-        except sqlite3.OperationalError as exc:
-            self.close()
-            raise StoreError(f"{path}: cannot open the people store ({exc}); is the state directory full?") from exc
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise StoreError(f"{path}: not a usable edgeface store ({exc})") from exc
+        # The daemon may open the store on one thread and run its loop on another; one thread uses it at a time.
+        self._db = Database(path, SCHEMA, StoreError, name="people store", foreign_keys=True, secure_delete=True)
 
     def __enter__(self) -> Store:
         return self
@@ -113,15 +114,7 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        db = getattr(self, "_db", None)
-        if db is not None:
-            db.close()
-            self._db = None  # type: ignore[assignment]
-
-    def _tx(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StoreError(f"{self.path}: store is closed")
-        return self._db
+        self._db.close()
 
     def add_template(
         self,
@@ -139,11 +132,9 @@ class Store:
         already enrolled for this person and model, so enrolling a folder twice is harmless.
         """
         check_name(name)
-        db = self._tx()
         vec = np.asarray(vector, np.float32).reshape(-1)
         now = time.time()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._db.transaction(f"add a template for {name!r}") as db:
             db.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, now))
             cur = db.execute(
                 "INSERT OR IGNORE INTO templates"
@@ -163,63 +154,53 @@ class Store:
 
     def remove_person(self, name: str) -> bool:
         """Delete a person with all their templates and images; False if there was no such person."""
-        db = self._tx()
-        with db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._db.transaction(f"remove {name!r}") as db:
             cur = db.execute("DELETE FROM people WHERE name = ?", (name,))
         return cur.rowcount > 0
 
     def people(self, model: ModelId | None = None) -> list[Person]:
         """Everyone enrolled, with template counts split by whether they fit ``model``."""
         sha = model[1] if model else ""
-        rows = (
-            self._tx()
-            .execute(
+        with self._db.guard("list the people") as db:
+            rows = db.execute(
                 "SELECT p.name, p.created, "
                 " COALESCE(SUM(t.model_sha256 = ?), 0), COALESCE(SUM(t.model_sha256 != ?), 0) "
                 "FROM people p LEFT JOIN templates t ON t.person_id = p.id GROUP BY p.id ORDER BY p.name",
                 (sha, sha),
-            )
-            .fetchall()
-        )
+            ).fetchall()
         return [Person(name, int(ok), int(other), created) for name, created, ok, other in rows]
 
     def image_count(self) -> int:
-        return int(self._tx().execute("SELECT COUNT(*) FROM face_images").fetchone()[0])
+        with self._db.guard("count the face images") as db:
+            return int(db.execute("SELECT COUNT(*) FROM face_images").fetchone()[0])
 
     def purge_images(self, older_than: float | None = None) -> int:
         """Delete face crops created before ``older_than`` (epoch seconds; None: all); returns how many.
 
         The freed pages are zeroed (``secure_delete``) and the WAL truncated, so the crops are gone from disk.
         """
-        db = self._tx()
         where, args = ("WHERE created < ?", (older_than,)) if older_than is not None else ("", ())
-        try:
+        doing = "delete expired face images"
+        with self._db.guard(doing) as db:
             if not db.execute(f"SELECT EXISTS(SELECT 1 FROM face_images {where})", args).fetchone()[0]:
                 return 0  # nothing to delete: no write, so this works on a full or read-only disk too
-            with db:
-                db.execute("BEGIN IMMEDIATE")
-                cur = db.execute(f"DELETE FROM face_images {where}", args)
+        with self._db.transaction(doing) as db:
+            cur = db.execute(f"DELETE FROM face_images {where}", args)
+        with self._db.guard(doing) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot delete expired face images ({exc})") from exc
         return cur.rowcount
 
     def integrity_check(self) -> str:
         """SQLite's own check of the file: ``ok``, or what is wrong."""
-        rows = self._tx().execute("PRAGMA integrity_check").fetchall()
-        return "; ".join(str(r[0]) for r in rows)
+        return self._db.integrity_check()
 
     def gallery(self, model: ModelId, dim: int) -> Gallery:
         """All templates made by ``model``; refuses a store whose templates all come from other models."""
-        rows = (
-            self._tx()
-            .execute(
+        with self._db.guard("read the templates") as db:
+            rows = db.execute(
                 "SELECT p.name, t.vector, t.dim, t.model, t.model_sha256 FROM templates t "
                 "JOIN people p ON p.id = t.person_id ORDER BY p.name, t.id"
-            )
-            .fetchall()
-        )
+            ).fetchall()
         usable: dict[str, list[Vectors]] = {}
         stale: dict[str, set[str]] = {}
         for name, blob, row_dim, model_name, sha in rows:

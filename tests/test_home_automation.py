@@ -20,8 +20,8 @@ from edgeface.cli import main
 from edgeface.config import Config, parse_config
 from edgeface.daemon.metrics import Metrics
 from edgeface.errors import StoreError
-from edgeface.mqtt.client import Topics
 from edgeface.mqtt.discovery import announcements, entities, removals
+from edgeface.mqtt.topics import Topics
 from edgeface.ops.calibrate import calibrate, render_plot, set_threshold
 from edgeface.storage.audit import AuditLog, parse_since
 from edgeface.values import Event, EventType

@@ -1,13 +1,6 @@
-"""Publishing decisions over MQTT, and receiving remote commands.
+"""Publishing decisions over MQTT, and receiving remote commands: the paho 2.x client.
 
-Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
-
-    <prefix>/event          out: one JSON object per decision (Event.to_dict()), QoS 1, not retained
-    <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
-    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
-    <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
-                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands
-    <prefix>/cmd/reload     in:  empty, or {}
+The topics and their payloads are listed in :mod:`edgeface.mqtt.topics`.
 
 Events
     :meth:`MqttPublisher.publish_event` writes the event to the :class:`~edgeface.storage.outbox.Outbox` and
@@ -70,7 +63,8 @@ from edgeface.mqtt.commands import (
     parse_unlock,
 )
 from edgeface.mqtt.discovery import Announcement, announcements
-from edgeface.mqtt.publisher import MemoryPublisher, Publisher, Topics
+from edgeface.mqtt.publisher import MemoryPublisher, Publisher
+from edgeface.mqtt.topics import Topics
 from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import DoorState, Event
 
@@ -132,14 +126,6 @@ _Signal: TypeAlias = _Acked | _Link | None
 """What the pump thread is told; None only wakes it (a new event, or close)."""
 
 
-def _check_prefix(prefix: str) -> str:
-    if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
-        raise ConfigError(
-            f"mqtt.prefix: {prefix!r} is not a usable topic prefix (no + # wildcards, no leading $ or /, no trailing /)"
-        )
-    return prefix
-
-
 def _set_tls(client: Client, tls: TlsConfig) -> None:
     files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
     paths = {key: str(Path(value).expanduser()) if value else None for key, value in files.items()}
@@ -179,7 +165,7 @@ class MqttPublisher:
         messages (Home Assistant discovery) re-sent on every connect."""
         if max_inflight < 1:
             raise ValueError(f"max_inflight must be at least 1, not {max_inflight}")
-        self.topics = Topics(_check_prefix(prefix or f"edgeface/{device_id}"))
+        self.topics = Topics(prefix or f"edgeface/{device_id}")
         self._host, self._port = cfg.host, cfg.port
         self._outbox = outbox
         self._inbox = CommandInbox(cfg.remote_unlock, self.topics.command("unlock"), log=log)

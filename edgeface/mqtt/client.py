@@ -41,7 +41,6 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeAlias
 
@@ -50,7 +49,6 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgeface.errors import ConfigError
 from edgeface.mqtt.commands import (
     MAX_COMMAND_BYTES,
     Command,
@@ -64,12 +62,13 @@ from edgeface.mqtt.commands import (
 )
 from edgeface.mqtt.discovery import Announcement, announcements
 from edgeface.mqtt.publisher import MemoryPublisher, Publisher
+from edgeface.mqtt.tls import configure_tls
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import DoorState, Event
 
 if TYPE_CHECKING:
-    from edgeface.config import MqttConfig, TlsConfig
+    from edgeface.config import MqttConfig
 
 __all__ = [
     "MAX_COMMAND_BYTES",
@@ -124,21 +123,6 @@ class _Link(NamedTuple):
 
 _Signal: TypeAlias = _Acked | _Link | None
 """What the pump thread is told; None only wakes it (a new event, or close)."""
-
-
-def _set_tls(client: Client, tls: TlsConfig) -> None:
-    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
-    paths = {key: str(Path(value).expanduser()) if value else None for key, value in files.items()}
-    for key, path in paths.items():
-        if path is not None and not Path(path).is_file():
-            raise ConfigError(f"mqtt.tls.{key}: {path}: file not found")
-    try:
-        client.tls_set(ca_certs=paths["ca_file"], certfile=paths["cert_file"], keyfile=paths["key_file"])
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"mqtt.tls: cannot load the TLS files ({exc})") from exc
-    if tls.insecure:
-        log.warning("mqtt.tls.insecure is set: the broker's hostname is not verified")
-        client.tls_insecure_set(True)
 
 
 class MqttPublisher:
@@ -225,7 +209,7 @@ class MqttPublisher:
         if cfg.username is not None:
             client.username_pw_set(cfg.username, cfg.password)
         if cfg.tls is not None:
-            _set_tls(client, cfg.tls)
+            configure_tls(client, cfg.tls, log=log)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

@@ -48,7 +48,7 @@ DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version"}
 @pytest.mark.parametrize("remote_unlock", [True, False])
 def test_discovery_payloads_follow_home_assistants_schema_and_our_topics(remote_unlock: bool) -> None:
     topics = Topics("edgeface/front")
-    published = {topics.event, topics.door, topics.availability, "edgeface/front/presence"}
+    published = {topics.event, topics.door, topics.availability, topics.presence}
     found = entities("front", "edgeface/front", remote_unlock)
     assert len(found) == 3
     for topic, payload in found.items():

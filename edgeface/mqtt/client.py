@@ -49,19 +49,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgeface.mqtt.commands import (
-    MAX_COMMAND_BYTES,
-    Command,
-    CommandError,
-    CommandInbox,
-    CommandName,
-    ReloadCommand,
-    UnlockCommand,
-    parse_reload,
-    parse_unlock,
-)
+from edgeface.mqtt.commands import Command, CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement, announcements
-from edgeface.mqtt.publisher import MemoryPublisher, Publisher
 from edgeface.mqtt.tls import configure_tls
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.outbox import Outbox, OutboxError
@@ -70,20 +59,7 @@ from edgeface.values import DoorState, Event
 if TYPE_CHECKING:
     from edgeface.config import MqttConfig
 
-__all__ = [
-    "MAX_COMMAND_BYTES",
-    "Command",
-    "CommandError",
-    "CommandName",
-    "MemoryPublisher",
-    "MqttPublisher",
-    "Publisher",
-    "ReloadCommand",
-    "Topics",
-    "UnlockCommand",
-    "parse_reload",
-    "parse_unlock",
-]
+__all__ = ["MqttPublisher"]
 
 log = logging.getLogger(__name__)
 _ON_OFF = {True: "ON", False: "OFF"}

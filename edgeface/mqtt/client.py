@@ -126,7 +126,7 @@ class MqttPublisher:
         how long :meth:`close` waits for PUBACKs of events in flight; ``announcements`` are retained
         messages (Home Assistant discovery) re-sent on every connect."""
         self._pump = OutboxPump(outbox, max_inflight)
-        self.topics = Topics(prefix or f"edgeface/{device_id}")
+        self.topics = Topics.for_device(device_id, prefix)
         self._host, self._port = cfg.host, cfg.port
         self._outbox = outbox
         self._inbox = CommandInbox(cfg.remote_unlock, self.topics.command("unlock"), log=log)

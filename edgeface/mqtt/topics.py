@@ -46,6 +46,11 @@ class Topics:
                 "(no + # wildcards, no leading $ or /, no trailing /)"
             )
 
+    @classmethod
+    def for_device(cls, device_id: str, prefix: str | None = None) -> Topics:
+        """The topics under ``prefix``, or under the default ``edgeface/<device_id>`` when it is None or empty."""
+        return cls(prefix or f"edgeface/{device_id}")
+
     @property
     def event(self) -> str:
         return f"{self.prefix}/event"

@@ -20,8 +20,8 @@ from edgeface.cli import main
 from edgeface.config import Config, parse_config
 from edgeface.daemon.metrics import Metrics
 from edgeface.errors import StoreError
-from edgeface.mqtt.client import Topics
 from edgeface.mqtt.discovery import announcements, entities, removals
+from edgeface.mqtt.topics import Topics
 from edgeface.ops.calibrate import calibrate, render_plot, set_threshold
 from edgeface.storage.audit import AuditLog, parse_since
 from edgeface.values import Event, EventType
@@ -48,7 +48,7 @@ DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version"}
 @pytest.mark.parametrize("remote_unlock", [True, False])
 def test_discovery_payloads_follow_home_assistants_schema_and_our_topics(remote_unlock: bool) -> None:
     topics = Topics("edgeface/front")
-    published = {topics.event, topics.door, topics.availability, "edgeface/front/presence"}
+    published = {topics.event, topics.door, topics.availability, topics.presence}
     found = entities("front", "edgeface/front", remote_unlock)
     assert len(found) == 3
     for topic, payload in found.items():

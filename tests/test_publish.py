@@ -26,19 +26,18 @@ from hypothesis import strategies as st
 
 from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
 from edgeface.errors import ConfigError
-from edgeface.mqtt.client import (
+from edgeface.mqtt.client import MqttPublisher
+from edgeface.mqtt.commands import (
     MAX_COMMAND_BYTES,
     Command,
     CommandError,
-    MemoryPublisher,
-    MqttPublisher,
-    Publisher,
     ReloadCommand,
-    Topics,
     UnlockCommand,
     parse_reload,
     parse_unlock,
 )
+from edgeface.mqtt.publisher import MemoryPublisher, Publisher
+from edgeface.mqtt.topics import Topics
 from edgeface.storage.outbox import Outbox
 from edgeface.values import DoorState, EventType
 from tests.support.broker import Broker, Collector, Received, free_port

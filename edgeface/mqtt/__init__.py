@@ -1,3 +1,3 @@
-"""MQTT: topics, strict command parsing, the Publisher seam, the paho 2.x client with its durable outbox, Home
-Assistant discovery.
+"""MQTT: topics, strict command parsing, the Publisher seam, the paho 2.x client, the outbox pump that feeds
+it from the durable outbox, TLS setup, and Home Assistant discovery.
 """

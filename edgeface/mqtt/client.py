@@ -1,13 +1,6 @@
-"""Publishing decisions over MQTT, and receiving remote commands.
+"""Publishing decisions over MQTT, and receiving remote commands: the paho 2.x client.
 
-Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
-
-    <prefix>/event          out: one JSON object per decision (Event.to_dict()), QoS 1, not retained
-    <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
-    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
-    <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
-                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands
-    <prefix>/cmd/reload     in:  empty, or {}
+The topics and their payloads are listed in :mod:`edgeface.mqtt.topics`.
 
 Events
     :meth:`MqttPublisher.publish_event` writes the event to the :class:`~edgeface.storage.outbox.Outbox` and
@@ -17,7 +10,8 @@ Events
     paho, which re-sends them first, in order, after the next CONNACK; the pump resumes only after
     the first of those is acknowledged, so newer events cannot overtake them. Everything else waits
     in the outbox. So each event is given to paho once per process, and a broker restart yields
-    every event once and in order.
+    every event once and in order. Those decisions are :class:`edgeface.mqtt.pump.OutboxPump`'s;
+    this module runs it on its thread and makes the paho calls.
 
     What can still repeat (subscribers de-duplicate on ``id``): an event the broker received whose
     PUBACK was lost when the connection dropped (paho re-sends it, flagged DUP), and one whose
@@ -48,7 +42,6 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeAlias
 
@@ -57,40 +50,18 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edgeface.errors import ConfigError
-from edgeface.mqtt.commands import (
-    MAX_COMMAND_BYTES,
-    Command,
-    CommandError,
-    CommandInbox,
-    CommandName,
-    ReloadCommand,
-    UnlockCommand,
-    parse_reload,
-    parse_unlock,
-)
+from edgeface.mqtt.commands import Command, CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement, announcements
-from edgeface.mqtt.publisher import MemoryPublisher, Publisher, Topics
+from edgeface.mqtt.pump import OutboxPump
+from edgeface.mqtt.tls import configure_tls
+from edgeface.mqtt.topics import Topics
 from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import DoorState, Event
 
 if TYPE_CHECKING:
-    from edgeface.config import MqttConfig, TlsConfig
+    from edgeface.config import MqttConfig
 
-__all__ = [
-    "MAX_COMMAND_BYTES",
-    "Command",
-    "CommandError",
-    "CommandName",
-    "MemoryPublisher",
-    "MqttPublisher",
-    "Publisher",
-    "ReloadCommand",
-    "Topics",
-    "UnlockCommand",
-    "parse_reload",
-    "parse_unlock",
-]
+__all__ = ["MqttPublisher"]
 
 log = logging.getLogger(__name__)
 _ON_OFF = {True: "ON", False: "OFF"}
@@ -132,29 +103,6 @@ _Signal: TypeAlias = _Acked | _Link | None
 """What the pump thread is told; None only wakes it (a new event, or close)."""
 
 
-def _check_prefix(prefix: str) -> str:
-    if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
-        raise ConfigError(
-            f"mqtt.prefix: {prefix!r} is not a usable topic prefix (no + # wildcards, no leading $ or /, no trailing /)"
-        )
-    return prefix
-
-
-def _set_tls(client: Client, tls: TlsConfig) -> None:
-    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
-    paths = {key: str(Path(value).expanduser()) if value else None for key, value in files.items()}
-    for key, path in paths.items():
-        if path is not None and not Path(path).is_file():
-            raise ConfigError(f"mqtt.tls.{key}: {path}: file not found")
-    try:
-        client.tls_set(ca_certs=paths["ca_file"], certfile=paths["cert_file"], keyfile=paths["key_file"])
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"mqtt.tls: cannot load the TLS files ({exc})") from exc
-    if tls.insecure:
-        log.warning("mqtt.tls.insecure is set: the broker's hostname is not verified")
-        client.tls_insecure_set(True)
-
-
 class MqttPublisher:
     """The paho-mqtt 2.x backend. Never blocks the caller on the network; see the module docstring.
 
@@ -177,9 +125,8 @@ class MqttPublisher:
         """``reconnect_delay`` is paho's (min, max) back-off in whole seconds; ``close_timeout`` bounds
         how long :meth:`close` waits for PUBACKs of events in flight; ``announcements`` are retained
         messages (Home Assistant discovery) re-sent on every connect."""
-        if max_inflight < 1:
-            raise ValueError(f"max_inflight must be at least 1, not {max_inflight}")
-        self.topics = Topics(_check_prefix(prefix or f"edgeface/{device_id}"))
+        self._pump = OutboxPump(outbox, max_inflight)
+        self.topics = Topics.for_device(device_id, prefix)
         self._host, self._port = cfg.host, cfg.port
         self._outbox = outbox
         self._inbox = CommandInbox(cfg.remote_unlock, self.topics.command("unlock"), log=log)
@@ -201,25 +148,20 @@ class MqttPublisher:
         self._closing = False
         self._close_lock = threading.Lock()
         self._acked = threading.Condition()
-        # Paho's callbacks only post here: the pump thread alone owns the in-flight bookkeeping, so no
-        # lock of ours is ever taken while paho holds its own (on_publish runs under paho's message mutex).
+        # Paho's callbacks only post here: the pump thread alone touches self._pump, so no lock of
+        # ours is ever taken while paho holds its own (on_publish runs under paho's message mutex).
         self._signals: queue.SimpleQueue[_Signal] = queue.SimpleQueue()
-        # The pump thread's own state, touched by no other thread:
-        self._in_flight: dict[int, str] = {}  # paho mid -> id of an event paho holds, not yet acked
-        self._handed = 0  # the highest outbox seq handed to paho
-        self._link_up = False
-        self._may_send = False
         self._stopping = False
         self._client: Client | None = None
-        self._pump: threading.Thread | None = None
+        self._pump_thread: threading.Thread | None = None
         if not cfg.enabled:
             log.info("MQTT is disabled (mqtt.enabled: false): events are kept in %s only", outbox.path)
             return
         self._client = self._make_client(cfg, f"edgeface-{device_id}", reconnect_delay)
         # connect_async only records where to go: paho's thread connects, so a missing broker never blocks us.
         self._client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive)
-        self._pump = threading.Thread(target=self._run_pump, name=f"edgeface-outbox-{device_id}", daemon=True)
-        self._pump.start()
+        self._pump_thread = threading.Thread(target=self._run_pump, name=f"edgeface-outbox-{device_id}", daemon=True)
+        self._pump_thread.start()
         log.info("connecting to MQTT broker %s:%d, topics under %s/", self._host, self._port, self.topics.prefix)
         self._client.loop_start()
 
@@ -239,7 +181,7 @@ class MqttPublisher:
         if cfg.username is not None:
             client.username_pw_set(cfg.username, cfg.password)
         if cfg.tls is not None:
-            _set_tls(client, cfg.tls)
+            configure_tls(client, cfg.tls, log=log)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -266,7 +208,7 @@ class MqttPublisher:
     def publish_event(self, event: Event) -> None:
         """Store ``event`` durably, then let the pump send it. Raises OutboxError if it cannot be stored."""
         self._outbox.put(event)
-        if self._pump is not None:
+        if self._pump_thread is not None:
             self._signals.put(None)
 
     def publish_door(self, state: DoorState) -> None:
@@ -309,10 +251,10 @@ class MqttPublisher:
             client.disconnect()
             client.loop_stop()
             self._connected = False
-        if self._pump is not None:
+        if self._pump_thread is not None:
             self._stopping = True
             self._signals.put(None)
-            self._pump.join()
+            self._pump_thread.join()
 
     # --- the pump thread -------------------------------------------------------------------------
 
@@ -333,8 +275,7 @@ class MqttPublisher:
             if self._stopping:
                 return
             try:
-                if self._may_send:
-                    self._hand_over()
+                self._pump.hand_over(self._send)
             except OutboxError as exc:
                 log.error("outbox pump failed (%s); retrying at the next event", exc)
             except Exception:
@@ -342,39 +283,31 @@ class MqttPublisher:
 
     def _note(self, signal: _Signal) -> None:
         if isinstance(signal, _Link):
-            self._link_up = signal.up
-            # After a reconnect paho first re-sends, in order, the events it still holds; new ones wait
-            # for its first PUBACK, or they could be written before those and overtake them.
-            self._may_send = signal.up and not self._in_flight
+            self._pump.link(signal.up)
             return
         if signal is None:
             return
-        event_id = self._in_flight.pop(signal.mid, None)
+        refused = signal.reason.is_failure
+        event_id = self._pump.acked(signal.mid, refused=refused)
         if event_id is None:
             return  # a QoS 0 availability or door message
-        self._may_send = self._link_up
-        if signal.reason.is_failure:
-            # Only MQTT 5 brokers can refuse a single message; keep it for the next start.
+        if refused:
+            # Only MQTT 5 brokers can refuse a single message; the pump keeps it for the next start.
             log.error("MQTT broker refused event %s (%s); it stays in the outbox", event_id, signal.reason)
             return
-        self._outbox.ack(event_id)
         with self._acked:
             self._acked.notify_all()
 
-    def _hand_over(self) -> None:
+    def _send(self, event: Event) -> int | None:
+        """Hand ``event`` to paho: its mid, or None if paho did not take it."""
         assert self._client is not None
-        room = self._max_inflight - len(self._in_flight)
-        if room <= 0:
-            return
-        for seq, event in self._outbox.pending(room, after=self._handed):
-            payload = json.dumps(event.to_dict(), separators=(",", ":"))
-            info = self._client.publish(self.topics.event, payload, qos=EVENT_QOS, retain=False)
-            # NO_CONN still means paho holds the message and sends it once connected.
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                log.error("paho did not take event %s (%s); retrying at the next event", event.id, info.rc)
-                return
-            self._in_flight[info.mid] = event.id
-            self._handed = seq
+        payload = json.dumps(event.to_dict(), separators=(",", ":"))
+        info = self._client.publish(self.topics.event, payload, qos=EVENT_QOS, retain=False)
+        # NO_CONN still means paho holds the message and sends it once connected.
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.error("paho did not take event %s (%s); retrying at the next event", event.id, info.rc)
+            return None
+        return info.mid
 
     # --- paho callbacks (paho's network thread) ----------------------------------------------------
 

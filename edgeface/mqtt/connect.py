@@ -6,6 +6,7 @@ broker, and the same credentials and TLS settings as the daemon.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
 from edgeface.errors import EdgefaceError
-from edgeface.mqtt.client import _set_tls
+from edgeface.mqtt.tls import configure_tls
+
+log = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(EdgefaceError):
@@ -44,7 +47,7 @@ def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> It
     if mqtt.username:
         client.username_pw_set(mqtt.username, mqtt.password)
     if mqtt.tls:
-        _set_tls(client, mqtt.tls)
+        configure_tls(client, mqtt.tls, log=log)
     try:
         client.connect(mqtt.host, mqtt.port, keepalive=10)
     except OSError as exc:

@@ -24,8 +24,7 @@ import json
 from dataclasses import dataclass
 
 from edgeface import __version__
-
-DISCOVERY_PREFIX = "homeassistant"
+from edgeface.mqtt.topics import Topics, discovery_topic
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,12 @@ def device_block(device_id: str) -> dict[str, object]:
     }
 
 
-def _config_topic(component: str, device_id: str, object_id: str) -> str:
-    return f"{DISCOVERY_PREFIX}/{component}/edgeface_{device_id}/{object_id}/config"
-
-
 def entities(device_id: str, prefix: str, remote_unlock: bool) -> dict[str, dict[str, object]]:
     """Discovery config topic → payload for every entity of this door."""
+    topics = Topics(prefix)
     common: dict[str, object] = {
         "device": device_block(device_id),
-        "availability_topic": f"{prefix}/availability",
+        "availability_topic": topics.availability,
         "payload_available": "online",
         "payload_not_available": "offline",
     }
@@ -61,11 +57,11 @@ def entities(device_id: str, prefix: str, remote_unlock: bool) -> dict[str, dict
         **common,
         "name": "Door",
         "unique_id": f"edgeface_{device_id}_door",
-        "state_topic": f"{prefix}/door",
+        "state_topic": topics.door,
     }
     if remote_unlock:
         door |= {
-            "command_topic": f"{prefix}/cmd/unlock",
+            "command_topic": topics.command("unlock"),
             "payload_unlock": "{}",
             # The door locks itself when the pulse ends; a lock request is logged and ignored.
             "payload_lock": "LOCK",
@@ -73,26 +69,26 @@ def entities(device_id: str, prefix: str, remote_unlock: bool) -> dict[str, dict
             "state_unlocked": "unlocked",
             "optimistic": False,
         }
-        door_topic = _config_topic("lock", device_id, "door")
+        door_topic = discovery_topic("lock", device_id, "door")
     else:
         door |= {"device_class": "lock", "payload_on": "unlocked", "payload_off": "locked"}
-        door_topic = _config_topic("binary_sensor", device_id, "door")
+        door_topic = discovery_topic("binary_sensor", device_id, "door")
     return {
         door_topic: door,
-        _config_topic("sensor", device_id, "last_person"): {
+        discovery_topic("sensor", device_id, "last_person"): {
             **common,
             "name": "Last person",
             "unique_id": f"edgeface_{device_id}_last_person",
-            "state_topic": f"{prefix}/event",
+            "state_topic": topics.event,
             "value_template": "{{ value_json.person if value_json.person else value_json.type }}",
-            "json_attributes_topic": f"{prefix}/event",
+            "json_attributes_topic": topics.event,
             "icon": "mdi:face-recognition",
         },
-        _config_topic("binary_sensor", device_id, "face"): {
+        discovery_topic("binary_sensor", device_id, "face"): {
             **common,
             "name": "Face present",
             "unique_id": f"edgeface_{device_id}_face",
-            "state_topic": f"{prefix}/presence",
+            "state_topic": topics.presence,
             "payload_on": "ON",
             "payload_off": "OFF",
             "device_class": "occupancy",
@@ -102,7 +98,7 @@ def entities(device_id: str, prefix: str, remote_unlock: bool) -> dict[str, dict
 
 def announcements(device_id: str, prefix: str, remote_unlock: bool) -> list[Announcement]:
     """What to publish (retained) so Home Assistant creates the door's entities."""
-    stale = _config_topic("binary_sensor" if remote_unlock else "lock", device_id, "door")
+    stale = discovery_topic("binary_sensor" if remote_unlock else "lock", device_id, "door")
     made = [
         Announcement(topic, json.dumps(payload, sort_keys=True))
         for topic, payload in entities(device_id, prefix, remote_unlock).items()

@@ -9,43 +9,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from edgeface.mqtt.commands import Command, CommandInbox, CommandName
+from edgeface.mqtt.topics import Topics
 from edgeface.values import DoorState, Event
 
 if TYPE_CHECKING:
     from edgeface.config import RemoteUnlockConfig
 
+# Topics is imported from here by older code; it lives in edgeface.mqtt.topics.
+__all__ = ["MemoryPublisher", "Publisher", "Topics"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The topic names under one prefix."""
-
-    prefix: str
-
-    @property
-    def event(self) -> str:
-        return f"{self.prefix}/event"
-
-    @property
-    def availability(self) -> str:
-        return f"{self.prefix}/availability"
-
-    @property
-    def door(self) -> str:
-        return f"{self.prefix}/door"
-
-    @property
-    def presence(self) -> str:
-        return f"{self.prefix}/presence"
-
-    def command(self, name: CommandName) -> str:
-        return f"{self.prefix}/cmd/{name}"
 
 
 class Publisher(Protocol):

@@ -1,0 +1,40 @@
+"""TLS for a paho client from ``mqtt.tls``: the daemon's publisher and the one-shot CLI connection share it.
+
+The files are checked before paho sees them, so a typo in the config is reported as the ``mqtt.tls``
+key and path at fault, not as an SSL error at the first connection attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from paho.mqtt.client import Client
+
+from edgeface.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edgeface.config import TlsConfig
+
+__all__ = ["configure_tls"]
+
+
+def configure_tls(client: Client, tls: TlsConfig, *, log: logging.Logger) -> None:
+    """Make ``client`` verify the broker with ``tls`` (and present a client certificate if one is set).
+
+    Raises ConfigError naming the ``mqtt.tls`` key of a missing file, or when the files do not load.
+    ``log`` is the caller's logger: ``mqtt.tls.insecure`` is one warning line there.
+    """
+    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
+    paths = {key: str(Path(value).expanduser()) if value else None for key, value in files.items()}
+    for key, path in paths.items():
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"mqtt.tls.{key}: {path}: file not found")
+    try:
+        client.tls_set(ca_certs=paths["ca_file"], certfile=paths["cert_file"], keyfile=paths["key_file"])
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"mqtt.tls: cannot load the TLS files ({exc})") from exc
+    if tls.insecure:
+        log.warning("mqtt.tls.insecure is set: the broker's hostname is not verified")
+        client.tls_insecure_set(True)

@@ -24,7 +24,8 @@ from edgeface.daemon.preflight import check_model_files
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
 from edgeface.door.relay import DoorRelay, make_pin_factory
-from edgeface.liveness.minifasnet import LivenessStage, model_specs
+from edgeface.liveness.minifasnet import model_specs
+from edgeface.liveness.stage import LivenessStage
 from edgeface.liveness.temporal import MotionSettings
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.mqtt.client import MqttPublisher

@@ -7,7 +7,7 @@ service can print it as the one line a user reads::
     ├── ConfigError          invalid YAML, unknown key, out-of-range value
     ├── ModelError           missing, unreadable or tampered model file
     ├── ImageError           a photo that cannot be decoded
-    ├── StoreError           the people store cannot be opened or is stale
+    ├── StoreError           the people store or audit log cannot be opened, read or written, or is stale
     │   └── StaleTemplatesError  templates were made with another model
     ├── CameraError          a capture source that cannot be opened
     ├── PermissionsError     a sensitive file readable by others, or a model others could change

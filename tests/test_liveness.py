@@ -21,16 +21,8 @@ from edgeface.bench.liveness import liveness_jobs, photos_under, run_liveness
 from edgeface.config import Config
 from edgeface.config.liveness import DEFAULT_MODELS, DEFAULT_THRESHOLD
 from edgeface.errors import ConfigError, ModelError
-from edgeface.liveness.minifasnet import (
-    CanonicalLandmarks,
-    LandmarkSource,
-    LivenessStage,
-    MiniFASNet,
-    ModelSpec,
-    crop_box,
-    liveness_crop,
-    model_specs,
-)
+from edgeface.liveness.minifasnet import MiniFASNet, ModelSpec, crop_box, liveness_crop, model_specs
+from edgeface.liveness.stage import CanonicalLandmarks, LandmarkSource, LivenessStage
 from edgeface.liveness.temporal import (
     MotionHistory,
     MotionSettings,

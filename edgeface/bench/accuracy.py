@@ -22,15 +22,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.ops.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image, is_photo
+from edgeface.ops.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image
 from edgeface.values import Vectors
 from edgeface.vision.detect import primary_face
-from edgeface.vision.images import load_image
+from edgeface.vision.images import is_photo, load_image
 from edgeface.vision.match import Gallery, best_people
 from edgeface.vision.recognize import Recognizer
+from edgeface.vision.scores import equal_error_rate, threshold_for_fmr
 
 log = logging.getLogger(__name__)
 
@@ -99,27 +99,6 @@ def enrol_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
     except (EnrolmentError, EdgefaceError) as exc:
         log.warning("enrolment photo skipped: %s", exc)
         return None
-
-
-def equal_error_rate(genuine: npt.NDArray[np.float32], impostor: npt.NDArray[np.float32]) -> float:
-    """The rate where false non-match and false match rates cross."""
-    if len(genuine) == 0 or len(impostor) == 0:
-        return float("nan")
-    thresholds = np.unique(np.concatenate([genuine, impostor]))
-    fnmr = np.searchsorted(np.sort(genuine), thresholds, side="left") / len(genuine)
-    fmr = 1.0 - np.searchsorted(np.sort(impostor), thresholds, side="left") / len(impostor)
-    i = int(np.argmin(np.abs(fnmr - fmr)))
-    return float((fnmr[i] + fmr[i]) / 2.0)
-
-
-def threshold_for_fmr(impostor: npt.NDArray[np.float32], target: float) -> float:
-    """The lowest threshold at which at most ``target`` of impostor pairs score ≥ it."""
-    if len(impostor) == 0:
-        return float("nan")
-    ranked = np.sort(impostor)[::-1]
-    allowed = int(np.floor(target * len(ranked)))
-    # Accepting needs sim ≥ t, so t just above the (allowed+1)-th highest impostor score.
-    return float(np.nextafter(ranked[allowed], np.float32(np.inf))) if allowed < len(ranked) else float(ranked[-1])
 
 
 def run_accuracy(

@@ -30,9 +30,8 @@ import numpy as np
 
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.liveness.minifasnet import LivenessModel
-from edgeface.ops.enroll import is_photo
 from edgeface.vision.detect import Detector, primary_face
-from edgeface.vision.images import load_image
+from edgeface.vision.images import load_image, photos_under
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +152,6 @@ def _pct(value: object) -> str:
 
 def _bar(count: int, peak: int, width: int = 25) -> str:
     return "#" * (0 if count == 0 else max(1, round(width * count / peak)))
-
-
-def photos_under(folder: Path) -> list[Path]:
-    """Every photo below a folder, recursively, in a stable order."""
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder of photos")
-    return sorted(p for p in folder.rglob("*") if is_photo(p))
 
 
 def liveness_jobs(real: Sequence[Path], spoof: Sequence[Path]) -> list[Job]:

@@ -43,10 +43,9 @@ import cv2
 import numpy as np
 
 from edgeface.errors import CameraError, ConfigError
-from edgeface.ops.enroll import is_photo
 from edgeface.values import Image
 from edgeface.vision.align import CropSpec, align
-from edgeface.vision.images import load_image
+from edgeface.vision.images import is_photo, load_image, photos_under
 from edgeface.vision.match import Gallery
 from edgeface.vision.quality import passes
 from edgeface.vision.recognize import Recognizer
@@ -176,7 +175,7 @@ class FrameReader:
         self._video: cv2.VideoCapture | None = None
         self._next = 0
         if path.is_dir():
-            self._photos = sorted(p for p in path.rglob("*") if is_photo(p))
+            self._photos = photos_under(path)
             if not self._photos:
                 raise ConfigError(f"{path}: no photos in this folder")
         elif not path.is_file():

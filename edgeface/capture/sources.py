@@ -21,11 +21,10 @@ import numpy as np
 from edgeface.config import CameraConfig
 from edgeface.errors import CameraError, ImageError
 from edgeface.values import Image
-from edgeface.vision.images import load_image
+from edgeface.vision.images import PHOTO_SUFFIXES, has_photo_suffix, load_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 STREAM_TIMEOUT_SECONDS = 5.0
 """Longest an opencv stream (rtsp/http) or a picamera2 capture may block before it counts as failed."""
 
@@ -64,9 +63,11 @@ class FileSource:
     def open(self) -> None:
         self.close()
         if self.path.is_dir():
-            self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            # By name only: a file that cannot be read (or hangs, on a dead mount) is the reader's problem,
+            # reported and guarded against like any camera failure, not silently skipped here.
+            self._files = sorted(p for p in self.path.iterdir() if has_photo_suffix(p))
             if not self._files:
-                raise CameraError(f"{self.path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+                raise CameraError(f"{self.path}: no images ({', '.join(sorted(PHOTO_SUFFIXES))}) in this folder")
             self._next = 0
         elif self.path.is_file():
             video = cv2.VideoCapture(str(self.path))

@@ -50,7 +50,7 @@ def cmd_models_pull(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_models_quantize(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.models.profiles import BUILTIN_PROFILES
-    from edgeface.models.quantize import calibration_crops, photos_under, profile_for, quantize_model
+    from edgeface.models.quantize import calibration_crops, calibration_photos, profile_for, quantize_model
     from edgeface.vision.recognize import open_detector
 
     if args.output.resolve() == args.input.resolve():
@@ -60,7 +60,7 @@ def cmd_models_quantize(args: argparse.Namespace, cfg: Config) -> int:
     profile = BUILTIN_PROFILES[args.profile] if args.profile else profile_for(args.input, cfg.profile)
     crops, missed = None, 0
     if args.calibration is not None:
-        photos = photos_under(args.calibration)
+        photos = calibration_photos(args.calibration)
         detector = open_detector(cfg)
         try:
             crops, missed = calibration_crops(detector, progress(photos, "calibrating"), profile)

@@ -133,7 +133,7 @@ def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
 
     failures = 0
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
-        recognizer.gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
+        recognizer.gallery = store.gallery_for(recognizer.embedder)
         for path in args.images:
             try:
                 image = load_image(path)

@@ -62,7 +62,7 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.vision.recognize import Recognizer
 
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
-        recognizer.gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
+        recognizer.gallery = store.gallery_for(recognizer.embedder)
         with open_camera(cfg.camera, cfg.camera_path) as camera:
             frame = camera.read(args.timeout)
         if frame is None:
@@ -99,7 +99,7 @@ def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.vision.recognize import Recognizer
 
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
-        gallery = store.gallery(recognizer.model_id, recognizer.embedder.profile.output_dim)
+        gallery = store.gallery_for(recognizer.embedder)
         vectors = list(gallery.vectors)
         labels = [gallery.names[i] for i in gallery.owners]
         if args.faces:

@@ -48,7 +48,7 @@ from edgeface.door.decide import Decider, Observation
 from edgeface.door.ratelimit import RateLimit
 from edgeface.door.relay import Relay
 from edgeface.errors import EdgefaceError
-from edgeface.liveness.minifasnet import LivenessStage
+from edgeface.liveness.stage import LivenessStage
 from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.mqtt.publisher import Publisher
 from edgeface.storage.audit import AuditLog
@@ -146,7 +146,7 @@ class Service:
         signal.signal(signal.SIGHUP, on_hup)
 
     def reload_people(self) -> None:
-        gallery = self.store.gallery(self.recognizer.model_id, self.recognizer.embedder.profile.output_dim)
+        gallery = self.store.gallery_for(self.recognizer.embedder)
         self.recognizer.gallery = gallery
         self.tracker.reset()
         if self.liveness is not None:

@@ -31,12 +31,11 @@ from edgeface.errors import ConfigError, EdgefaceError, ImageError, ModelError
 from edgeface.models.checksums import file_sha256
 from edgeface.models.profiles import BUILTIN_PROFILES, EmbedderProfile
 from edgeface.models.runtime import RuntimeOptions, open_session
-from edgeface.ops.enroll import is_photo
 from edgeface.values import Image, Vectors
 from edgeface.vision.align import CropSpec, align
 from edgeface.vision.detect import Detector, primary_face
 from edgeface.vision.embed import l2_normalise, preprocess
-from edgeface.vision.images import load_image
+from edgeface.vision.images import load_image, photos_under
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +104,9 @@ def calibration_crops(detector: Detector, photos: Iterable[Path], profile: Embed
     return crops, missed
 
 
-def photos_under(directory: Path, limit: int = MAX_CALIBRATION_PHOTOS) -> list[Path]:
+def calibration_photos(directory: Path, limit: int = MAX_CALIBRATION_PHOTOS) -> list[Path]:
     """Up to ``limit`` photos anywhere below ``directory``, spread evenly over its sorted listing."""
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: calibration must be a folder of photos")
-    photos = sorted(p for p in directory.rglob("*") if is_photo(p))
+    photos = photos_under(directory)
     if not photos:
         raise ConfigError(f"{directory}: no photos (.jpg, .png, ...) found for calibration")
     if len(photos) > limit:

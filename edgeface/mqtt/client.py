@@ -43,13 +43,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeAlias
+from typing import NamedTuple, ParamSpec, TypeAlias
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edgeface.config import MqttConfig
 from edgeface.mqtt.commands import Command, CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement, announcements
 from edgeface.mqtt.pump import OutboxPump
@@ -57,9 +58,6 @@ from edgeface.mqtt.tls import configure_tls
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import DoorState, Event
-
-if TYPE_CHECKING:
-    from edgeface.config import MqttConfig
 
 __all__ = ["MqttPublisher"]
 

@@ -10,14 +10,12 @@ import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from edgeface.config import RemoteUnlockConfig
 from edgeface.mqtt.commands import Command, CommandInbox, CommandName
 from edgeface.mqtt.topics import Topics
 from edgeface.values import DoorState, Event
-
-if TYPE_CHECKING:
-    from edgeface.config import RemoteUnlockConfig
 
 # Topics is imported from here by older code; it lives in edgeface.mqtt.topics.
 __all__ = ["MemoryPublisher", "Publisher", "Topics"]
@@ -68,8 +66,6 @@ class MemoryPublisher:
         prefix: str = "edgeface/memory",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from edgeface.config import RemoteUnlockConfig
-
         self.events: list[Event] = []
         self.doors: list[DoorState] = []
         self.presence: list[bool] = []

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from paho.mqtt.client import Client
 
+from edgeface.config import TlsConfig
 from edgeface.errors import ConfigError
-
-if TYPE_CHECKING:
-    from edgeface.config import TlsConfig
 
 __all__ = ["configure_tls"]
 

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgeface.bench.accuracy import equal_error_rate, threshold_for_fmr
 from edgeface.errors import ConfigError
 from edgeface.values import Image, Vectors
+from edgeface.vision.scores import equal_error_rate, threshold_for_fmr
 
 TARGET_FARS = (0.01, 0.001, 0.0001)
 Scores = npt.NDArray[np.float32]

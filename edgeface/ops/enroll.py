@@ -20,13 +20,12 @@ from edgeface.storage.people import Store, check_name
 from edgeface.values import Face, Image, Vectors
 from edgeface.vision.align import CropSpec, align
 from edgeface.vision.detect import prominent_faces
-from edgeface.vision.images import decode_image, encode_jpeg, read_image_file
+from edgeface.vision.images import decode_image, encode_jpeg, is_photo, read_image_file
 from edgeface.vision.quality import QualityGates, sharpness, yaw
 from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 IMPOSTOR_FOLDER = "unknown"
 _NUMBERED_STEM = re.compile(r"^(?P<name>.+?)[_-]\d+$")
 
@@ -46,10 +45,6 @@ class EnrolResult:
     photo: Path
     outcome: Outcome
     detail: str = ""
-
-
-def is_photo(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES
 
 
 def person_from_stem(stem: str) -> str:

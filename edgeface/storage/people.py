@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from edgeface.errors import StaleTemplatesError, StoreError
 from edgeface.storage.sqlite import Database, Schema
 from edgeface.values import Vectors
 from edgeface.vision.match import Gallery
+
+if TYPE_CHECKING:
+    from edgeface.vision.embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +197,10 @@ class Store:
     def integrity_check(self) -> str:
         """SQLite's own check of the file: ``ok``, or what is wrong."""
         return self._db.integrity_check()
+
+    def gallery_for(self, embedder: Embedder) -> Gallery:
+        """The templates ``embedder`` made (the daemon's and the tools' way in)."""
+        return self.gallery(embedder.model_id, embedder.profile.output_dim)
 
     def gallery(self, model: ModelId, dim: int) -> Gallery:
         """All templates made by ``model``; refuses a store whose templates all come from other models."""

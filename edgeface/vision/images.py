@@ -15,8 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeface.errors import ImageError
+from edgeface.errors import ConfigError, ImageError
 from edgeface.values import Image
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+"""What enrolment, the benchmarks and the folder camera take as photos: one list for all of them."""
 
 MAX_PIXELS = 40_000_000
 """Larger images are refused before decoding (a PNG bomb would otherwise take gigabytes)."""
@@ -129,3 +132,18 @@ def encode_jpeg(image: Image, quality: int = 90) -> bytes:
     if not ok:
         raise ImageError("cannot encode image as JPEG")
     return buf.tobytes()
+
+
+def has_photo_suffix(path: Path) -> bool:
+    return path.suffix.lower() in PHOTO_SUFFIXES
+
+
+def is_photo(path: Path) -> bool:
+    return path.is_file() and has_photo_suffix(path)
+
+
+def photos_under(folder: Path) -> list[Path]:
+    """Every photo below a folder, recursively, in a stable order."""
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder of photos")
+    return sorted(p for p in folder.rglob("*") if is_photo(p))

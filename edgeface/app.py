@@ -88,6 +88,8 @@ def open_service(
         broker=lambda: float(publisher.connected),
         relay=lambda: float(relay.state is DoorState.UNLOCKED),
         reconnects=lambda: camera.stats.reconnects,
+        threshold=lambda: recognizer.threshold,
+        target_far=lambda: recognizer.threshold_info.target_far or 0.0,
     )
     if cfg.metrics.port is not None:
         metrics.serve(cfg.metrics.address, cfg.metrics.port)

@@ -10,31 +10,40 @@ The protocol is a contract (other people compare numbers made with it):
 * Genuine probe: correct accept if its best match is its own person above the
   threshold, misidentified if another person is accepted, false reject otherwise.
   Impostor probe: false accept if anyone is accepted.
+* The threshold is the product's own for the whole gallery (the target FAR held for its template count,
+  see :mod:`edgeface.vision.threshold`) unless ``--threshold`` fixes one; a person with several
+  templates is scored as ``match.score`` says.
 * ``eer`` is computed from all probe-to-template similarity pairs;
   ``recommended_threshold`` is the lowest threshold whose pair false-match rate is ≤ 0.1 %.
+* ``galleries`` (``--gallery-sizes``): the same probes against random galleries of each size, the
+  people left out becoming strangers (see :mod:`edgeface.bench.openset`): ``tar_at_far`` is what the
+  embedding reaches at ``far_target`` with a threshold chosen on those very impostors, ``tar``/``far``
+  what the product's own threshold for that gallery gives.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgeface.bench.openset import ScoreTable, gallery_study, outcome
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.ops.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image
 from edgeface.values import Vectors
-from edgeface.vision.detect import primary_face
 from edgeface.vision.images import is_photo, load_image
-from edgeface.vision.match import Gallery, best_people
-from edgeface.vision.recognize import Recognizer
+from edgeface.vision.match import Gallery
+from edgeface.vision.pick import primary_face
+from edgeface.vision.recognize import MatchSettings, Recognizer
 from edgeface.vision.scores import equal_error_rate, threshold_for_fmr
 
 log = logging.getLogger(__name__)
 
 TARGET_PAIR_FMR = 0.001
+DEFAULT_FAR_TARGET = 0.001
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,11 @@ class AccuracyReport:
     far: float
     eer: float
     recommended_threshold: float
+    target_far: float | None
+    """The false-accept rate per attempt the threshold was chosen to hold; None for a fixed threshold."""
+    threshold_source: str
+    far_target: float
+    galleries: list[dict[str, object]]
 
     def to_dict(self) -> dict[str, object]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -88,7 +102,7 @@ def probe_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
     except EdgefaceError as exc:
         log.warning("%s", exc)
         return None
-    face = primary_face(recognizer.detect(image))
+    face = primary_face(recognizer.detect(image), image.shape)
     return None if face is None else np.asarray(recognizer.embed(image, [face])[0], np.float32)
 
 
@@ -107,11 +121,15 @@ def run_accuracy(
     enroll_per_person: int = 1,
     threshold: float | None = None,
     progress: Callable[[Iterable[tuple[str | None, Path]]], Iterable[tuple[str | None, Path]]] = lambda it: it,
+    *,
+    gallery_sizes: Sequence[int] = (),
+    far_target: float = DEFAULT_FAR_TARGET,
+    repetitions: int = 5,
+    seed: int = 0,
 ) -> AccuracyReport:
     people, unknown = labelled_photos(faces_dir)
     if not people:
         raise ConfigError(f"{faces_dir}: no <person>/ folders with photos")
-    threshold = recognizer.threshold if threshold is None else threshold
     dim = recognizer.embedder.profile.output_dim
     jobs: list[tuple[str | None, Path]] = [(n, p) for n, ps in people.items() for p in ps] + [
         (None, p) for p in unknown
@@ -129,48 +147,62 @@ def run_accuracy(
         else:
             probes.append(Probe(name, probe_vector(recognizer, photo)))
 
-    gallery = Gallery.build({n: np.stack(v) for n, v in templates.items()}, dim)
-    column = {n: i for i, n in enumerate(gallery.names)}
+    enrolled = Gallery.build({n: np.stack(v) for n, v in templates.items()}, dim)
+    recognizer.gallery = enrolled
+    fixed = MatchSettings.fixed(threshold) if threshold is not None else None
+    policy = (fixed or recognizer.matching).policy
+    decision = policy.for_gallery(enrolled.template_count)
+    margin = recognizer.matching.margin
+    scored = recognizer.scored(enrolled)
     found = [p for p in probes if p.vector is not None]
     vectors = np.stack([p.vector for p in found if p.vector is not None]) if found else np.zeros((0, dim), np.float32)
-    per_person = gallery.person_similarities(vectors) if len(gallery) else np.zeros((len(found), 0), np.float32)
-
-    genuine = [i for i, p in enumerate(found) if p.person is not None]
-    full = best_people(per_person[genuine], gallery.names, threshold, recognizer.margin)
-    correct = sum(m.person == found[i].person for i, m in zip(genuine, full, strict=True))
-    misidentified = sum(m.person not in (None, found[i].person) for i, m in zip(genuine, full, strict=True))
-
-    # Leave-own-identity-out: the same genuine probes, their own person masked away.
-    masked = per_person[genuine].copy()
-    for row, i in enumerate(genuine):
-        own = column.get(found[i].person or "")
-        if own is not None:
-            masked[row, own] = -np.inf
-    impostor_rows = np.concatenate([masked, per_person[[i for i, p in enumerate(found) if p.person is None]]])
-    false_accepts = sum(
-        m.person is not None for m in best_people(impostor_rows, gallery.names, threshold, recognizer.margin)
+    counts = np.diff(np.append(enrolled.starts, len(enrolled.vectors))).astype(np.intp)
+    table = ScoreTable(
+        sims=scored.person_similarities(vectors) if len(scored) else np.zeros((len(found), 0), np.float32),
+        probe_people=tuple(p.person for p in found),
+        columns={n: i for i, n in enumerate(scored.names)},
+        templates=counts,
     )
-
+    # The whole gallery with the protocol's counts: probes without a face are false rejects or true rejects.
+    full = outcome(table, list(people), decision.value, margin)
     genuine_total = sum(p.person is not None for p in probes)
     impostor_total = genuine_total + sum(p.person is None for p in probes)
-    pair_sims = vectors @ gallery.vectors.T
-    same = np.array([[found[i].person == gallery.names[o] for o in gallery.owners] for i in range(len(found))], bool)
+    rng = np.random.default_rng(seed)
+    galleries = [
+        gallery_study(
+            table,
+            list(people),
+            size,
+            far_target=far_target,
+            threshold_for=lambda n: policy.for_gallery(n).value,
+            repetitions=repetitions,
+            rng=rng,
+            margin=margin,
+        )
+        for size in gallery_sizes
+    ]
+    pair_sims = vectors @ enrolled.vectors.T
+    same = np.array([[found[i].person == enrolled.names[o] for o in enrolled.owners] for i in range(len(found))], bool)
     same = same.reshape(pair_sims.shape)
     return AccuracyReport(
         model=recognizer.embedder.profile.name,
-        threshold=threshold,
+        threshold=decision.value,
         people=len(people),
         enroll_per_person=enroll_per_person,
         genuine_probes=genuine_total,
         impostor_probes=impostor_total,
-        correct_accepts=correct,
-        false_rejects=genuine_total - correct - misidentified,
-        misidentified=misidentified,
-        false_accepts=false_accepts,
+        correct_accepts=full.correct,
+        false_rejects=genuine_total - full.correct - full.misidentified,
+        misidentified=full.misidentified,
+        false_accepts=full.false_accepts,
         no_face=sum(p.vector is None for p in probes),
         enroll_failures=enroll_failures,
-        tar=correct / genuine_total if genuine_total else 0.0,
-        far=false_accepts / impostor_total if impostor_total else 0.0,
+        tar=full.correct / genuine_total if genuine_total else 0.0,
+        far=full.false_accepts / impostor_total if impostor_total else 0.0,
         eer=equal_error_rate(pair_sims[same], pair_sims[~same]),
         recommended_threshold=threshold_for_fmr(pair_sims[~same], TARGET_PAIR_FMR),
+        target_far=decision.target_far,
+        threshold_source=decision.source,
+        far_target=far_target,
+        galleries=galleries,
     )

@@ -30,8 +30,9 @@ import numpy as np
 
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.liveness.minifasnet import LivenessModel
-from edgeface.vision.detect import Detector, primary_face
+from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image, photos_under
+from edgeface.vision.pick import primary_face
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def run_liveness(
             log.warning("%s", exc)
             samples.append(Scored(photo, species, None))
             continue
-        face = primary_face(detector.detect(image))
+        face = primary_face(detector.detect(image), image.shape)
         if face is None:
             log.info("%s: no face found; not a presentation", photo)
             samples.append(Scored(photo, species, None))

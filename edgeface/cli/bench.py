@@ -21,14 +21,26 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
             enroll_per_person=args.enroll_per_person,
             threshold=args.threshold,
             progress=lambda jobs: progress(list(jobs), "bench"),
+            gallery_sizes=args.gallery_sizes,
+            far_target=args.far_target,
+            repetitions=args.repetitions,
+            seed=args.seed,
         )
     data = report.to_dict()
     if args.json:
         print(json.dumps(data))
-    else:
-        width = max(len(k) for k in data)
-        for key, value in data.items():
-            print(f"{key:<{width}}  {value}")
+        return 0
+    galleries = data.pop("galleries")
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        print(f"{key:<{width}}  {value}")
+    if isinstance(galleries, list) and galleries:
+        print(f"\n{'people':>7} {'tar@far':>8} {'t@far':>7} {'threshold':>9} {'tar':>6} {'far':>8} {'misid':>6}")
+        for g in galleries:
+            print(
+                f"{g['size']:>7} {g['tar_at_far']:>8.4f} {g['threshold_at_far']:>7.4f} {g['threshold']:>9.4f} "
+                f"{g['tar']:>6.4f} {g['far']:>8.5f} {g['misidentified']:>6}"
+            )
     return 0
 
 
@@ -52,6 +64,23 @@ def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
         )
     print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
     return 0
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes such as 10,100,800, not {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"gallery sizes must be at least 1: {text}")
+    return values
+
+
+def far(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"a false-accept rate is between 0 and 1, not {value}")
+    return value
 
 
 def unit_interval(text: str) -> float:
@@ -93,7 +122,25 @@ def register(sub: Subparsers) -> Subparsers:
     p = bench.add_parser("accuracy", help="recognition accuracy on a labelled faces/ folder")
     p.add_argument("--faces", type=Path, required=True, help="DIR/<person>/*.jpg and DIR/unknown/*.jpg")
     p.add_argument("--enroll-per-person", type=positive_int, default=1, metavar="K")
-    p.add_argument("--threshold", type=float, default=None, metavar="T", help="default: the config's")
+    p.add_argument(
+        "--threshold", type=float, default=None, metavar="T", help="a fixed threshold (default: the product's own)"
+    )
+    p.add_argument(
+        "--gallery-sizes",
+        type=sizes,
+        default=(),
+        metavar="N,N,...",
+        help="also score random galleries of these many people (the others become strangers)",
+    )
+    p.add_argument(
+        "--far-target",
+        type=far,
+        default=0.001,
+        metavar="F",
+        help="false-accept rate per attempt for tar_at_far (default 0.001)",
+    )
+    p.add_argument("--repetitions", type=positive_int, default=5, metavar="N", help="random galleries per size")
+    p.add_argument("--seed", type=int, default=0, help="of the random galleries (default 0)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_accuracy)
 

@@ -98,17 +98,31 @@ def _configured_model(cfg: Config) -> tuple[str, str]:
 
 
 def cmd_people_list(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.vision.threshold import ThresholdPolicy
+
     model = _configured_model(cfg)
     with open_store(cfg) as store:
         people = store.people(model)
+    templates = sum(p.templates for p in people)
+    threshold = ThresholdPolicy.from_config(cfg).for_gallery(templates)
     if args.json:
         rows = [{"name": p.name, "templates": p.templates, "other_model_templates": p.other_templates} for p in people]
-        print(json.dumps({"model": model[0], "people": rows}))
+        print(
+            json.dumps(
+                {
+                    "model": model[0],
+                    "people": rows,
+                    "threshold": round(threshold.value, 4),
+                    "target_far": threshold.target_far,
+                    "threshold_source": threshold.source,
+                }
+            )
+        )
         return 0
     for p in people:
         stale = f"  ({p.other_templates} from another model: re-enrol)" if p.other_templates else ""
         print(f"{p.name}\t{p.templates} template(s){stale}")
-    print(f"{len(people)} people", file=sys.stderr)
+    print(f"{len(people)} people, {templates} templates; match threshold {threshold.describe()}", file=sys.stderr)
     return 0
 
 

@@ -95,11 +95,14 @@ def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
     import cv2
     import numpy as np
 
-    from edgeface.ops.calibrate import calibrate, render_plot, write_threshold
+    from edgeface.ops.calibrate import calibrate, render_plot, write_impostor_tail
     from edgeface.vision.recognize import Recognizer
+    from edgeface.vision.threshold import tail_threshold
 
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
         gallery = store.gallery_for(recognizer.embedder)
+        recognizer.gallery = gallery
+        in_use = recognizer.threshold_info
         vectors = list(gallery.vectors)
         labels = [gallery.names[i] for i in gallery.owners]
         if args.faces:
@@ -108,34 +111,51 @@ def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
             labels += more_labels
     if not vectors:
         raise EdgefaceError("nothing to calibrate on: enrol people first, or pass --faces DIR")
-    cal = calibrate(np.stack(vectors), labels)
+    source = f"{len(set(labels))} people of {cfg.store_path.name}{' and ' + str(args.faces) if args.faces else ''}"
+    cal = calibrate(np.stack(vectors), labels, source)
     if args.plot and not cv2.imwrite(str(args.plot), render_plot(cal)):
         raise EdgefaceError(f"{args.plot}: cannot write the plot")
+    target_far = args.far if args.far is not None else cfg.match.target_far
+    sizes = sorted({max(1, gallery.template_count), 100, 1000})
+    per_gallery = {n: tail_threshold(cal.tail, target_far, n) for n in sizes} if cal.tail is not None else {}
     if args.json:
-        print(json.dumps(cal.to_dict()))
+        data = cal.to_dict()
+        data["target_far"] = target_far
+        data["gallery_thresholds"] = [{"templates": n, "threshold": round(v, 4)} for n, v in per_gallery.items()]
+        print(json.dumps(data))
     else:
         print(f"{len(cal.genuine)} genuine and {len(cal.impostor)} impostor pairs; EER {cal.eer:.4f}")
         for far, threshold in cal.thresholds.items():
-            print(f"  FAR {far:>7.2%}: threshold {threshold:.4f} (accepts {cal.tar[far]:.1%} of genuine pairs)")
-        print(f"  in use now: {cfg.threshold:.4f}")
-    chosen = cal.thresholds[args.far]
+            print(f"  pair FAR {far:>7.2%}: threshold {threshold:.4f} (accepts {cal.tar[far]:.1%} of genuine pairs)")
+        if cal.tail is None:
+            print(f"  no impostor tail: {cal.tail_problem}")
+        else:
+            tail = cal.tail
+            print(f"  impostor tail: u {tail.u:.4f}, zeta {tail.zeta:g}, sigma {tail.sigma:.4f}, xi {tail.xi:.4f}")
+            for n, value in per_gallery.items():
+                print(f"  FAR {target_far:g} per attempt with {n} templates: threshold {value:.4f}")
+        print(f"  in use now: {in_use.describe()}")
     target = args.write_config or default_config_path()
-    if args.write_config or (target is not None and sys.stdin.isatty() and _confirm(target, chosen)):
+    if cal.tail is None:
+        if args.write_config:
+            raise EdgefaceError(f"nothing written to {args.write_config}: {cal.tail_problem}")
+        return 0
+    if args.write_config or (target is not None and sys.stdin.isatty() and _confirm(target)):
         assert target is not None
-        write_threshold(target, chosen)
-        print(f"{target}: match.threshold set to {chosen:.4f}")
+        write_impostor_tail(target, cal.tail, target_far)
+        print(f"{target}: match.impostor_tail and match.target_far {target_far:g} written")
     return 0
 
 
-def _confirm(path: Path, threshold: float) -> bool:
-    answer = input(f"write match.threshold {threshold:.4f} to {path}? [y/N] ")
+def _confirm(path: Path) -> bool:
+    answer = input(f"write the fitted impostor tail to {path} (match.impostor_tail)? [y/N] ")
     return answer.strip().lower() in {"y", "yes"}
 
 
 def _far(text: str) -> float:
     value = float(text)
-    if value not in (0.01, 0.001, 0.0001):
-        raise argparse.ArgumentTypeError("choose 0.01, 0.001 or 0.0001")
+    if not 0.0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"a false-accept rate per attempt is in (0, 0.5], not {value}")
     return value
 
 
@@ -161,10 +181,12 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a frame (default 10)")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("calibrate", help="the match threshold for a target false-accept rate, from data")
+    p = sub.add_parser("calibrate", help="fit the embedder's impostor tail (the threshold's basis) on your photos")
     p.add_argument("--faces", type=Path, help="also photos in DIR/<person>/*.jpg (and DIR/unknown/)")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a histogram of the similarities")
-    p.add_argument("--far", type=_far, default=0.001, help="the FAR whose threshold to write (default 0.001)")
-    p.add_argument("--write-config", type=Path, metavar="PATH", help="set match.threshold in this config file")
+    p.add_argument("--far", type=_far, default=None, help="target FAR per attempt (default: match.target_far)")
+    p.add_argument(
+        "--write-config", type=Path, metavar="PATH", help="write match.impostor_tail and match.target_far here"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_calibrate)

@@ -46,4 +46,9 @@ class EmbedderConfig(Section):
         elif "model" in overrides and overrides["model"] != base.model:
             # A different file cannot carry the shipped file's checksum; pin it explicitly or load unverified.
             overrides["sha256"] = None
+        # The shipped impostor tail belongs to those exact weights and that preprocessing; anything else
+        # must be measured again (edgeface calibrate) before a target FAR can be promised.
+        same_weights = base.sha256 is not None and overrides.get("sha256", base.sha256) == base.sha256
+        if not same_weights or set(overrides) - {"model", "sha256"}:
+            overrides["impostor_tail"] = None
         return base.model_copy(update=overrides)

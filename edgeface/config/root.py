@@ -61,15 +61,6 @@ class Config(Section):
         return self.embedder.resolve()
 
     @property
-    def threshold(self) -> float:
-        """The similarity threshold in force: explicit, from a distance, or the profile's."""
-        if self.match.threshold is not None:
-            return self.match.threshold
-        if self.match.distance_threshold is not None:
-            return 1.0 - self.match.distance_threshold**2 / 2.0
-        return self.profile.threshold
-
-    @property
     def camera_path(self) -> Path:
         if self.camera.path is None:
             return edgeface_home() / "config" / "demo" / "hamilton_clip.mp4"

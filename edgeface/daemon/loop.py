@@ -55,7 +55,7 @@ from edgeface.storage.audit import AuditLog
 from edgeface.storage.people import Store
 from edgeface.values import Decision, EventType, Face, Frame, Match
 from edgeface.vision.quality import QualityGates, passes
-from edgeface.vision.recognize import Recognizer
+from edgeface.vision.recognize import MatchSettings, Recognizer
 from edgeface.vision.track import Tracker
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,13 @@ class Service:
         self.tracker.reset()
         if self.liveness is not None:
             self.liveness.reset()  # its landmark history is keyed by the tracks just dropped
-        log.info("people store: %d people enrolled (%s)", len(gallery), self.store.path)
+        log.info(
+            "people store: %d people, %d templates (%s); match threshold %s",
+            len(gallery),
+            gallery.template_count,
+            self.store.path,
+            self.recognizer.threshold_info.describe(),
+        )
 
     def _reload(self) -> None:
         """SIGHUP: re-read the config and the people; live changes apply, the rest is named in one warning."""
@@ -165,6 +171,8 @@ class Service:
             if plan.need_restart:
                 log.warning("reload: changes to %s take effect after a restart", ", ".join(plan.need_restart))
             self.apply(plan.config)
+            if "match" in {key.split(".")[0] for key in plan.applied}:
+                log.info("match threshold now %s", self.recognizer.threshold_info.describe())
             applied = f" (applied: {', '.join(plan.applied)})" if plan.applied else ""
             log.info("reloaded %s%s", self.config_path or "the embedded defaults", applied)
         self.notifier.ready("reloaded")
@@ -172,8 +180,7 @@ class Service:
     def apply(self, cfg: Config) -> None:
         """Run with ``cfg`` from now on: every part that reads a live section (see edgeface.daemon.reload)."""
         old, self.cfg = self.cfg, cfg
-        self.recognizer.threshold = cfg.threshold
-        self.recognizer.margin = cfg.match.margin
+        self.recognizer.matching = MatchSettings.from_config(cfg)
         self.recognizer.gates = QualityGates.from_config(cfg.quality)
         self.decider.reset(cfg.decide)
         if cfg.daemon.decisions_per_minute != old.daemon.decisions_per_minute:
@@ -372,6 +379,8 @@ class Service:
         camera = self.camera.stats
         return {
             "people_enrolled": len(self.recognizer.gallery),
+            "match_threshold": round(self.recognizer.threshold, 4),
+            "target_far": self.recognizer.threshold_info.target_far,
             "frames_processed": int(self.metrics.total("frames")),
             "broker_connected": self.publisher.connected,
             "camera_online": camera.online and not camera.ended,

@@ -45,21 +45,32 @@ class Metrics:
         self.broker = Gauge("edgeface_broker_connected", "1 while connected to the MQTT broker.", registry=r)
         self.relay = Gauge("edgeface_relay_unlocked", "1 while the door relay is energised.", registry=r)
         self.reconnects = Gauge("edgeface_camera_reconnects", "Camera outages recovered from.", registry=r)
+        self.threshold = Gauge(
+            "edgeface_match_threshold", "Similarity a face must reach to match (it follows the gallery).", registry=r
+        )
+        self.target_far = Gauge(
+            "edgeface_match_target_far", "False-accept rate per attempt the threshold holds (0: fixed).", registry=r
+        )
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
     def watch(
         self,
+        *,
         outbox: Callable[[], float],
         broker: Callable[[], float],
         relay: Callable[[], float],
         reconnects: Callable[[], float],
+        threshold: Callable[[], float],
+        target_far: Callable[[], float],
     ) -> None:
         """Read these gauges from the live parts at scrape time."""
         self.outbox.set_function(outbox)
         self.broker.set_function(broker)
         self.relay.set_function(relay)
         self.reconnects.set_function(reconnects)
+        self.threshold.set_function(threshold)
+        self.target_far.set_function(target_far)
 
     def total(self, name: str, **labels: str) -> float:
         """A counter's value so far (``total("decisions", type="granted")``); 0 before its first count."""

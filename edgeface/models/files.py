@@ -95,6 +95,9 @@ def status_row(entry: ModelFile, check: FileCheck) -> dict[str, object]:
         "sha256_ok": check.ok,
         "size": entry.size,
         "licence": entry.licence,
+        "noncommercial": entry.noncommercial,
+        "licence_file": entry.licence_file,
+        "licence_present": (check.path.parent / entry.licence_file).is_file(),
         "url": entry.url,
     }
 
@@ -104,7 +107,11 @@ def describe(entry: ModelFile, check: FileCheck) -> str:
     state = "✓ ok     " if check.ok else ("✗ BAD SHA" if check.present else "- missing")
     used = ", ".join(users(entry)) or "-"
     source = "pull" if entry.url else "copy in"
-    return f"{state}  {entry.name:<46} {entry.size / 1e6:7.2f} MB  {entry.kind:<9} {used:<20} [{source}]"
+    line = f"{state}  {entry.name:<46} {entry.size / 1e6:7.2f} MB  {entry.kind:<9} {used:<20} [{source}]"
+    # The licence is part of the listing: non-commercial weights must never be picked unknowingly.
+    flag = "NON-COMMERCIAL: " if entry.noncommercial else ""
+    missing = "" if (check.path.parent / entry.licence_file).is_file() else f" ({entry.licence_file} missing)"
+    return f"{line}\n             licence: {flag}{entry.licence}{missing}"
 
 
 def configured_checks(cfg: Config) -> list[FileCheck]:

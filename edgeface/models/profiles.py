@@ -16,6 +16,34 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgeface.models.catalogue import pinned_sha256
 
 
+class ImpostorTail(BaseModel):
+    """The upper tail of one embedder's impostor similarities (one probe against one template of someone else).
+
+    A generalised Pareto tail above the score ``u`` that a fraction ``zeta`` of impostor comparisons exceed::
+
+        P(s > t) = zeta · (1 + xi · (t − u) / sigma) ^ (−1 / xi)      for t ≥ u
+
+    It is what lets the threshold hold a false-accept rate per attempt whatever the gallery's size
+    (:mod:`edgeface.vision.threshold`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    u: float = Field(ge=-1.0, le=1.0, description="Score where the fitted tail starts.")
+    zeta: float = Field(gt=0.0, lt=1.0, description="Fraction of impostor comparisons above u.")
+    sigma: float = Field(gt=0.0, le=1.0, description="Scale of the tail.")
+    xi: float = Field(ge=-1.0, le=1.0, description="Shape of the tail (below 0: it ends at u − sigma/xi).")
+    fitted_on: str = Field("", description="Which photos the tail was measured on.")
+
+
+_LFW_DEV = "lfw-dev (854 people, 2,080 strangers; LFW half A+B of the dev identities), central face, flip as profiled"
+
+
+def _tail(u: float, sigma: float, xi: float) -> ImpostorTail:
+    """A tail fitted above the 0.999 quantile of lfw-dev's single-template impostor scores."""
+    return ImpostorTail(u=u, zeta=0.001, sigma=sigma, xi=xi, fitted_on=_LFW_DEV)
+
+
 class EmbedderProfile(BaseModel):
     """How to prepare faces for one embedding model and how to read its output."""
 
@@ -42,7 +70,12 @@ class EmbedderProfile(BaseModel):
         description="A .npy mean embedding (relative to models_dir) subtracted before matching, "
         "as FaceNet's --subtract_mean does.",
     )
-    threshold: float = Field(ge=-1.0, le=1.0, description="Suggested cosine-similarity threshold for this model.")
+    threshold: float = Field(
+        ge=-1.0, le=1.0, description="Fixed cosine-similarity threshold, used when no impostor tail is known."
+    )
+    impostor_tail: ImpostorTail | None = Field(
+        default=None, description="The model's impostor-score tail, for a threshold that holds a target FAR."
+    )
 
 
 _IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -76,6 +109,20 @@ _FACENET = {
     "flip": False,
 }
 
+# EdgeFace (Idiap): RGB, (x − 127.5) / 127.5, the same 112×112 ArcFace-template warp, 512-d. Its scores
+# run lower than MobileFaceNet's, so each fixed fallback threshold is its t(100 templates, FAR 1e-3).
+# Mirror averaging gains it ≤ 0.01 TAR on lfw-dev; it is kept for the same crop-noise reduction.
+_EDGEFACE = {
+    "input_size": 112,
+    "color": "rgb",
+    "normalize": "mean_std",
+    "mean": (127.5, 127.5, 127.5),
+    "std": (127.5, 127.5, 127.5),
+    "crop": "template",
+    "output_dim": 512,
+    "flip": True,
+}
+
 BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
     p.name: p
     for p in (
@@ -83,12 +130,14 @@ BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
             name="mobilefacenet",
             model="mobilefacenet_foamliu.onnx",
             sha256=pinned_sha256("mobilefacenet_foamliu.onnx"),
+            impostor_tail=_tail(0.3357, 0.03212, -0.0393),
             **_MOBILEFACENET,
         ),
         EmbedderProfile(
             name="mobilefacenet_int8",
             model="mobilefacenet_foamliu_int8.onnx",
             sha256=pinned_sha256("mobilefacenet_foamliu_int8.onnx"),
+            impostor_tail=_tail(0.3361, 0.03192, -0.0383),
             **_MOBILEFACENET,
         ),
         EmbedderProfile(
@@ -105,7 +154,44 @@ BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
             sha256=pinned_sha256("facenet_inception_resnet_v1_casia_int8.onnx"),
             center="facenet_casia_int8_mean.npy",
             threshold=0.48,
+            impostor_tail=_tail(0.4641, 0.04379, -0.0926),
             **_FACENET,
+        ),
+        # Non-commercial weights (see models/catalogue.py): selectable, never the default.
+        EmbedderProfile(
+            name="edgeface_xs",
+            model="edgeface_xs_q_fp32.onnx",
+            sha256=pinned_sha256("edgeface_xs_q_fp32.onnx"),
+            impostor_tail=_tail(0.2580, 0.02788, 0.0116),
+            **{**_EDGEFACE, "threshold": 0.39},
+        ),
+        EmbedderProfile(
+            name="edgeface_xs_int8",
+            model="edgeface_xs_q_int8dyn.onnx",
+            sha256=pinned_sha256("edgeface_xs_q_int8dyn.onnx"),
+            impostor_tail=_tail(0.2581, 0.02778, 0.0126),
+            **{**_EDGEFACE, "threshold": 0.39},
+        ),
+        EmbedderProfile(
+            name="edgeface_xxs",
+            model="edgeface_xxs_q_fp32.onnx",
+            sha256=pinned_sha256("edgeface_xxs_q_fp32.onnx"),
+            impostor_tail=_tail(0.2775, 0.02891, -0.0107),
+            **{**_EDGEFACE, "threshold": 0.41},
+        ),
+        EmbedderProfile(
+            name="edgeface_xxs_int8",
+            model="edgeface_xxs_q_int8dyn.onnx",
+            sha256=pinned_sha256("edgeface_xxs_q_int8dyn.onnx"),
+            impostor_tail=_tail(0.2776, 0.02892, -0.0171),
+            **{**_EDGEFACE, "threshold": 0.41},
+        ),
+        EmbedderProfile(
+            name="edgeface_xs_gamma",
+            model="edgeface_xs_gamma_06_fp32.onnx",
+            sha256=pinned_sha256("edgeface_xs_gamma_06_fp32.onnx"),
+            impostor_tail=_tail(0.3156, 0.02990, -0.0018),
+            **{**_EDGEFACE, "threshold": 0.45},
         ),
     )
 }

@@ -1,25 +1,31 @@
-"""``edgeface calibrate``: the match threshold from data instead of by guesswork.
+"""``edgeface calibrate``: the embedder's impostor tail from the user's own photos.
 
-Genuine pairs are two templates (or photos) of the same person, impostor
-pairs two different people. The threshold for a target false-accept rate is
-the lowest similarity that at most that fraction of impostor pairs reach.
+Genuine pairs are two templates (or photos) of the same person, impostor pairs two different
+people. The pair thresholds are the lowest similarities that at most a fraction of impostor pairs
+reach; the impostor tail fitted above their 0.999 quantile (:func:`edgeface.vision.threshold.fit_tail`)
+is what the daemon needs to hold ``match.target_far`` for any gallery, and ``--write-config``
+writes it into the config as ``match.impostor_tail`` (a round-trip YAML edit that keeps comments).
 The plot is drawn with OpenCV, so no plotting library is needed on a Pi.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from edgeface.errors import ConfigError
+from edgeface.models.profiles import ImpostorTail
 from edgeface.values import Image, Vectors
 from edgeface.vision.scores import equal_error_rate, threshold_for_fmr
+from edgeface.vision.threshold import fit_tail
 
 TARGET_FARS = (0.01, 0.001, 0.0001)
 Scores = npt.NDArray[np.float32]
@@ -34,6 +40,9 @@ class Calibration:
     tar: dict[float, float]
     """Target pair FAR → fraction of genuine pairs accepted at that threshold."""
     eer: float
+    tail: ImpostorTail | None
+    """None when there are too few impostor pairs to shape one (``tail_problem`` says why)."""
+    tail_problem: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -44,6 +53,7 @@ class Calibration:
                 {"far": far, "threshold": round(t, 4), "tar": round(self.tar[far], 4)}
                 for far, t in self.thresholds.items()
             ],
+            "impostor_tail": self.tail.model_dump() if self.tail is not None else None,
         }
 
 
@@ -57,7 +67,9 @@ def pair_scores(vectors: Vectors, labels: list[str]) -> tuple[Scores, Scores]:
     return values[same], values[~same]
 
 
-def calibrate(vectors: Vectors, labels: list[str], targets: tuple[float, ...] = TARGET_FARS) -> Calibration:
+def calibrate(
+    vectors: Vectors, labels: list[str], fitted_on: str = "your photos", targets: tuple[float, ...] = TARGET_FARS
+) -> Calibration:
     genuine, impostor = pair_scores(vectors, labels)
     if len(genuine) == 0:
         raise ConfigError("no genuine pairs: enrol at least two photos of one person (or pass --faces DIR)")
@@ -65,7 +77,11 @@ def calibrate(vectors: Vectors, labels: list[str], targets: tuple[float, ...] = 
         raise ConfigError("no impostor pairs: enrol at least two people (or pass --faces DIR with unknown/)")
     thresholds = {far: threshold_for_fmr(impostor, far) for far in targets}
     tar = {far: float((genuine >= t).mean()) for far, t in thresholds.items()}
-    return Calibration(genuine, impostor, thresholds, tar, equal_error_rate(genuine, impostor))
+    try:
+        tail, problem = fit_tail(impostor, f"{fitted_on}: {len(impostor)} impostor pairs"), None
+    except ValueError as exc:
+        tail, problem = None, str(exc)
+    return Calibration(genuine, impostor, thresholds, tar, equal_error_rate(genuine, impostor), tail, problem)
 
 
 def render_plot(cal: Calibration, width: int = 800, height: int = 400) -> Image:
@@ -98,30 +114,34 @@ def render_plot(cal: Calibration, width: int = 800, height: int = 400) -> Image:
     return canvas
 
 
-_MATCH_BLOCK = re.compile(r"^match:[ \t]*(#.*)?$", re.MULTILINE)
-_THRESHOLD_VALUE = re.compile(r"^([ \t]+threshold:[ \t]*)([^\s#]+)", re.MULTILINE)
-_DISTANCE_VALUE = re.compile(r"^([ \t]+distance_threshold:[ \t]*)([^\s#]+)", re.MULTILINE)
+def set_impostor_tail(config_text: str, tail: ImpostorTail, target_far: float) -> str:
+    """The config text with ``match.impostor_tail`` and ``match.target_far`` set, comments and layout kept.
+
+    A fixed ``match.threshold`` or ``distance_threshold`` would override the tail, so it is removed.
+    """
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(config_text) if config_text.strip() else None
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, CommentedMap):
+        raise ConfigError("the config's top level must be a mapping of sections")
+    match = data.get("match")
+    if not isinstance(match, CommentedMap):
+        match = CommentedMap()
+        data["match"] = match
+    for fixed in ("threshold", "distance_threshold"):
+        match.pop(fixed, None)
+    match["target_far"] = target_far
+    match["impostor_tail"] = CommentedMap(tail.model_dump())
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
 
 
-def set_threshold(config_text: str, threshold: float) -> str:
-    """The config text with ``match.threshold`` set, comments and layout kept."""
-    value = f"{threshold:.4f}"
-    block = _MATCH_BLOCK.search(config_text)
-    if block is None:
-        return config_text.rstrip("\n") + f"\n\nmatch:\n  threshold: {value}\n"
-    body_start = block.end()
-    next_section = re.search(r"^\S", config_text[body_start + 1 :], re.MULTILINE)
-    body_end = body_start + 1 + next_section.start() if next_section else len(config_text)
-    body = config_text[body_start:body_end]
-    if _THRESHOLD_VALUE.search(body):
-        body = _THRESHOLD_VALUE.sub(lambda m: m.group(1) + value, body, count=1)
-    else:
-        body = f"\n  threshold: {value}" + body
-    # distance_threshold and threshold exclude each other: the calibrated one wins.
-    body = _DISTANCE_VALUE.sub(lambda m: m.group(1) + "null", body, count=1)
-    return config_text[:body_start] + body + config_text[body_end:]
-
-
-def write_threshold(path: Path, threshold: float) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    path.write_text(set_threshold(text, threshold), encoding="utf-8")
+def write_impostor_tail(path: Path, tail: ImpostorTail, target_far: float) -> None:
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(set_impostor_tail(text, tail, target_far), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the config ({exc.strerror})") from exc

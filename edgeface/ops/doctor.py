@@ -18,9 +18,11 @@ from edgeface.capture.camera import open_camera
 from edgeface.config import Config
 from edgeface.door.relay import make_pin_factory
 from edgeface.errors import EdgefaceError
-from edgeface.models.checksums import verify_model
+from edgeface.models.catalogue import CATALOGUE
+from edgeface.models.checksums import file_sha256, verify_model
 from edgeface.mqtt.connect import connected_client
 from edgeface.storage.people import Store
+from edgeface.vision.threshold import ThresholdPolicy
 
 MIN_FREE_BYTES = 100 * 1024 * 1024
 
@@ -46,7 +48,30 @@ def check_models(cfg: Config) -> Check:
             verify_model(path, sha)
     except EdgefaceError as exc:
         return Check("models", False, str(exc), "copy the model files into models_dir (see README, Models)")
-    return Check("models", True, f"{cfg.detector.model}, {profile.model} (SHA-256 verified)")
+    entry = CATALOGUE.get(Path(profile.model).name)
+    licence = f"; embedder weights: {entry.licence}" if entry is not None and entry.noncommercial else ""
+    return Check("models", True, f"{cfg.detector.model}, {profile.model} (SHA-256 verified){licence}")
+
+
+def check_match(cfg: Config) -> Check:
+    """The threshold the daemon would run with for the people enrolled now, and the FAR it holds."""
+    profile = cfg.profile
+    try:
+        model = (profile.name, file_sha256(cfg.model_path(profile.model)))
+        with Store(cfg.store_path) as store:
+            templates = store.gallery(model, profile.output_dim).template_count if cfg.store_path.exists() else 0
+    except EdgefaceError as exc:
+        return Check("match", False, f"cannot read the gallery ({exc})", "see the models and store checks")
+    policy = ThresholdPolicy.from_config(cfg)
+    threshold = policy.for_gallery(templates)
+    if threshold.target_far is None:
+        return Check(
+            "match",
+            cfg.match.fixed_similarity() is not None,
+            f"threshold {threshold.describe()}; it does not follow the gallery ({templates} templates)",
+            "remove match.threshold to hold match.target_far, or run edgeface calibrate --write-config",
+        )
+    return Check("match", True, f"threshold {threshold.describe()}")
 
 
 def check_store(cfg: Config) -> Check:
@@ -115,6 +140,7 @@ def check_providers(cfg: Config) -> Check:
 CHECKS: tuple[Callable[[Config], Check], ...] = (
     check_models,
     check_store,
+    check_match,
     check_camera,
     check_broker,
     check_gpio,

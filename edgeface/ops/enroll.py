@@ -19,8 +19,8 @@ from edgeface.errors import EdgefaceError
 from edgeface.storage.people import Store, check_name
 from edgeface.values import Face, Image, Vectors
 from edgeface.vision.align import CropSpec, align
-from edgeface.vision.detect import prominent_faces
 from edgeface.vision.images import decode_image, encode_jpeg, is_photo, read_image_file
+from edgeface.vision.pick import prominent_faces
 from edgeface.vision.quality import QualityGates, sharpness, yaw
 from edgeface.vision.recognize import Recognizer
 

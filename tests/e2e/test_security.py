@@ -14,7 +14,7 @@ import ssl
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -220,7 +220,7 @@ PREFIX = f"edgeface/{DEVICE}"
 
 
 @pytest.fixture
-def secure_broker(make_broker: object, pki: Path, tmp_path: Path) -> Broker:
+def secure_broker(make_broker: Callable[..., Broker], pki: Path, tmp_path: Path) -> Broker:
     """mosquitto with TLS only (client certificates required), passwords and a per-user ACL."""
     passwords = tmp_path / "passwords"
     tool = shutil.which("mosquitto_passwd")
@@ -242,7 +242,7 @@ def secure_broker(make_broker: object, pki: Path, tmp_path: Path) -> Broker:
         f"cafile {pki / 'ca.pem'}\ncertfile {pki / 'server.pem'}\nkeyfile {pki / 'server.key'}\n"
         f"require_certificate true\npassword_file {passwords}\nacl_file {acl}\n"
     )
-    return make_broker(anonymous=False, extra=extra)  # type: ignore[operator,no-any-return]
+    return make_broker(anonymous=False, extra=extra)
 
 
 class TlsCollector(Collector):

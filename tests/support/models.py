@@ -19,7 +19,7 @@ REPO_MODELS = ROOT / "models"
 
 def make_config(state_dir: Path, **sections: object) -> Config:
     """The embedded defaults with a private state dir and any sections replaced."""
-    return Config(state_dir=state_dir, models_dir=REPO_MODELS, **sections)  # type: ignore[arg-type]
+    return Config(state_dir=state_dir, models_dir=REPO_MODELS, **sections)
 
 
 @pytest.fixture(scope="session")

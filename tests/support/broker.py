@@ -1,14 +1,16 @@
-"""A real mosquitto for the whole test session, and a subscriber that collects what arrives.
+"""A real mosquitto for the whole test session, subscribers that collect what arrives, and a broker to kill.
 
 The ``broker`` fixture starts ``mosquitto`` on a free loopback port from a config generated in a
 temporary directory. Tests may ``stop()`` and ``start()`` it (same port) to play an outage, and
 must leave it running. Persistence is on, in that directory only: a ``persistent`` collector's
 session and subscriptions then survive a broker restart, which makes "every event arrives exactly
-once" checkable without racing the publisher's reconnect.
+once" checkable without racing the publisher's reconnect. ``killable_broker`` adds SIGKILL to a
+private one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -19,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +39,11 @@ def find_mosquitto() -> str:
     if found is None:
         pytest.fail("mosquitto is not installed (apt install mosquitto): the MQTT tests need a real broker")
     return found
+
+
+def fresh_device_id(kind: str = "door") -> str:
+    """A device id no test has used before: the session broker keeps retained topics between tests."""
+    return f"{kind}{uuid.uuid4().hex[:8]}"
 
 
 def free_port() -> int:
@@ -188,6 +196,63 @@ class Collector:
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(5.0)
         assert info.is_published(), f"could not publish to {topic}"
+
+
+def event_ids(messages: list[Received]) -> list[str]:
+    """The ids of the events in ``messages``, in arrival order."""
+    return [json.loads(m.payload)["id"] for m in messages]
+
+
+class FlaggedCollector(Collector):
+    """A Collector of events that also records each message's DUP flag.
+
+    A broker sets DUP when it re-sends a message to this subscriber (its PUBACK was lost when the
+    broker went away): such a copy is the broker's redelivery on the last hop. A copy without DUP is
+    a fresh delivery, so two of them for one event id mean the broker *accepted* it twice.
+    """
+
+    def __init__(self, broker: Broker, topics: list[str], *, persistent: bool = False) -> None:
+        super().__init__(broker, topics, persistent=persistent)
+        self.flags: list[tuple[str, bool, float]] = []
+
+    def __enter__(self) -> FlaggedCollector:
+        super().__enter__()
+        return self
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.flags.append((json.loads(msg.payload)["id"], bool(msg.dup), time.monotonic()))
+        super()._on_message(client, userdata, msg)
+
+    def fresh(self) -> list[tuple[str, float]]:
+        """(event id, arrival time) of the deliveries not flagged DUP, in arrival order."""
+        with self._cond:
+            return [(event_id, at) for event_id, dup, at in self.flags if not dup]
+
+    def ids(self) -> list[str]:
+        with self._cond:
+            return [event_id for event_id, _, _ in self.flags]
+
+
+class KillableBroker(Broker):
+    """A private test broker, plus an unclean death."""
+
+    def kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def killable_broker(workdir: Path, extra: str = "") -> Iterator[KillableBroker]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = KillableBroker(workdir, extra=extra)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

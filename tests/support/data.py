@@ -1,16 +1,26 @@
-"""Paths to the read-only shared data (models, photos, clips) beside the checkout."""
+"""Paths to the read-only shared data (models, photos, clips) beside the checkout, and to the repo's demo."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(__import__("os").environ.get("EDGEFACE_SHARED", ROOT.parent / "shared"))
+SHARED = Path(os.environ.get("EDGEFACE_SHARED", ROOT.parent / "shared"))
 FACES = SHARED / "faces"
 SHARED_MODELS = SHARED / "models"
 VIDEO = SHARED / "video"
+LIVENESS = SHARED / "liveness"
+"""Upstream MiniFASNet samples: ``real/`` (bona fide) and ``spoof/`` (attacks)."""
+
+STRANGER = FACES / "unknown" / "3.jpg"
+"""A face nobody enrols: still frames of it make an unknown event."""
+DEMO_CLIP = ROOT / "config" / "demo" / "hamilton_clip.mp4"
+DEMO_FACES = ROOT / "config" / "demo" / "faces"
+LIN = DEMO_FACES / "lin_manuel_miranda.jpg"
+"""An enrolled face of the demo: still frames of this photo are granted."""
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,18 @@
-"""Events as the daemon makes them, for tests of the outbox and the publisher."""
+"""Events as the daemon makes them, and an outbox to keep them in, for tests of the outbox's users."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+
+from edgeface.storage.outbox import Outbox
 from edgeface.values import Event, EventType
+
+EVENT_KEYS = {"id", "ts", "device", "type", "person", "similarity", "frames"}
+"""The keys of every event payload (a denial adds ``reason``)."""
 
 
 def make_event(n: int = 0, **changes: object) -> Event:
@@ -20,3 +28,10 @@ def make_event(n: int = 0, **changes: object) -> Event:
     }
     fields.update(changes)
     return Event(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    """An empty outbox in the test's private state dir, closed after the test."""
+    with Outbox(tmp_path / "state" / "outbox.db", max_events=1000) as box:
+        yield box

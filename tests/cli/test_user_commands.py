@@ -1,0 +1,236 @@
+"""The edgeface command as a user drives it: enrol, list, identify, read the log, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgeface.cli import main
+from edgeface.storage.audit import AuditLog
+from edgeface.values import EventType
+from tests.support.cli import edgeface, run_edgeface
+from tests.support.configs import write_config
+from tests.support.data import FACES, SHARED_MODELS
+from tests.support.events import make_event
+from tests.support.models import REPO_MODELS
+from tests.support.scenes import empty_scene
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "edgeface.yaml")
+
+
+@pytest.fixture
+def faces_dir(tmp_path: Path) -> Path:
+    """The seed's faces/ layout: folders per person and flat files with numbered stems."""
+    root = tmp_path / "faces"
+    (root / "barack_obama").mkdir(parents=True)
+    shutil.copy(FACES / "barack_obama" / "1.jpg", root / "barack_obama" / "a.jpg")
+    shutil.copy(FACES / "barack_obama" / "2.jpg", root / "barack_obama" / "b.jpg")
+    shutil.copy(FACES / "nicole_kidman" / "1.jpg", root / "nicole_kidman.jpg")
+    shutil.copy(FACES / "nicole_kidman" / "2.jpg", root / "nicole_kidman_2.jpg")
+    return root
+
+
+def detector_only(models: Path) -> Path:
+    """A models folder holding the repo's YuNet and no embedder."""
+    models.mkdir()
+    shutil.copy(REPO_MODELS / "face_detection_yunet_2026may.onnx", models)
+    return models
+
+
+def people(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    capsys.readouterr()
+    assert edgeface(config, "people", "list", "--json") == 0
+    return {p["name"]: p["templates"] for p in json.loads(capsys.readouterr().out)["people"]}
+
+
+def test_enrolling_a_faces_folder_round_trips_through_the_store(
+    config: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert edgeface(config, "enroll", "--from-dir", str(faces_dir)) == 0
+    assert people(config, capsys) == {"barack_obama": 2, "nicole_kidman": 2}
+    assert edgeface(config, "enroll", "--from-dir", str(faces_dir)) == 0, "enrolling again is harmless"
+    assert people(config, capsys) == {"barack_obama": 2, "nicole_kidman": 2}
+    assert edgeface(config, "people", "remove", "nicole_kidman") == 0
+    assert people(config, capsys) == {"barack_obama": 2}
+    assert edgeface(config, "people", "remove", "nicole_kidman") == 1
+
+
+def test_identify_names_enrolled_people_and_rejects_strangers(
+    config: Path, faces_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edgeface(config, "enroll", "--from-dir", str(faces_dir))
+    capsys.readouterr()
+    out = tmp_path / "seen.jpg"
+    probes = [str(FACES / "barack_obama" / "4.jpg"), str(FACES / "unknown" / "3.jpg")]
+    assert edgeface(config, "identify", *probes, "--json", "--annotate", str(out)) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["faces"][0]["person"] for line in lines] == ["barack_obama", None]
+    assert lines[0]["faces"][0]["decision"] == "known" and lines[1]["faces"][0]["decision"] == "unknown"
+    assert set(lines[0]["faces"][0]) >= {"box", "score", "landmarks", "similarity"}
+    for stem in ("4", "3"):
+        drawn = cv2.imread(str(tmp_path / f"seen_{stem}.jpg"))
+        assert drawn is not None and drawn.shape == cv2.imread(probes[0 if stem == "4" else 1]).shape
+
+
+def test_photos_without_exactly_one_face_are_reported_by_name_and_skipped(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blank = tmp_path / "blank.jpg"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes((FACES / "joe_biden" / "1.jpg").read_bytes()[:300])
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    good = FACES / "joe_biden" / "1.jpg"
+    assert edgeface(config, "enroll", "joe", str(blank), str(corrupt), str(empty), str(good)) == 0
+    err = capsys.readouterr().err
+    assert "blank.jpg: no face" in err
+    assert "corrupt.jpg: unreadable" in err and "empty.jpg: unreadable" in err
+    assert people(config, capsys) == {"joe": 1}
+
+
+def test_only_bad_photos_fail_the_command_and_leave_the_store_unchanged(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edgeface(config, "enroll", "joe", str(FACES / "joe_biden" / "1.jpg"))
+    store = tmp_path / "state" / "people.db"
+    before = store.read_bytes()
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    assert edgeface(config, "enroll", "ann", str(text)) == 1
+    assert people(config, capsys) == {"joe": 1}
+    assert store.read_bytes() == before
+
+
+def test_an_unreadable_image_to_identify_is_one_error_line(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    assert edgeface(config, "identify", str(bad)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"edgeface: error: {bad}: not a readable image (corrupt, truncated or not a picture)"]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("detector:\n  scor_threshold: 0.5\n", "detector.scor_threshold: Extra inputs are not permitted"),
+        ("match:\n  threshold: high\n", "match.threshold: Input should be a valid number"),
+        ("relay:\n  pin: 99\n", "relay.pin: Input should be less than or equal to 27"),
+        ("detector: [1, 2\n", "not valid YAML"),
+        ("embedder:\n  profile: sface\n", "unknown profile 'sface'"),
+    ],
+)
+def test_a_bad_config_is_one_error_line_naming_the_key(
+    tmp_path: Path, yaml_text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    assert main(["config", "check", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and message in err[0]
+
+
+def test_a_missing_or_corrupt_model_is_refused_before_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = detector_only(tmp_path / "models")
+    config = write_config(tmp_path / "edgeface.yaml", models_dir=str(models))
+    assert edgeface(config, "identify", str(FACES / "joe_biden" / "1.jpg")) == 1
+    assert "mobilefacenet_foamliu_int8.onnx: model file not found" in capsys.readouterr().err
+
+    (models / "mobilefacenet_foamliu_int8.onnx").write_bytes(b"\x08\x07garbage")
+    assert edgeface(config, "identify", str(FACES / "joe_biden" / "1.jpg")) == 1
+    assert "does not match the pinned" in capsys.readouterr().err
+
+    write_config(config, models_dir=str(models), embedder={"sha256": None})
+    assert edgeface(config, "identify", str(FACES / "joe_biden" / "1.jpg")) == 1
+    assert "onnxruntime cannot load this model" in capsys.readouterr().err
+
+
+def test_a_model_swap_refuses_stale_templates(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edgeface(config, "enroll", "joe", str(FACES / "joe_biden" / "1.jpg"))
+    config.write_text(config.read_text() + "embedder:\n  profile: mobilefacenet\n")
+    capsys.readouterr()
+    assert edgeface(config, "identify", str(FACES / "joe_biden" / "2.jpg")) == 1
+    assert "re-enrol" in capsys.readouterr().err
+
+
+def test_the_seeds_facenet_contract_plugs_in_by_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A models/faceNet.onnx, a distance threshold, a faces/ folder of named photos."""
+    models = detector_only(tmp_path / "models")
+    (models / "faceNet.onnx").symlink_to(SHARED_MODELS / "facenet_inception_resnet_v1_casia_int8.onnx")
+    config = write_config(
+        tmp_path / "edgeface.yaml",
+        models_dir=str(models),
+        embedder={
+            "profile": "facenet_casia_int8",
+            "model": "faceNet.onnx",
+            "sha256": "0eb0a3cb0279cbc5c405e2be19da18f1be26e2cf5db3c7f6cdbf7e9d5921970e",
+        },
+        match={"distance_threshold": 0.95},
+    )
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    shutil.copy(FACES / "pierce_brosnan" / "1.jpg", faces / "pierce.jpg")
+    assert edgeface(config, "enroll", "--from-dir", str(faces)) == 0
+    capsys.readouterr()
+    probes = [str(FACES / "pierce_brosnan" / "3.jpg"), str(FACES / "unknown" / "9.jpg")]
+    assert edgeface(config, "identify", "--json", *probes) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["faces"][0]["person"] for line in lines] == ["pierce", None]
+
+
+def test_the_installed_entry_point_reports_usage_errors() -> None:
+    done = run_edgeface("enroll")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "edgeface: error: nothing to enrol: give NAME PHOTO... or --from-dir DIR"
+
+
+def test_enrolling_from_the_camera_keeps_the_best_distinct_views(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for photo in sorted((FACES / "angelina_jolie").iterdir())[:10]:
+        shutil.copy(photo, frames / photo.name)
+    config = write_config(tmp_path / "edgeface.yaml", camera={"path": str(frames), "fps": 4, "loop": False})
+    assert edgeface(config, "enroll", "jolie", "--camera", "--count", "3", "--timeout", "20") == 0
+    assert people(config, capsys) == {"jolie": 3}
+    probe = sorted((FACES / "angelina_jolie").iterdir())[10]
+    capsys.readouterr()
+    assert edgeface(config, "identify", "--json", str(probe)) == 0
+    assert json.loads(capsys.readouterr().out)["faces"][0]["person"] == "jolie"
+
+
+def test_enrolling_from_a_camera_that_sees_nobody_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = empty_scene(tmp_path / "frames")
+    config = write_config(tmp_path / "edgeface.yaml", camera={"path": str(frames), "fps": 20})
+    assert edgeface(config, "enroll", "ann", "--camera", "--count", "2", "--timeout", "1.5") == 1
+    err = capsys.readouterr().err
+    assert "no face in view" in err and "only 0 good view(s) of ann" in err
+
+
+def test_the_audit_log_command_lists_what_the_daemon_decided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "edgeface.yaml")
+    with AuditLog(tmp_path / "state" / "people.db", retention_days=365) as audit:
+        audit.record(make_event(type=EventType.GRANTED, person="ann"))
+        audit.record(make_event(type=EventType.DENIED, person="bob"))
+    assert edgeface(config, "log", "--json", "--person", "ann") == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert (entry["type"], entry["person"]) == ("granted", "ann")
+    assert edgeface(config, "log", "--since", "someday") == 1
+    assert "--since 'someday'" in capsys.readouterr().err

@@ -1,0 +1,26 @@
+"""The daemon's metrics, served for Prometheus."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from edgeface.daemon.metrics import Metrics
+
+
+def test_metrics_are_served_for_prometheus(tmp_path: Path) -> None:
+    metrics = Metrics()
+    metrics.watch(outbox=lambda: 4, broker=lambda: 1, relay=lambda: 0, reconnects=lambda: 2)
+    metrics.frames.inc(3)
+    metrics.decisions.labels("granted").inc()
+    with metrics.timed("detect"):
+        pass
+    port = metrics.serve("127.0.0.1", 0)
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    finally:
+        metrics.close()
+    assert "edgeface_frames_total 3.0" in text
+    assert 'edgeface_decisions_total{type="granted"} 1.0' in text
+    assert "edgeface_outbox_events 4.0" in text and "edgeface_camera_reconnects 2.0" in text
+    assert 'edgeface_stage_seconds_count{stage="detect"} 1.0' in text

@@ -1,0 +1,196 @@
+"""Remote commands as the daemon parses them: strictly, clamped, with a one-line reason for each refusal.
+
+``cmd/unlock`` takes an empty payload or ``{"seconds": N}``; signed, it also carries a timestamp, a
+nonce and an HMAC over the canonical message, and is refused when forged, stale or replayed.
+``cmd/reload`` takes an empty payload or object.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edgeface.mqtt.commands import (
+    MAX_COMMAND_BYTES,
+    CommandError,
+    ReloadCommand,
+    UnlockAuth,
+    UnlockCommand,
+    canonical_unlock,
+    parse_reload,
+    parse_unlock,
+    sign_unlock,
+)
+from tests.support.timing import Clock
+
+SECRET = "correct horse battery staple"
+TOPIC = "edgeface/door1/cmd/unlock"
+SIGNED_AT = 1_767_225_600
+"""2026-01-01T00:00:00Z, when the signed commands below were made."""
+
+
+@pytest.mark.parametrize(
+    ("payload", "seconds"),
+    [
+        (b"", None),
+        (b"  \n", None),
+        (b"{}", None),
+        (b'{"seconds": 2.5}', 2.5),
+        (b'{"seconds": 3}', 3.0),
+        (b'{"seconds": 60}', 10.0),  # clamped to max_seconds
+        (b'{"seconds": 86400}', 10.0),
+    ],
+)
+def test_parse_unlock_accepts_empty_or_seconds_and_clamps(payload: bytes, seconds: float | None) -> None:
+    assert parse_unlock(payload, max_seconds=10.0) == UnlockCommand(seconds)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{", "not valid JSON"),
+        (b"unlock please", "not valid JSON"),
+        (b"[1]", "must be a JSON object, not list"),
+        (b'"5"', "must be a JSON object, not str"),
+        (b"5", "must be a JSON object, not int"),
+        (b'{"seconds": "5"}', "seconds must be a number, not '5'"),
+        (b'{"seconds": true}', "seconds must be a number, not True"),
+        (b'{"seconds": null}', "seconds must be a number, not None"),
+        (b'{"seconds": [5]}', "seconds must be a number"),
+        (b'{"seconds": -1}', "more than 0"),
+        (b'{"seconds": 0}', "more than 0"),
+        (b'{"seconds": NaN}', "not valid JSON"),
+        (b'{"seconds": Infinity}', "not valid JSON"),
+        (b'{"seconds": 1e999}', "at most 86400, not inf"),
+        (b'{"seconds": 1' + b"0" * 400 + b"}", "at most 86400"),
+        (b'{"seconds": 86401}', "at most 86400"),
+        (b'{"seconds": 5, "door": "all"}', "unknown field 'door'"),
+        (b"\xff\xfe\xfd", "not UTF-8"),
+        ('{"seconds": 1}'.encode("utf-16"), "not UTF-8"),
+        (b'{"seconds": 5}' + b" " * MAX_COMMAND_BYTES, "over the 1024-byte limit"),
+        (b"[" * 1000, "not valid JSON"),
+    ],
+)
+def test_parse_unlock_rejects_malformed_payloads_with_a_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(CommandError, match=re.escape(reason)):
+        parse_unlock(payload, max_seconds=10.0)
+
+
+def test_parse_unlock_reasons_are_one_short_line() -> None:
+    with pytest.raises(CommandError) as info:
+        parse_unlock(b'{"' + b"x\\n" * 200 + b'": 1}', max_seconds=10.0)
+    assert "\n" not in str(info.value)
+    assert len(str(info.value)) < 120
+
+
+@given(st.binary(max_size=1100))
+def test_parse_unlock_returns_a_bounded_command_or_a_command_error(payload: bytes) -> None:
+    try:
+        command = parse_unlock(payload, max_seconds=10.0)
+    except CommandError:
+        return
+    assert command.seconds is None or 0 < command.seconds <= 10.0
+
+
+@given(st.dictionaries(st.just("seconds"), st.floats(allow_nan=True, allow_infinity=True) | st.integers()))
+def test_parse_unlock_never_lets_through_a_bad_number(data: dict[str, float]) -> None:
+    try:
+        command = parse_unlock(json.dumps(data).encode(), max_seconds=10.0)
+    except CommandError:
+        return
+    assert command.seconds is None or (math.isfinite(command.seconds) and 0 < command.seconds <= 10.0)
+
+
+def test_parse_reload_takes_an_empty_payload_or_object() -> None:
+    assert parse_reload(b"") == parse_reload(b"{}") == ReloadCommand()
+    with pytest.raises(CommandError, match="unknown field 'now'"):
+        parse_reload(b'{"now": true}')
+    with pytest.raises(CommandError, match="not valid JSON"):
+        parse_reload(b"reload")
+
+
+# --- signed unlocks -----------------------------------------------------------------------------------------
+
+
+def test_the_canonical_message_and_signature_are_the_documented_ones() -> None:
+    message = canonical_unlock(TOPIC, "5", "1767225600", "9b1c2f0e6a7d4e85")
+    assert message == "edgeface-unlock-v1\nedgeface/door1/cmd/unlock\n5\n1767225600\n9b1c2f0e6a7d4e85"
+    payload = sign_unlock(SECRET, TOPIC, ts=1767225600, nonce="9b1c2f0e6a7d4e85", seconds="5")
+    assert payload == (
+        b'{"seconds": 5, "ts": 1767225600, "nonce": "9b1c2f0e6a7d4e85", '
+        b'"hmac": "6a6b407a7bb12748ab732e5ce944017968ee6262eed4ebe4f26cc67365b80961"}'
+    )
+
+
+def auth(clock: Clock, max_age: float = 30.0) -> UnlockAuth:
+    return UnlockAuth(SECRET, TOPIC, max_age_seconds=max_age, clock=clock)
+
+
+def signed(ts: float = SIGNED_AT, nonce: str = "nonce-0001", seconds: str | None = "5", **kw: str) -> bytes:
+    return sign_unlock(kw.get("secret", SECRET), kw.get("topic", TOPIC), ts=int(ts), nonce=nonce, seconds=seconds)
+
+
+def test_a_signed_unlock_is_accepted_once_and_clamped() -> None:
+    clock = Clock(SIGNED_AT)
+    checker = auth(clock)
+    assert checker.parse(signed(seconds="5"), max_seconds=3.0) == UnlockCommand(3.0)
+    assert checker.parse(signed(nonce="nonce-0002", seconds=None), max_seconds=3.0) == UnlockCommand(None)
+    data = json.loads(signed(nonce="nonce-0003"))
+    data["hmac"] = data["hmac"].upper()  # hex digits in either case
+    assert checker.parse(json.dumps(data).encode(), max_seconds=10.0) == UnlockCommand(5.0)
+
+
+@pytest.mark.parametrize(
+    ("payload", "now", "reason"),
+    [
+        (signed(nonce="nonce-0001"), SIGNED_AT + 31, "stale: signed 31 s ago"),
+        (signed(nonce="nonce-0001"), SIGNED_AT - 31, "in the future: check the clocks"),
+        (signed(secret="the wrong secret, long enough"), SIGNED_AT, "bad signature"),
+        (signed(topic="edgeface/door2/cmd/unlock"), SIGNED_AT, "bad signature"),
+        (signed().replace(b'"seconds": 5', b'"seconds": 50'), SIGNED_AT, "bad signature"),
+        (signed().replace(b'"seconds": 5', b'"seconds": 5.0'), SIGNED_AT, "bad signature"),
+        (signed().replace(b"1767225600", b"1767225601"), SIGNED_AT, "bad signature"),
+        (b'{"seconds": 5}', SIGNED_AT, "not signed (no ts, nonce, hmac)"),
+        (b"", SIGNED_AT, "not signed"),
+        (signed(nonce="short"), SIGNED_AT, "nonce must be 8-64 characters"),
+        (signed(nonce="nonce with spaces"), SIGNED_AT, "nonce must be"),
+        (signed()[:-3] + b'", "door": 1}', SIGNED_AT, "unknown field 'door'"),
+        (signed().replace(b'"ts": 1767225600', b'"ts": 1767225600.5'), SIGNED_AT, "ts must be an integer"),
+        (signed().replace(b'"ts": 1767225600', b'"ts": "1767225600"'), SIGNED_AT, "ts must be an integer"),
+        (signed(seconds="-1"), SIGNED_AT, "more than 0"),
+    ],
+)
+def test_a_forged_stale_or_malformed_signed_unlock_is_refused_with_a_reason(
+    payload: bytes, now: float, reason: str
+) -> None:
+    with pytest.raises(CommandError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        auth(Clock(now)).parse(payload, max_seconds=10.0)
+
+
+def test_a_replayed_nonce_is_refused_while_it_could_still_be_fresh() -> None:
+    clock = Clock(SIGNED_AT)
+    checker = auth(clock)
+    first = signed()
+    checker.parse(first, 10.0)
+    clock.now += 10
+    with pytest.raises(CommandError, match="replayed nonce 'nonce-0001'"):
+        checker.parse(first, 10.0)
+    clock.now += 25  # the nonce is forgotten, but the timestamp now says stale: still refused
+    with pytest.raises(CommandError, match="stale"):
+        checker.parse(first, 10.0)
+
+
+def test_the_nonce_memory_is_bounded_and_fails_closed() -> None:
+    clock = Clock(SIGNED_AT)
+    checker = UnlockAuth(SECRET, TOPIC, max_age_seconds=30, clock=clock, max_nonces=3)
+    for n in range(3):
+        checker.parse(signed(nonce=f"nonce-{n:04d}"), 10.0)
+    with pytest.raises(CommandError, match="more than 3 signed commands"):
+        checker.parse(signed(nonce="nonce-0009"), 10.0)
+    clock.now += 31  # the remembered nonces expire with their timestamps
+    checker.parse(signed(ts=clock.now, nonce="nonce-0010"), 10.0)

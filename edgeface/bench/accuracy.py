@@ -115,26 +115,30 @@ def enrol_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
         return None
 
 
-def run_accuracy(
+@dataclass(frozen=True)
+class Collected:
+    """A labelled folder embedded once: the enrolled templates and every probe (scored as often as wanted)."""
+
+    people: dict[str, list[Path]]
+    enroll_per_person: int
+    enrolled: Gallery
+    probes: list[Probe]
+    enroll_failures: int
+
+
+def collect(
     recognizer: Recognizer,
     faces_dir: Path,
     enroll_per_person: int = 1,
-    threshold: float | None = None,
     progress: Callable[[Iterable[tuple[str | None, Path]]], Iterable[tuple[str | None, Path]]] = lambda it: it,
-    *,
-    gallery_sizes: Sequence[int] = (),
-    far_target: float = DEFAULT_FAR_TARGET,
-    repetitions: int = 5,
-    seed: int = 0,
-) -> AccuracyReport:
+) -> Collected:
+    """Enrol the first K photos of each person and embed every other photo as a probe."""
     people, unknown = labelled_photos(faces_dir)
     if not people:
         raise ConfigError(f"{faces_dir}: no <person>/ folders with photos")
-    dim = recognizer.embedder.profile.output_dim
     jobs: list[tuple[str | None, Path]] = [(n, p) for n, ps in people.items() for p in ps] + [
         (None, p) for p in unknown
     ]
-
     templates: dict[str, list[Vectors]] = {}
     probes: list[Probe] = []
     enroll_failures = 0
@@ -146,9 +150,24 @@ def run_accuracy(
                 templates.setdefault(name, []).append(vector)
         else:
             probes.append(Probe(name, probe_vector(recognizer, photo)))
-
+    dim = recognizer.embedder.profile.output_dim
     enrolled = Gallery.build({n: np.stack(v) for n, v in templates.items()}, dim)
-    recognizer.gallery = enrolled
+    return Collected(people, enroll_per_person, enrolled, probes, enroll_failures)
+
+
+def evaluate(
+    collected: Collected,
+    recognizer: Recognizer,
+    threshold: float | None = None,
+    *,
+    gallery_sizes: Sequence[int] = (),
+    far_target: float = DEFAULT_FAR_TARGET,
+    repetitions: int = 5,
+    seed: int = 0,
+) -> AccuracyReport:
+    """Score the collected probes with the recognizer's matching (or a fixed ``threshold``)."""
+    people, enrolled, probes = collected.people, collected.enrolled, collected.probes
+    dim = recognizer.embedder.profile.output_dim
     fixed = MatchSettings.fixed(threshold) if threshold is not None else None
     policy = (fixed or recognizer.matching).policy
     decision = policy.for_gallery(enrolled.template_count)
@@ -188,7 +207,7 @@ def run_accuracy(
         model=recognizer.embedder.profile.name,
         threshold=decision.value,
         people=len(people),
-        enroll_per_person=enroll_per_person,
+        enroll_per_person=collected.enroll_per_person,
         genuine_probes=genuine_total,
         impostor_probes=impostor_total,
         correct_accepts=full.correct,
@@ -196,7 +215,7 @@ def run_accuracy(
         misidentified=full.misidentified,
         false_accepts=full.false_accepts,
         no_face=sum(p.vector is None for p in probes),
-        enroll_failures=enroll_failures,
+        enroll_failures=collected.enroll_failures,
         tar=full.correct / genuine_total if genuine_total else 0.0,
         far=full.false_accepts / impostor_total if impostor_total else 0.0,
         eer=equal_error_rate(pair_sims[same], pair_sims[~same]),
@@ -205,4 +224,29 @@ def run_accuracy(
         threshold_source=decision.source,
         far_target=far_target,
         galleries=galleries,
+    )
+
+
+def run_accuracy(
+    recognizer: Recognizer,
+    faces_dir: Path,
+    enroll_per_person: int = 1,
+    threshold: float | None = None,
+    progress: Callable[[Iterable[tuple[str | None, Path]]], Iterable[tuple[str | None, Path]]] = lambda it: it,
+    *,
+    gallery_sizes: Sequence[int] = (),
+    far_target: float = DEFAULT_FAR_TARGET,
+    repetitions: int = 5,
+    seed: int = 0,
+) -> AccuracyReport:
+    """``edgeface bench accuracy``: :func:`collect` then :func:`evaluate`."""
+    collected = collect(recognizer, faces_dir, enroll_per_person, progress)
+    return evaluate(
+        collected,
+        recognizer,
+        threshold,
+        gallery_sizes=gallery_sizes,
+        far_target=far_target,
+        repetitions=repetitions,
+        seed=seed,
     )

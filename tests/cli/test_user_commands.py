@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from edgeface.cli import main
+from edgeface.models.profiles import BUILTIN_PROFILES
 from edgeface.storage.audit import AuditLog
 from edgeface.values import EventType
+from edgeface.vision.threshold import tail_threshold
 from tests.support.cli import edgeface, run_edgeface
 from tests.support.configs import write_config
 from tests.support.data import FACES, SHARED_MODELS
@@ -61,6 +63,30 @@ def test_enrolling_a_faces_folder_round_trips_through_the_store(
     assert edgeface(config, "people", "remove", "nicole_kidman") == 0
     assert people(config, capsys) == {"barack_obama": 2}
     assert edgeface(config, "people", "remove", "nicole_kidman") == 1
+
+
+def listed_threshold(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[float, float | None]:
+    capsys.readouterr()
+    assert edgeface(config, "people", "list", "--json") == 0
+    listing = json.loads(capsys.readouterr().out)
+    return listing["threshold"], listing["target_far"]
+
+
+def test_people_list_shows_the_threshold_in_force_which_rises_as_people_are_enrolled(
+    config: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tail = BUILTIN_PROFILES["mobilefacenet_int8"].impostor_tail
+    assert tail is not None
+    assert edgeface(config, "enroll", "--from-dir", str(faces_dir)) == 0
+    assert listed_threshold(config, capsys) == (round(tail_threshold(tail, 1e-3, 4), 4), 1e-3)
+    assert edgeface(config, "enroll", "--from-dir", str(FACES)) == 0
+    grown, _ = listed_threshold(config, capsys)
+    assert grown > tail_threshold(tail, 1e-3, 4)
+    assert edgeface(config, "people", "list") == 0
+    assert "for a false-accept rate of 0.001 per attempt" in capsys.readouterr().err
+    assert edgeface(config, "doctor") in (0, 1)
+    (match,) = [line for line in capsys.readouterr().out.splitlines() if "match:" in line]
+    assert match.startswith("✓") and f"{grown:.3f}" in match
 
 
 def test_identify_names_enrolled_people_and_rejects_strangers(

@@ -8,6 +8,7 @@ import pytest
 
 from edgeface.config import Config, load_config, parse_config
 from edgeface.errors import ConfigError
+from edgeface.vision.threshold import ThresholdPolicy
 from tests.support.data import ROOT
 
 DOCUMENTED = ROOT / "config" / "edgeface.yaml"
@@ -35,7 +36,9 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
 
 def test_a_distance_threshold_is_the_seeds_facenet_contract() -> None:
     cfg = parse_config("embedder: {profile: facenet_casia}\nmatch: {distance_threshold: 1.0}\n", "t", Path())
-    assert cfg.threshold == pytest.approx(0.5)
+    for templates in (1, 1000):  # a fixed threshold does not follow the gallery
+        threshold = ThresholdPolicy.from_config(cfg).for_gallery(templates)
+        assert threshold.value == pytest.approx(0.5) and threshold.target_far is None
     assert cfg.profile.input_size == 160 and cfg.profile.crop == "box"
 
 

@@ -32,7 +32,7 @@ def test_an_enrolled_person_on_camera_is_granted_and_the_door_pulses(tmp_path: P
         assert granted["person"] == "lin_manuel_miranda"
         assert set(granted) >= EVENT_KEYS and granted["device"] == cfg.device_id
         assert granted["frames"] >= cfg.decide.required
-        assert granted["similarity"] >= cfg.threshold
+        assert granted["similarity"] >= door.service.recognizer.threshold
         uuid.UUID(str(granted["id"]), version=4)
         wait_until(lambda: door.pin_levels()[-2:] == [True, False], PULSE + 3, "the pulse to end")
         assert door.pin.states[-1].timestamp == pytest.approx(PULSE, abs=0.15)  # MockPin times are deltas

@@ -26,7 +26,10 @@ from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
-HEALTH_KEYS = {"people_enrolled", "frames_processed", "broker_connected", "camera_online", "door", "uptime_seconds"}
+HEALTH_KEYS = {
+    "people_enrolled", "frames_processed", "broker_connected", "camera_online", "door", "uptime_seconds",
+    "match_threshold", "target_far",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

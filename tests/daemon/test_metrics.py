@@ -10,7 +10,10 @@ from edgeface.daemon.metrics import Metrics
 
 def test_metrics_are_served_for_prometheus(tmp_path: Path) -> None:
     metrics = Metrics()
-    metrics.watch(outbox=lambda: 4, broker=lambda: 1, relay=lambda: 0, reconnects=lambda: 2)
+    metrics.watch(
+        outbox=lambda: 4, broker=lambda: 1, relay=lambda: 0, reconnects=lambda: 2, threshold=lambda: 0.47,
+        target_far=lambda: 0.001,
+    )  # fmt: skip
     metrics.frames.inc(3)
     metrics.decisions.labels("granted").inc()
     with metrics.timed("detect"):
@@ -21,6 +24,7 @@ def test_metrics_are_served_for_prometheus(tmp_path: Path) -> None:
     finally:
         metrics.close()
     assert "edgeface_frames_total 3.0" in text
+    assert "edgeface_match_threshold 0.47" in text and "edgeface_match_target_far 0.001" in text
     assert 'edgeface_decisions_total{type="granted"} 1.0' in text
     assert "edgeface_outbox_events 4.0" in text and "edgeface_camera_reconnects 2.0" in text
     assert 'edgeface_stage_seconds_count{stage="detect"} 1.0' in text

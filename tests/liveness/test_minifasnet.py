@@ -18,15 +18,16 @@ from edgeface.liveness.temporal import MotionSettings
 from edgeface.models.catalogue import pinned_sha256
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.values import Face, Image
-from edgeface.vision.detect import Detector, primary_face
+from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image
+from edgeface.vision.pick import primary_face
 from tests.support.data import LIVENESS
 from tests.support.models import REPO_MODELS
 
 
 def photo_face(detector: Detector, path: Path) -> tuple[Image, Face]:
     image = load_image(path)
-    face = primary_face(detector.detect(image))
+    face = primary_face(detector.detect(image), image.shape)
     assert face is not None, path
     return image, face
 

@@ -25,8 +25,9 @@ from edgeface.liveness.temporal import (
     project,
 )
 from edgeface.values import Face, Image
-from edgeface.vision.detect import Detector, primary_face
+from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image
+from edgeface.vision.pick import primary_face
 from tests.support.data import DEMO_CLIP, FACES
 from tests.support.liveness import FPS, HEAD, face_at, view
 
@@ -117,7 +118,7 @@ def rigid_attack(
     found carry the landmarks ``landmarks`` measures."""
     rng = np.random.default_rng(seed)
     ph, pw = photo.shape[:2]
-    found = primary_face(detector.detect(photo))
+    found = primary_face(detector.detect(photo), photo.shape)
     assert found is not None
     base = face_px / found.size
     background = cv2.resize(
@@ -139,7 +140,7 @@ def rigid_attack(
         frame = np.clip(frame + rng.normal(0, 3.0, frame.shape), 0, 255).astype(np.uint8)
         _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 90))])
         image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-        face = primary_face(detector.detect(image))
+        face = primary_face(detector.detect(image), image.shape)
         points = None if face is None else landmarks(image, face)
         if face is not None and points is not None:
             out.append(dataclasses.replace(face, landmarks=points.astype(np.float32)))
@@ -207,14 +208,14 @@ class TestTemporalOnRealFrames:
 def test_canonical_landmarks_undo_the_detectors_scale_artefacts(detector: Detector) -> None:
     """A photo only zoomed (a similarity: perfectly rigid) must stay rigid; raw YuNet landmarks drift with size."""
     photo = load_image(FACES / "alex_lacamoire" / "1.jpg")
-    found = primary_face(detector.detect(photo))
+    found = primary_face(detector.detect(photo), photo.shape)
     assert found is not None
     canonical, raw, refined = CanonicalLandmarks(detector), [], []
     for px in np.arange(84.0, 124.0, 4.0):
         matrix = cv2.getRotationMatrix2D(found.centre, 0.0, px / found.size)
         matrix[:, 2] += [320 - found.centre[0], 240 - found.centre[1]]
         frame = cv2.warpAffine(photo, matrix, (640, 480), borderValue=(120, 120, 120))
-        face = primary_face(detector.detect(frame))
+        face = primary_face(detector.detect(frame), frame.shape)
         assert face is not None
         points = canonical(frame, face)
         assert points is not None

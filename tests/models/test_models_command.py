@@ -6,6 +6,7 @@ Downloads are tested offline with file:// URLs into ../shared/models; quantizati
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -171,3 +172,51 @@ def test_dynamic_quantization_needs_no_photos(tmp_path: Path) -> None:
     assert run(config_for(tmp_path), "quantize", str(REPO_MODELS / MFN), str(out), "--dynamic") == 0
     session, _ = open_session(out, None, RuntimeOptions())
     assert session.run(None, {"input": np.zeros((1, 3, 112, 112), np.float32)})[0].shape == (1, 128)
+
+
+def test_list_names_every_licence_and_flags_non_commercial_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config_for(tmp_path, SHARED_MODELS), "list", "--json") == 0
+    rows = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert all(row["licence"] and row["licence_present"] for row in rows.values() if row["present"])
+    noncommercial = sorted(name for name, row in rows.items() if row["noncommercial"])
+    assert noncommercial == sorted(name for name in rows if name.startswith("edgeface_"))
+    assert run(config_for(tmp_path, SHARED_MODELS), "list") == 0
+    listing = capsys.readouterr().out
+    assert listing.count("NON-COMMERCIAL") == len(noncommercial)
+    assert BUILTIN_PROFILES[Config().embedder.profile].model not in noncommercial, "never the default"
+
+
+def test_loading_non_commercial_weights_says_so_every_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = Config(models_dir=SHARED_MODELS, state_dir=tmp_path, embedder=EmbedderConfig(profile="edgeface_xxs_int8"))
+    with caplog.at_level(logging.WARNING, logger="edgeface.vision.recognize"), Recognizer.from_config(cfg):
+        pass
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "edgeface.vision.recognize"]
+    assert "non-commercial" in line and "NOTICE-EdgeFace-weights-CC-BY-NC-SA-4.0.txt" in line
+
+
+def test_dynamic_int8_of_edgeface_reproduces_the_shipped_copy_on_real_faces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "xxs_int8.onnx"
+    source, shipped = SHARED_MODELS / "edgeface_xxs_q_fp32.onnx", SHARED_MODELS / "edgeface_xxs_q_int8dyn.onnx"
+    calibration = tmp_path / "faces"
+    for person in ("barack_obama", "nicole_kidman", "joe_biden"):
+        shutil.copytree(FACES / person, calibration / person)
+    args = (
+        "quantize",
+        str(source),
+        str(out),
+        "--dynamic",
+        "--calibration",
+        str(calibration),
+        "--compare",
+        str(shipped),
+    )
+    assert run(config_for(tmp_path, SHARED_MODELS), *args) == 0
+    printed = capsys.readouterr().out
+    assert "profile edgeface_xxs" in printed and "MatMul" in printed
+    to_fp32 = float(printed.split("cosine to the original on those faces: mean ")[1].split(",")[0])
+    to_shipped = float(printed.split(f"cosine to {shipped.name} on those faces: mean ")[1].split(",")[0])
+    assert to_fp32 > 0.98 and to_shipped > 0.999

@@ -12,6 +12,8 @@ SHARED = Path(os.environ.get("EDGEFACE_SHARED", ROOT.parent / "shared"))
 FACES = SHARED / "faces"
 SHARED_MODELS = SHARED / "models"
 VIDEO = SHARED / "video"
+LFW_DEV = SHARED / "lfw-dev"
+"""854 people and 2,080 strangers: open-set recognition at door scale (the impostor tails were fitted here)."""
 LIVENESS = SHARED / "liveness"
 """Upstream MiniFASNet samples: ``real/`` (bona fide) and ``spoof/`` (attacks)."""
 

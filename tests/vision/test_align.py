@@ -6,15 +6,15 @@ import numpy as np
 
 from edgeface.values import Face
 from edgeface.vision.align import CropSpec, align, crop_matrix, template_points
-from edgeface.vision.detect import primary_face
 from edgeface.vision.images import load_image
+from edgeface.vision.pick import primary_face
 from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES
 
 
 def test_the_template_warp_puts_the_landmarks_on_the_template(recognizer: Recognizer) -> None:
     image = load_image(FACES / "nicole_kidman" / "1.jpg")
-    face = primary_face(recognizer.detect(image))
+    face = primary_face(recognizer.detect(image), image.shape)
     assert face is not None
     spec = CropSpec("template", 112)
     m = crop_matrix(face, spec)

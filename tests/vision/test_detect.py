@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from edgeface.values import Face
-from edgeface.vision.detect import decode_yunet, non_max_suppression, primary_face, prominent_faces
+from edgeface.vision.detect import decode_yunet, non_max_suppression
 from edgeface.vision.images import load_image
+from edgeface.vision.pick import primary_face, prominent_faces
 from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES
 
@@ -28,9 +29,9 @@ def test_a_portrait_yields_one_face_with_landmarks_inside_its_box(recognizer: Re
 @pytest.mark.parametrize("scale", [0.77, 1.0, 2.3])
 def test_boxes_map_back_to_the_input_image_whatever_its_size(recognizer: Recognizer, scale: float) -> None:
     image = load_image(FACES / "andy_roddick" / "1.jpg")
-    reference = primary_face(recognizer.detect(image))
+    reference = primary_face(recognizer.detect(image), image.shape)
     resized = cv2.resize(image, None, fx=scale, fy=scale)  # odd sizes and beyond max_side
-    face = primary_face(recognizer.detect(resized))
+    face = primary_face(recognizer.detect(resized), resized.shape)
     assert reference is not None and face is not None
     # Resampling moves a detection by a few pixels; a wrong mapping would be off by the scale factor.
     tolerance = 0.1 * reference.size
@@ -79,6 +80,22 @@ def test_background_faces_cut_by_the_edge_do_not_make_a_portrait_ambiguous() -> 
     marks = np.zeros((5, 2), np.float32)
     main = Face((80, 70, 84, 115), 0.9, marks)
     edge = Face((206, 110, 45, 60), 0.9, marks)  # leaves the 250-px picture on the right
-    twin = Face((10, 10, 70, 95), 0.9, marks)
+    corner = Face((10, 10, 70, 95), 0.9, marks)  # whole, nearly as large, but far from the centre
     assert prominent_faces([main, edge], (250, 250, 3)) == [main]
-    assert len(prominent_faces([main, twin], (250, 250, 3))) == 2
+    assert prominent_faces([main, corner], (250, 250, 3)) == [main]
+
+
+def test_two_people_side_by_side_make_a_photo_ambiguous() -> None:
+    marks = np.zeros((5, 2), np.float32)
+    left, right = Face((40, 70, 84, 115), 0.9, marks), Face((126, 70, 84, 115), 0.9, marks)
+    assert len(prominent_faces([left, right], (250, 250, 3))) == 2
+
+
+def test_the_photo_is_about_the_central_face_not_a_larger_bystander_cut_by_the_edge() -> None:
+    marks = np.zeros((5, 2), np.float32)
+    subject = Face((50, 45, 50, 60), 0.9, marks)  # a 150-px LFW crop: its person is at the centre
+    bystander = Face((105, 20, 70, 90), 0.9, marks)  # larger, and half out of the picture on the right
+    assert primary_face([bystander, subject], (150, 150, 3)) is subject
+    assert primary_face([], (150, 150, 3)) is None
+    # With every face cut by the edge, the best of them is still chosen rather than none.
+    assert primary_face([bystander], (150, 150, 3)) is bystander

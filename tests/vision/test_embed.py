@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 
 from edgeface.vision.align import CropSpec, align
-from edgeface.vision.detect import primary_face
 from edgeface.vision.embed import preprocess
 from edgeface.vision.images import load_image
+from edgeface.vision.pick import primary_face
 from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES
 
 
 def test_embeddings_are_unit_float32_vectors_and_batching_changes_nothing(recognizer: Recognizer) -> None:
     image = load_image(FACES / "joe_biden" / "1.jpg")
-    face = primary_face(recognizer.detect(image))
+    face = primary_face(recognizer.detect(image), image.shape)
     assert face is not None
     other = load_image(FACES / "norah_jones" / "1.jpg")
-    face2 = primary_face(recognizer.detect(other))
+    face2 = primary_face(recognizer.detect(other), other.shape)
     assert face2 is not None
     spec = CropSpec.for_profile(recognizer.embedder.profile)
     crops = [align(image, face, spec), align(other, face2, spec)]

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeface.vision.detect import primary_face
 from edgeface.vision.embed import preprocess
 from edgeface.vision.images import load_image
 from edgeface.vision.match import Gallery, match
+from edgeface.vision.pick import primary_face
 from edgeface.vision.recognize import Recognizer
 from tests.support.data import FACES
 
 
 def embed_photo(rec: Recognizer, rel: str) -> np.ndarray:
     image = load_image(FACES / rel)
-    face = primary_face(rec.detect(image))
+    face = primary_face(rec.detect(image), image.shape)
     assert face is not None, rel
     return rec.embed(image, [face])[0]
 

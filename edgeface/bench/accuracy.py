@@ -19,6 +19,9 @@ The protocol is a contract (other people compare numbers made with it):
   people left out becoming strangers (see :mod:`edgeface.bench.openset`): ``tar_at_far`` is what the
   embedding reaches at ``far_target`` with a threshold chosen on those very impostors, ``tar``/``far``
   what the product's own threshold for that gallery gives.
+* ``holdout`` (``--holdout SEED``): the honest check of the tail itself — fitted on half of the people
+  (split by identity), the threshold it gives judged on the other half (see
+  :func:`edgeface.bench.openset.holdout_study`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeface.bench.openset import ScoreTable, gallery_study, outcome
+from edgeface.bench.openset import ScoreTable, gallery_study, holdout_study, outcome
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.ops.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image
 from edgeface.values import Vectors
@@ -69,6 +72,8 @@ class AccuracyReport:
     threshold_source: str
     far_target: float
     galleries: list[dict[str, object]]
+    holdout: dict[str, object] | None = None
+    """``--holdout SEED``: the impostor tail fitted on half of the people, judged on the other half."""
 
     def to_dict(self) -> dict[str, object]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -164,6 +169,7 @@ def evaluate(
     far_target: float = DEFAULT_FAR_TARGET,
     repetitions: int = 5,
     seed: int = 0,
+    holdout: int | None = None,
 ) -> AccuracyReport:
     """Score the collected probes with the recognizer's matching (or a fixed ``threshold``)."""
     people, enrolled, probes = collected.people, collected.enrolled, collected.probes
@@ -201,6 +207,19 @@ def evaluate(
         for size in gallery_sizes
     ]
     pair_sims = vectors @ enrolled.vectors.T
+    held_out = None
+    if holdout is not None:
+        held_out = holdout_study(
+            table,
+            pair_sims,
+            [enrolled.names[o] for o in enrolled.owners],
+            list(people),
+            target_far=decision.target_far or far_target,
+            sizes=gallery_sizes,
+            seed=holdout,
+            repetitions=repetitions,
+            margin=margin,
+        )
     same = np.array([[found[i].person == enrolled.names[o] for o in enrolled.owners] for i in range(len(found))], bool)
     same = same.reshape(pair_sims.shape)
     return AccuracyReport(
@@ -224,6 +243,7 @@ def evaluate(
         threshold_source=decision.source,
         far_target=far_target,
         galleries=galleries,
+        holdout=held_out,
     )
 
 
@@ -238,6 +258,7 @@ def run_accuracy(
     far_target: float = DEFAULT_FAR_TARGET,
     repetitions: int = 5,
     seed: int = 0,
+    holdout: int | None = None,
 ) -> AccuracyReport:
     """``edgeface bench accuracy``: :func:`collect` then :func:`evaluate`."""
     collected = collect(recognizer, faces_dir, enroll_per_person, progress)
@@ -249,4 +270,5 @@ def run_accuracy(
         far_target=far_target,
         repetitions=repetitions,
         seed=seed,
+        holdout=holdout,
     )

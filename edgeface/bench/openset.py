@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edgeface.models.profiles import ImpostorTail
 from edgeface.vision.scores import threshold_for_fmr
+from edgeface.vision.threshold import fit_tail, tail_threshold
 
 Floats = npt.NDArray[np.float32]
 
@@ -36,6 +38,17 @@ class ScoreTable:
     """Enrolled person → column (people whose enrolment failed have none)."""
     templates: npt.NDArray[np.intp]
     """Templates behind each column."""
+
+    def subset(self, probes: npt.NDArray[np.bool_], people: Sequence[str]) -> ScoreTable:
+        """The table of some probes against some people only."""
+        keep = sorted(self.columns[p] for p in people if p in self.columns)
+        names = {col: name for name, col in self.columns.items()}
+        return ScoreTable(
+            sims=self.sims[np.flatnonzero(probes)][:, keep],
+            probe_people=tuple(p for p, kept in zip(self.probe_people, probes, strict=True) if kept),
+            columns={names[col]: i for i, col in enumerate(keep)},
+            templates=self.templates[keep],
+        )
 
 
 @dataclass(frozen=True)
@@ -161,4 +174,68 @@ def gallery_study(
         "size": min(size, len(people)),
         "repetitions": runs,
         **{k: (round(v, 1) if k in counts else round(v, 4)) for k, v in mean.items()},
+    }
+
+
+def holdout_study(
+    table: ScoreTable,
+    template_sims: Floats,
+    template_owners: Sequence[str],
+    people: Sequence[str],
+    *,
+    target_far: float,
+    sizes: Sequence[int],
+    seed: int,
+    repetitions: int,
+    margin: float = 0.0,
+) -> dict[str, object]:
+    """Fit the impostor tail on half of the people and judge the threshold it gives on the other half.
+
+    People are split by identity (``seed``), strangers from ``unknown/`` at random: nobody in the
+    half that is measured contributed to the tail. ``template_sims`` is probes × enrolled templates
+    (the tail is a property of single templates), ``template_owners`` names each template's person.
+    """
+    rng = np.random.default_rng(seed)
+    order = list(rng.permutation(sorted(people)))
+    fit_people, test_people = set(order[: len(order) // 2]), set(order[len(order) // 2 :])
+    stranger_half = rng.random(len(table.probe_people)) < 0.5
+    in_fit = np.array(
+        [p in fit_people if p is not None else bool(s) for p, s in zip(table.probe_people, stranger_half, strict=True)]
+    )
+    owners = np.asarray(template_owners, dtype=object)
+    fit_columns = np.array([o in fit_people for o in owners])
+    probe_owner = np.asarray(table.probe_people, dtype=object)
+    impostor = template_sims[np.ix_(in_fit, fit_columns)]
+    own = probe_owner[in_fit][:, None] == owners[fit_columns][None, :]
+    tail: ImpostorTail = fit_tail(impostor[~own], f"half of the people ({len(fit_people)}), seed {seed}")
+    test = table.subset(~in_fit, sorted(test_people))
+    members = sorted(test_people)
+    templates = int(sum(test.templates))
+    threshold = tail_threshold(tail, target_far, templates)
+    whole = outcome(test, members, threshold, margin)
+    galleries = [
+        gallery_study(
+            test,
+            members,
+            size,
+            far_target=target_far,
+            threshold_for=lambda n: tail_threshold(tail, target_far, n),
+            repetitions=repetitions,
+            rng=rng,
+            margin=margin,
+        )
+        for size in sizes
+    ]
+    return {
+        "seed": seed,
+        "fit_people": len(fit_people),
+        "test_people": len(test_people),
+        "tail": tail.model_dump(),
+        "target_far": target_far,
+        "threshold": round(threshold, 4),
+        "tar": round(whole.tar, 4),
+        "far": round(whole.far, 5),
+        "false_accepts": whole.false_accepts,
+        "impostor_attempts": whole.impostor,
+        "galleries": galleries,
     }

@@ -25,12 +25,13 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
             far_target=args.far_target,
             repetitions=args.repetitions,
             seed=args.seed,
+            holdout=args.holdout,
         )
     data = report.to_dict()
     if args.json:
         print(json.dumps(data))
         return 0
-    galleries = data.pop("galleries")
+    galleries, holdout = data.pop("galleries"), data.pop("holdout")
     width = max(len(k) for k in data)
     for key, value in data.items():
         print(f"{key:<{width}}  {value}")
@@ -41,6 +42,12 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
                 f"{g['size']:>7} {g['tar_at_far']:>8.4f} {g['threshold_at_far']:>7.4f} {g['threshold']:>9.4f} "
                 f"{g['tar']:>6.4f} {g['far']:>8.5f} {g['misidentified']:>6}"
             )
+    if isinstance(holdout, dict):
+        print(
+            f"\nheld out: tail fitted on {holdout['fit_people']} people, judged on the other {holdout['test_people']}: "
+            f"threshold {holdout['threshold']}, tar {holdout['tar']}, far {holdout['far']} "
+            f"({holdout['false_accepts']}/{holdout['impostor_attempts']})"
+        )
     return 0
 
 
@@ -158,6 +165,13 @@ def register(sub: Subparsers) -> Subparsers:
     )
     p.add_argument("--repetitions", type=positive_int, default=5, metavar="N", help="random galleries per size")
     p.add_argument("--seed", type=int, default=0, help="of the random galleries (default 0)")
+    p.add_argument(
+        "--holdout",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="also fit the impostor tail on half of the people (split by identity) and judge it on the other half",
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_accuracy)
 

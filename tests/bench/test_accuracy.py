@@ -79,3 +79,14 @@ def test_the_default_recognizer_scores_centroids_and_does_not_mistake_members_fo
     report = evaluate(door_scale, recognizer)
     assert recognizer.matching.score == "centroid"
     assert report.misidentified <= 2 and report.enroll_failures <= 2, "the central face is enrolled, not a bystander"
+
+
+def test_a_tail_fitted_on_half_of_the_people_holds_its_far_on_the_other_half(
+    door_scale: Collected, recognizer: Recognizer
+) -> None:
+    held = evaluate(door_scale, recognizer, gallery_sizes=(100,), holdout=12345).holdout
+    assert held is not None and (held["fit_people"], held["test_people"]) == (427, 427)
+    assert "seed 12345" in held["tail"]["fitted_on"]
+    assert held["far"] <= 0.003 and held["tar"] > 0.75
+    (hundred,) = held["galleries"]
+    assert hundred["size"] == 100 and hundred["far"] <= 0.003

@@ -123,6 +123,13 @@ _EDGEFACE = {
     "flip": True,
 }
 
+
+def _edgeface(name: str, model: str, tail: ImpostorTail, threshold: float) -> EmbedderProfile:
+    return EmbedderProfile(
+        name=name, model=model, sha256=pinned_sha256(model), impostor_tail=tail, threshold=threshold, **_EDGEFACE
+    )
+
+
 BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
     p.name: p
     for p in (
@@ -158,41 +165,11 @@ BUILTIN_PROFILES: dict[str, EmbedderProfile] = {
             **_FACENET,
         ),
         # Non-commercial weights (see models/catalogue.py): selectable, never the default.
-        EmbedderProfile(
-            name="edgeface_xs",
-            model="edgeface_xs_q_fp32.onnx",
-            sha256=pinned_sha256("edgeface_xs_q_fp32.onnx"),
-            impostor_tail=_tail(0.2580, 0.02788, 0.0116),
-            **{**_EDGEFACE, "threshold": 0.39},
-        ),
-        EmbedderProfile(
-            name="edgeface_xs_int8",
-            model="edgeface_xs_q_int8dyn.onnx",
-            sha256=pinned_sha256("edgeface_xs_q_int8dyn.onnx"),
-            impostor_tail=_tail(0.2581, 0.02778, 0.0126),
-            **{**_EDGEFACE, "threshold": 0.39},
-        ),
-        EmbedderProfile(
-            name="edgeface_xxs",
-            model="edgeface_xxs_q_fp32.onnx",
-            sha256=pinned_sha256("edgeface_xxs_q_fp32.onnx"),
-            impostor_tail=_tail(0.2775, 0.02891, -0.0107),
-            **{**_EDGEFACE, "threshold": 0.41},
-        ),
-        EmbedderProfile(
-            name="edgeface_xxs_int8",
-            model="edgeface_xxs_q_int8dyn.onnx",
-            sha256=pinned_sha256("edgeface_xxs_q_int8dyn.onnx"),
-            impostor_tail=_tail(0.2776, 0.02892, -0.0171),
-            **{**_EDGEFACE, "threshold": 0.41},
-        ),
-        EmbedderProfile(
-            name="edgeface_xs_gamma",
-            model="edgeface_xs_gamma_06_fp32.onnx",
-            sha256=pinned_sha256("edgeface_xs_gamma_06_fp32.onnx"),
-            impostor_tail=_tail(0.3156, 0.02990, -0.0018),
-            **{**_EDGEFACE, "threshold": 0.45},
-        ),
+        _edgeface("edgeface_xs", "edgeface_xs_q_fp32.onnx", _tail(0.2580, 0.02788, 0.0116), 0.39),
+        _edgeface("edgeface_xs_int8", "edgeface_xs_q_int8dyn.onnx", _tail(0.2581, 0.02778, 0.0126), 0.39),
+        _edgeface("edgeface_xxs", "edgeface_xxs_q_fp32.onnx", _tail(0.2775, 0.02891, -0.0107), 0.41),
+        _edgeface("edgeface_xxs_int8", "edgeface_xxs_q_int8dyn.onnx", _tail(0.2776, 0.02892, -0.0171), 0.41),
+        _edgeface("edgeface_xs_gamma", "edgeface_xs_gamma_06_fp32.onnx", _tail(0.3156, 0.02990, -0.0018), 0.45),
     )
 }
 

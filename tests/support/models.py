@@ -30,18 +30,6 @@ def recognizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recognizer]
 
 
 @pytest.fixture(scope="session")
-def edgeface_recognizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recognizer]:
-    """EdgeFace XXS int8 (non-commercial weights) from ../shared/models."""
-    cfg = Config(
-        state_dir=tmp_path_factory.mktemp("state"),
-        models_dir=SHARED_MODELS,
-        embedder=EmbedderConfig(profile="edgeface_xxs_int8"),
-    )
-    with Recognizer.from_config(cfg) as rec:
-        yield rec
-
-
-@pytest.fixture(scope="session")
 def facenet_recognizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recognizer]:
     """The seed's FaceNet (CASIA, int8) from ../shared/models."""
     cfg = Config(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
+from edgeface.app import open_service
 from edgeface.bench.liveness import run_liveness
 from edgeface.config import Config
 from edgeface.config.liveness import LivenessConfig
@@ -15,7 +20,8 @@ from edgeface.liveness.padset import Manifest
 from edgeface.liveness.rates import threshold_at_bpcer
 from edgeface.ops.doctor import check_liveness
 from edgeface.vision.detect import Detector
-from tests.support.data import SHARED
+from tests.support.configs import service_config
+from tests.support.data import DEMO_CLIP, SHARED
 
 PAD_DEV = SHARED / "pad-dev"
 
@@ -56,3 +62,13 @@ def test_doctor_shows_the_level_whether_liveness_is_on_or_off() -> None:
     assert off.ok and off.detail.startswith("off") and "level balanced" in off.detail
     on = check_liveness(Config(liveness=LivenessConfig(enabled=True, level="convenient")))
     assert on.ok and on.detail.startswith("on: level convenient: threshold 0.0144")
+
+
+def test_the_daemon_logs_the_level_it_runs_liveness_at(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = service_config(tmp_path, DEMO_CLIP, liveness=LivenessConfig(enabled=True, level="secure"))
+    factory = MockFactory()
+    with caplog.at_level(logging.INFO, logger="edgeface.app"), ExitStack() as stack:
+        service = open_service(cfg, stack, pin_factory=factory)
+        assert service.liveness is not None and service.liveness.threshold == LEVEL_THRESHOLDS["secure"]
+    factory.close()
+    assert "liveness on: level secure: threshold 0.0875" in caplog.text

@@ -24,6 +24,7 @@ from edgeface.daemon.preflight import check_model_files
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
 from edgeface.door.relay import DoorRelay, make_pin_factory
+from edgeface.liveness.levels import describe, liveness_threshold
 from edgeface.liveness.minifasnet import model_specs
 from edgeface.liveness.stage import LivenessStage
 from edgeface.liveness.temporal import MotionSettings
@@ -75,11 +76,10 @@ def open_service(
         motion = MotionSettings.from_config(cfg.liveness.temporal)
         # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
         detector = open_detector(cfg) if motion is not None else None
-        stage = LivenessStage.open(
-            model_specs(cfg), RuntimeOptions.from_config(cfg.runtime), cfg.liveness.threshold, motion, detector
-        )
+        options = RuntimeOptions.from_config(cfg.runtime)
+        stage = LivenessStage.open(model_specs(cfg), options, liveness_threshold(cfg.liveness), motion, detector)
         liveness = stack.enter_context(stage)
-        log.info("liveness on: threshold %.2f, temporal check %s", cfg.liveness.threshold, motion is not None)
+        log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), motion is not None)
     camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
     audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
     metrics = Metrics()

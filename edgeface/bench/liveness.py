@@ -16,6 +16,14 @@ presentations to the liveness stage: they are counted apart (``no_face``) and
 left out of both rates. A face is accepted when its fused score is at least
 the threshold. ``ms_per_face`` is the median time of the liveness stage for one
 face (crops and both networks), i.e. what it adds per matched face on a frame.
+
+With a manifest (``--manifest``, or a ``manifest.csv`` found beside the
+folders, as in pad-dev) every photo also has a source and a subject: the report
+breaks the rates down by both, gives 95 % intervals from resampling subjects
+(:mod:`edgeface.liveness.rates`), can keep one half of the subject split
+(``--half``), and evaluates the shipped levels. Without one, a photo's subject
+is its folder. ``operating_points`` are the thresholds that hold BPCER 1 %, 5 %
+and 10 % on the photos benchmarked; ``levels`` are the shipped thresholds.
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.liveness import rates
+from edgeface.liveness.levels import LEVEL_BPCER, LEVEL_THRESHOLDS
 from edgeface.liveness.minifasnet import LivenessModel
+from edgeface.liveness.padset import HALVES, Manifest, Provenance, half_of
 from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image, photos_under
 from edgeface.vision.pick import primary_face
@@ -42,6 +53,8 @@ WORST = 10
 
 Job = tuple[str | None, Path]
 """(attack species, or None for bona fide; photo)."""
+Planned = tuple[str | None, Path, Provenance | None]
+"""A job and what the manifest says about its photo."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,9 @@ class Scored:
     species: str | None
     score: float | None
     """None when no face was found."""
+    subject: str = ""
+    source: str = ""
+    """The manifest's; empty without one."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,54 @@ class LivenessReport:
     threshold: float
     samples: tuple[Scored, ...]
     ms_per_face: float | None
+    manifest: Path | None = None
+    half: str | None = None
+
+    def presentations(self) -> list[rates.Sample]:
+        return [p for _, p in self._shown()]
+
+    def at(self, threshold: float) -> dict[str, object]:
+        """BPCER and per-species APCER at one threshold, each with its subject-resampled interval."""
+        shown = self.presentations()
+        ci = rates.intervals(shown, threshold)
+        return {
+            "threshold": round(threshold, 4),
+            "bpcer": _round(rates.bpcer(shown, threshold)),
+            "bpcer_ci": ci["bpcer"],
+            "apcer": _round(rates.worst_apcer(shown, threshold)),
+            "apcer_ci": ci["worst"],
+            "apcer_by_species": {
+                name: {"apcer": _round(rates.apcer(shown, threshold, name)), "ci": ci[name]}
+                for name in rates.species_of(shown)
+            },
+        }
+
+    def operating_points(self) -> dict[str, dict[str, object]]:
+        """For each level's BPCER target: the threshold measured here, and the rates there."""
+        out: dict[str, dict[str, object]] = {}
+        for level, target in LEVEL_BPCER.items():
+            threshold = rates.threshold_at_bpcer(self.presentations(), target)
+            if threshold is not None:
+                out[level] = {"target_bpcer": target, **self.at(threshold)}
+        return out
+
+    def breakdown(self, key: Callable[[Scored], str]) -> dict[str, dict[str, float | int | None]]:
+        """Counts and rates at the report's threshold per source or subject."""
+        out: dict[str, dict[str, float | int | None]] = {}
+        for name in sorted({key(s) for s in self.samples}):
+            shown = [p for s, p in self._shown() if key(s) == name]
+            bona = [p.score for p in shown if p.species is None]
+            attacks = [p.score for p in shown if p.species is not None]
+            out[name] = {
+                "bona_fide": len(bona),
+                "bpcer": _rate(sum(v < self.threshold for v in bona), len(bona)),
+                "attacks": len(attacks),
+                "apcer": _round(rates.worst_apcer([p for p in shown if p.species is not None], self.threshold)),
+            }
+        return out
+
+    def _shown(self) -> list[tuple[Scored, rates.Sample]]:
+        return [(s, rates.Sample(s.score, s.species, s.subject)) for s in self.samples if s.score is not None]
 
     def _scores(self, bona_fide: bool, species: str | None = None) -> list[float]:
         return [
@@ -111,6 +175,14 @@ class LivenessReport:
             "no_face": self._missing(),
             "ms_per_face": None if self.ms_per_face is None else round(self.ms_per_face, 2),
             "histogram": self.histogram(),
+            "manifest": None if self.manifest is None else str(self.manifest),
+            "half": self.half,
+            "subjects": len({s.subject for s in self.samples}),
+            "ci": {k: v for k, v in self.at(self.threshold).items() if k.endswith("_ci")},
+            "by_source": self.breakdown(lambda s: s.source) if self.manifest is not None else {},
+            "by_subject": self.breakdown(lambda s: s.subject),
+            "operating_points": self.operating_points(),
+            "levels": {name: self.at(t) for name, t in LEVEL_THRESHOLDS.items()},
             "lowest_bona_fide": [[str(s.path), round(_score(s), 4)] for s in lowest[:WORST]],
             "highest_attacks": [[str(s.path), round(_score(s), 4)] for s in highest[::-1][:WORST]],
         }
@@ -129,6 +201,29 @@ class LivenessReport:
         lines.append(f"no face        {missing['bona_fide']} bona fide, {missing['attack']} attack (not presentations)")
         ms = data["ms_per_face"]
         lines.append(f"ms per face    {ms if ms is not None else '-'}")
+        at = self.at(self.threshold)
+        lines.append(f"95 % CI        BPCER {_ci(at['bpcer_ci'])}, worst APCER {_ci(at['apcer_ci'])}")
+        lines.append(f"               over {data['subjects']} subjects resampled")
+        if self.half is not None:
+            lines.append(f"half           {self.half} subjects of the split only")
+        lines.append("")
+        lines.append("operating point     threshold  BPCER (95 % CI)          worst APCER (95 % CI)    by species")
+        points = [(f"{k} here", v) for k, v in self.operating_points().items()]
+        points += [(f"{k} shipped", self.at(t)) for k, t in LEVEL_THRESHOLDS.items()]
+        for label, point in points:
+            by = point["apcer_by_species"]
+            assert isinstance(by, dict)
+            species = " ".join(f"{k} {_pct(v['apcer']).strip()}" for k, v in by.items())
+            lines.append(
+                f"{label:<20}{point['threshold']:>8.4f}  {_pct(point['bpcer'])} {_ci(point['bpcer_ci']):<15} "
+                f"{_pct(point['apcer'])} {_ci(point['apcer_ci']):<15} {species}"
+            )
+        if self.manifest is not None:
+            lines.append("")
+            lines.append(f"by source ({self.manifest})")
+            lines += _breakdown_lines(self.breakdown(lambda s: s.source))
+        lines.append("by subject")
+        lines += _breakdown_lines(self.breakdown(lambda s: s.subject))
         hist = self.histogram()
         counts = list(zip(hist["bona_fide"], hist["attack"], strict=True))
         peak = int(max((max(c) for c in counts), default=1)) or 1
@@ -147,8 +242,24 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(numerator / denominator, 4)
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _pct(value: object) -> str:
     return f"{100 * value:6.2f} %" if isinstance(value, float) else "     - "
+
+
+def _ci(value: object) -> str:
+    return f"[{100 * value[0]:.1f}, {100 * value[1]:.1f}] %" if isinstance(value, tuple) else "-"
+
+
+def _breakdown_lines(table: dict[str, dict[str, float | int | None]]) -> list[str]:
+    return [
+        f"  {name:<12} BPCER {_pct(r['bpcer'])} of {r['bona_fide']:>4}   "
+        f"worst APCER {_pct(r['apcer'])} of {r['attacks']:>4}"
+        for name, r in table.items()
+    ]
 
 
 def _bar(count: int, peak: int, width: int = 25) -> str:
@@ -172,26 +283,44 @@ def run_liveness(
     spoof: Sequence[Path],
     *,
     threshold: float,
-    progress: Callable[[Iterable[Job]], Iterable[Job]] = lambda it: it,
+    manifest: Manifest | None = None,
+    half: str | None = None,
+    progress: Callable[[Iterable[Planned]], Iterable[Planned]] = lambda it: it,
 ) -> LivenessReport:
+    """Score every photo; ``half`` (``dev`` or ``held-out``, needs a manifest) keeps that half's subjects only."""
+    if half is not None and (half not in HALVES or manifest is None):
+        raise ConfigError(f"--half {half} needs a manifest and one of {', '.join(HALVES)}")
     samples: list[Scored] = []
     timings: list[float] = []
-    for species, photo in progress(liveness_jobs(real, spoof)):
+    jobs = [(species, photo, _provenance(manifest, photo)) for species, photo in liveness_jobs(real, spoof)]
+    if half is not None:
+        jobs = [(s, p, prov) for s, p, prov in jobs if prov is not None and half_of(prov.subject) == half]
+    for species, photo, prov in progress(jobs):
+        subject, source = (prov.subject, prov.source) if prov is not None else (photo.parent.name, "")
         try:
             image = load_image(photo)
         except EdgefaceError as exc:
             log.warning("%s", exc)
-            samples.append(Scored(photo, species, None))
+            samples.append(Scored(photo, species, None, subject, source))
             continue
         face = primary_face(detector.detect(image), image.shape)
         if face is None:
             log.info("%s: no face found; not a presentation", photo)
-            samples.append(Scored(photo, species, None))
+            samples.append(Scored(photo, species, None, subject, source))
             continue
         start = time.perf_counter()
         score = float(model.score(image, [face])[0])
         timings.append((time.perf_counter() - start) * 1000.0)
-        samples.append(Scored(photo, species, score))
+        samples.append(Scored(photo, species, score, subject, source))
     # The first runs pay for onnxruntime's allocations; the median is what a running daemon sees.
     ms = float(np.median(timings)) if timings else None
-    return LivenessReport(threshold, tuple(samples), ms)
+    return LivenessReport(threshold, tuple(samples), ms, None if manifest is None else manifest.path, half)
+
+
+def _provenance(manifest: Manifest | None, photo: Path) -> Provenance | None:
+    if manifest is None:
+        return None
+    found = manifest.find(photo)
+    if found is None:
+        log.info("%s: not in %s; its folder is its subject", photo, manifest.path)
+    return found

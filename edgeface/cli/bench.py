@@ -115,12 +115,20 @@ def unit_interval(text: str) -> float:
 
 
 def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
+    import cv2
+
     from edgeface.bench.liveness import run_liveness
+    from edgeface.errors import ConfigError
+    from edgeface.liveness.detplot import render_det
+    from edgeface.liveness.levels import LEVEL_THRESHOLDS, liveness_threshold
     from edgeface.liveness.minifasnet import MiniFASNet, model_specs
+    from edgeface.liveness.padset import Manifest, find_manifest
     from edgeface.models.runtime import RuntimeOptions
     from edgeface.vision.recognize import open_detector
 
-    threshold = cfg.liveness.threshold if args.threshold is None else args.threshold
+    threshold = liveness_threshold(cfg.liveness) if args.threshold is None else args.threshold
+    manifest_path = args.manifest or find_manifest([*args.real, *args.spoof])
+    manifest = Manifest.read(manifest_path) if manifest_path is not None else None
     detector = open_detector(cfg)
     try:
         with MiniFASNet.open(model_specs(cfg), RuntimeOptions.from_config(cfg.runtime)) as model:
@@ -130,10 +138,17 @@ def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
                 args.real,
                 args.spoof,
                 threshold=threshold,
+                manifest=manifest,
+                half=args.half,
                 progress=lambda jobs: progress(list(jobs), "liveness"),
             )
     finally:
         detector.close()
+    marks = dict(LEVEL_THRESHOLDS)
+    if threshold not in marks.values():
+        marks = {"here": threshold, **marks}
+    if args.plot is not None and not cv2.imwrite(str(args.plot), render_det(report.presentations(), marks)):
+        raise ConfigError(f"{args.plot}: cannot write the plot (a .png path in a writable folder?)")
     print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
     return 0
 
@@ -230,7 +245,10 @@ def register(sub: Subparsers) -> Subparsers:
             "Score the largest face of every photo with the configured liveness models and report ISO/IEC 30107-3 "
             "rates: APCER (attacks accepted / attacks, per --spoof folder; the headline is the worst folder) and "
             "BPCER (bona fide refused / bona fide), with counts, the threshold, a score histogram and ms per face. "
-            "Photos without a face are counted apart and left out of both rates."
+            "Photos without a face are counted apart and left out of both rates. With a manifest (pad-dev's "
+            "manifest.csv, found beside the folders or given with --manifest) the rates are also given per source "
+            "and subject; 95 % intervals resample subjects. The JSON adds manifest, half, subjects, ci, by_source, "
+            "by_subject, operating_points (thresholds holding BPCER 1/5/10 % here) and levels (the shipped ones)."
         ),
     )
     p.add_argument(
@@ -249,7 +267,14 @@ def register(sub: Subparsers) -> Subparsers:
         metavar="DIR",
         help="attack photos; each folder is one attack species; repeatable",
     )
-    p.add_argument("--threshold", type=unit_interval, default=None, metavar="T", help="default: liveness.threshold")
+    p.add_argument(
+        "--threshold", type=unit_interval, default=None, metavar="T", help="default: liveness.threshold or level"
+    )
+    p.add_argument("--manifest", type=Path, default=None, metavar="CSV", help="default: a manifest.csv beside DIRs")
+    p.add_argument(
+        "--half", choices=("dev", "held-out"), default=None, help="only this half of pad-dev's subject split"
+    )
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write the DET curve here")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_liveness)
     return bench

@@ -18,6 +18,7 @@ from edgeface.capture.camera import open_camera
 from edgeface.config import Config
 from edgeface.door.relay import make_pin_factory
 from edgeface.errors import EdgefaceError
+from edgeface.liveness.levels import describe
 from edgeface.models.catalogue import CATALOGUE
 from edgeface.models.checksums import file_sha256, verify_model
 from edgeface.mqtt.connect import connected_client
@@ -72,6 +73,14 @@ def check_match(cfg: Config) -> Check:
             "remove match.threshold to hold match.target_far, or run edgeface calibrate --write-config",
         )
     return Check("match", True, f"threshold {threshold.describe()}")
+
+
+def check_liveness(cfg: Config) -> Check:
+    """What the liveness stage would refuse; off is a choice, not a fault (see the README's figures)."""
+    if not cfg.liveness.enabled:
+        return Check("liveness", True, f"off (liveness.enabled: false); when on: {describe(cfg.liveness)}")
+    temporal = ", temporal check on" if cfg.liveness.temporal.enabled else ""
+    return Check("liveness", True, f"on: {describe(cfg.liveness)}{temporal}")
 
 
 def check_store(cfg: Config) -> Check:
@@ -141,6 +150,7 @@ CHECKS: tuple[Callable[[Config], Check], ...] = (
     check_models,
     check_store,
     check_match,
+    check_liveness,
     check_camera,
     check_broker,
     check_gpio,

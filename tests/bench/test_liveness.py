@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 
 from edgeface.bench.liveness import liveness_jobs, photos_under, run_liveness
@@ -13,7 +14,7 @@ from edgeface.config.liveness import DEFAULT_THRESHOLD
 from edgeface.errors import ConfigError
 from edgeface.liveness.minifasnet import MiniFASNet
 from edgeface.vision.detect import Detector
-from tests.support.data import LIVENESS
+from tests.support.data import LIVENESS, SHARED
 from tests.support.scenes import empty_scene
 
 
@@ -51,3 +52,36 @@ def test_bench_liveness_from_the_command_line(capsys: pytest.CaptureFixture[str]
     assert main(["bench", "liveness", "--real", str(real), "--spoof", str(spoof), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["apcer"] == 0.0 and data["bpcer"] == 0.0 and data["attacks"] == 2
+
+
+PAD_DEV = SHARED / "pad-dev"
+
+
+def test_pad_dev_is_reported_per_species_source_and_subject_with_a_det_plot(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plot = tmp_path / "det.png"
+    args = ["bench", "liveness", "--real", str(PAD_DEV / "real"), "--half", "held-out", "--json"]
+    args += ["--spoof", str(PAD_DEV / "spoof" / "print"), "--spoof", str(PAD_DEV / "spoof" / "replay")]
+    assert main([*args, "--plot", str(plot)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["manifest"] == str(PAD_DEV / "manifest.csv") and data["half"] == "held-out"
+    assert set(data["by_source"]) == {"nuaa", "pyis"} and data["subjects"] == 5
+    assert set(data["by_subject"]) == {"nuaa0002", "nuaa0005", "nuaa0006", "nuaa0007", "pyis"}
+    assert set(data["apcer_by_species"]) == {"print", "replay"}
+    assert set(data["operating_points"]) == set(data["levels"]) == {"convenient", "balanced", "secure"}
+    balanced = data["levels"]["balanced"]
+    # What the shipped level does on subjects it was not tuned on: prints are stopped, live faces pass.
+    assert balanced["apcer_by_species"]["print"]["apcer"] == 0.0 and balanced["bpcer"] <= 0.05
+    lo, hi = balanced["bpcer_ci"]
+    assert lo <= balanced["bpcer"] <= hi
+    image = cv2.imread(str(plot))
+    assert image is not None and image.shape == (560, 640, 3)
+
+
+def test_without_a_manifest_each_folder_is_a_subject(detector: Detector, minifasnet: MiniFASNet) -> None:
+    report = run_liveness(detector, minifasnet, [LIVENESS / "real"], [LIVENESS / "spoof"], threshold=0.5)
+    data = report.to_dict()
+    assert data["manifest"] is None and data["by_source"] == {} and set(data["by_subject"]) == {"real", "spoof"}
+    with pytest.raises(ConfigError, match="needs a manifest"):
+        run_liveness(detector, minifasnet, [LIVENESS / "real"], [LIVENESS / "spoof"], threshold=0.5, half="dev")

@@ -8,6 +8,7 @@ import cv2
 import pytest
 
 from edgeface.config import LivenessConfig, RelayConfig, TemporalConfig
+from edgeface.liveness.levels import liveness_threshold
 from edgeface.liveness.minifasnet import model_specs
 from edgeface.liveness.stage import LivenessStage
 from edgeface.liveness.temporal import MotionSettings
@@ -57,7 +58,7 @@ def test_the_demo_clip_is_granted_with_both_checks_on(tmp_path: Path) -> None:
         LivenessStage.open(
             model_specs(cfg),
             RuntimeOptions.from_config(cfg.runtime),
-            lv.threshold,
+            liveness_threshold(lv),
             MotionSettings.from_config(lv.temporal),
             open_detector(cfg),
         ) as liveness,

@@ -148,6 +148,16 @@ class TestMiniFASNet:
         np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
         assert minifasnet.score(image, []).shape == (0,)
 
+    def test_the_fused_score_is_the_more_doubtful_models_real_probability(
+        self, minifasnet: MiniFASNet, detector: Detector
+    ) -> None:
+        for path in [LIVENESS / "real" / "image_T1.jpg", *sorted((LIVENESS / "spoof").glob("*.jpg"))]:
+            image, face = photo_face(detector, path)
+            each = minifasnet.model_probabilities(image, [face])
+            assert each.shape == (2, 1, 3)
+            assert float(minifasnet.score(image, [face])[0]) == pytest.approx(float(each[:, 0, 1].min()))
+            np.testing.assert_allclose(minifasnet.probabilities(image, [face]), each.mean(axis=0), atol=1e-6)
+
     def test_a_model_that_is_not_the_pinned_one_is_refused(self) -> None:
         spec = model_specs(Config(models_dir=REPO_MODELS))[0]
         with pytest.raises(ModelError, match="does not match the pinned"):

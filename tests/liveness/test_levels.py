@@ -1,0 +1,74 @@
+"""``liveness.level``: the thresholds are the ones measured on pad-dev's development half."""
+
+from __future__ import annotations
+
+import logging
+import math
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from edgeface.app import open_service
+from edgeface.bench.liveness import run_liveness
+from edgeface.config import Config
+from edgeface.config.liveness import LivenessConfig
+from edgeface.liveness.levels import LEVEL_BPCER, LEVEL_THRESHOLDS, describe, liveness_threshold
+from edgeface.liveness.minifasnet import MiniFASNet
+from edgeface.liveness.padset import Manifest
+from edgeface.liveness.rates import threshold_at_bpcer
+from edgeface.ops.doctor import check_liveness
+from edgeface.vision.detect import Detector
+from tests.support.configs import service_config
+from tests.support.data import DEMO_CLIP, SHARED
+
+PAD_DEV = SHARED / "pad-dev"
+
+
+def test_the_shipped_levels_are_remeasured_on_the_development_half(detector: Detector, minifasnet: MiniFASNet) -> None:
+    report = run_liveness(
+        detector,
+        minifasnet,
+        [PAD_DEV / "real"],
+        [PAD_DEV / "spoof" / "print", PAD_DEV / "spoof" / "replay"],
+        threshold=0.5,
+        manifest=Manifest.read(PAD_DEV / "manifest.csv"),
+        half="dev",
+    )
+    assert {s.subject for s in report.samples} == {"apfol", "nuaa0001", "nuaa0003", "nuaa0004", "nuaa0008", "silent"}
+    for level, target in LEVEL_BPCER.items():
+        measured = threshold_at_bpcer(report.presentations(), target)
+        assert measured is not None and LEVEL_THRESHOLDS[level] == math.floor(measured * 1e4) / 1e4, level
+
+
+def test_levels_order_from_convenient_to_secure() -> None:
+    assert LEVEL_THRESHOLDS["convenient"] < LEVEL_THRESHOLDS["balanced"] < LEVEL_THRESHOLDS["secure"]
+    assert LEVEL_BPCER == {"convenient": 0.01, "balanced": 0.05, "secure": 0.10}
+
+
+def test_the_level_sets_the_threshold_unless_threshold_overrides_it() -> None:
+    assert LivenessConfig().level == "balanced" and LivenessConfig().threshold is None
+    assert liveness_threshold(LivenessConfig(level="secure")) == LEVEL_THRESHOLDS["secure"]
+    assert liveness_threshold(LivenessConfig(level="secure", threshold=0.5)) == 0.5
+    assert "level balanced: threshold 0.0609" in describe(LivenessConfig())
+    assert "overrides level secure" in describe(LivenessConfig(level="secure", threshold=0.5))
+    with pytest.raises(ValueError, match="level"):
+        LivenessConfig(level="paranoid")  # type: ignore[arg-type]
+
+
+def test_doctor_shows_the_level_whether_liveness_is_on_or_off() -> None:
+    off = check_liveness(Config())
+    assert off.ok and off.detail.startswith("off") and "level balanced" in off.detail
+    on = check_liveness(Config(liveness=LivenessConfig(enabled=True, level="convenient")))
+    assert on.ok and on.detail.startswith("on: level convenient: threshold 0.0144")
+
+
+def test_the_daemon_logs_the_level_it_runs_liveness_at(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = service_config(tmp_path, DEMO_CLIP, liveness=LivenessConfig(enabled=True, level="secure"))
+    factory = MockFactory()
+    with caplog.at_level(logging.INFO, logger="edgeface.app"), ExitStack() as stack:
+        service = open_service(cfg, stack, pin_factory=factory)
+        assert service.liveness is not None and service.liveness.threshold == LEVEL_THRESHOLDS["secure"]
+    factory.close()
+    assert "liveness on: level secure: threshold 0.0875" in caplog.text

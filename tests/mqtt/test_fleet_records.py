@@ -1,0 +1,114 @@
+"""The fleet's wire format: a signed record round-trips, and anything forged, moved or broken is refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import time
+
+import numpy as np
+import pytest
+
+from edgeface.config import Window
+from edgeface.mqtt.fleet import FleetTopics, RecordRefused, decode_record, digest, encode_record
+from edgeface.storage.records import PersonRecord, TemplateRecord
+
+KEY = b"site-key-0123456789abcdef"
+MODEL = ("edgeface_s", "a" * 64)
+
+
+def ann(version: int = 1_767_225_600_123, **fields: object) -> PersonRecord:
+    vector = np.linspace(-1, 1, 512, dtype=np.float32)
+    base: dict[str, object] = {
+        "templates": (TemplateRecord(*MODEL, vector, "c" * 64),),
+        "doors": ("front", "back"),
+        "schedule": (Window(days=["mon", "fri"], start=time(8), end=time(18)),),
+    }
+    return PersonRecord("ann", version, 1767225600.12, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def resign(payload: bytes, **changes: object) -> bytes:
+    """The payload with ``changes`` made after signing (the old signature kept)."""
+    return json.dumps({**json.loads(payload), **changes}).encode()
+
+
+def test_a_signed_record_round_trips_with_its_templates_version_and_rules() -> None:
+    topic, payload = encode_record(ann(), "office", KEY)
+    assert topic == "edgeface/fleet/office/people/ann"
+    got = decode_record(topic, payload, "office", KEY)
+    assert (got.name, got.version, got.updated, got.deleted) == ("ann", 1_767_225_600_123, 1767225600.12, False)
+    assert (got.doors, got.schedule) == (ann().doors, ann().schedule)
+    [template] = got.templates
+    assert (template.model, template.model_sha256, template.photo_sha256) == (*MODEL, "c" * 64)
+    np.testing.assert_array_equal(template.vector, ann().templates[0].vector)
+
+
+def test_a_tombstone_is_signed_and_carries_no_templates() -> None:
+    topic, payload = encode_record(ann(deleted=True), "office", KEY)
+    assert json.loads(payload)["templates"] == []
+    got = decode_record(topic, payload, "office", KEY)
+    assert got.deleted and got.templates == ()
+
+
+def unsigned(payload: bytes) -> bytes:
+    return json.dumps({k: v for k, v in json.loads(payload).items() if k != "sig"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (None, unsigned, "unsigned"),
+        (None, lambda p: resign(p, sig=None), "unsigned"),
+        (None, lambda p: resign(p, sig="0" * 64), "bad signature"),
+        (None, lambda p: resign(p, version=9_999_999_999_999), "bad signature"),
+        (None, lambda p: resign(p, doors=None), "bad signature"),
+        ("edgeface/fleet/office/people/bob", lambda p: p, "bad signature"),  # moved to another name
+        (None, lambda p: b"{not json", "not JSON"),
+        (None, lambda p: b"[1]", "not a JSON object"),
+        (None, lambda p: b"x" * (5 * 2**20), "bytes, more than"),
+    ],
+    ids=["unsigned", "null-sig", "wrong-sig", "version-raised", "doors-dropped", "moved", "not-json", "array", "huge"],
+)
+def test_an_unsigned_tampered_or_moved_record_is_refused(
+    topic: str | None, payload: Callable[[bytes], bytes], reason: str
+) -> None:
+    signed_topic, signed = encode_record(ann(), "office", KEY)
+    with pytest.raises(RecordRefused, match=reason):
+        decode_record(topic or signed_topic, payload(signed), "office", KEY)
+
+
+def test_a_record_of_another_site_or_key_is_refused_even_on_this_sites_topic() -> None:
+    _, other_site = encode_record(ann(), "warehouse", KEY)  # same key, another site
+    with pytest.raises(RecordRefused, match="bad signature"):  # the topic is signed: moving it breaks the signature
+        decode_record("edgeface/fleet/office/people/ann", other_site, "office", KEY)
+    topic, payload = encode_record(ann(), "warehouse", KEY)
+    with pytest.raises(RecordRefused, match="for site 'warehouse', this door is in site 'office'"):
+        decode_record(topic, payload, "office", KEY)
+    topic, payload = encode_record(ann(), "office", b"another-key-0123456789")
+    with pytest.raises(RecordRefused, match="bad signature"):
+        decode_record(topic, payload, "office", KEY)
+
+
+def test_a_signed_but_malformed_record_is_refused_with_the_field_at_fault() -> None:
+    broken = ann(templates=(TemplateRecord(*MODEL, np.array([np.nan], np.float32)),))
+    topic, payload = encode_record(broken, "office", KEY)
+    with pytest.raises(RecordRefused, match="NaN"):
+        decode_record(topic, payload, "office", KEY)
+    bad_name = PersonRecord("ann/../x", 1, 1.0)
+    topic, payload = encode_record(bad_name, "office", KEY)
+    with pytest.raises(RecordRefused, match="names"):
+        decode_record(topic, payload, "office", KEY)
+
+
+def test_record_topics_name_one_person_of_one_site() -> None:
+    topics = FleetTopics("office")
+    assert topics.name_of("edgeface/fleet/office/people/Ann Lee") == "Ann Lee"
+    assert topics.name_of("edgeface/fleet/home/people/ann") is None
+    assert topics.name_of("edgeface/fleet/office/people/a/b") is None
+    assert topics.door("front") == "edgeface/fleet/office/doors/front"
+
+
+def test_the_digest_depends_on_every_name_and_version_and_not_on_their_order() -> None:
+    assert digest({"ann": 1, "bob": 2}) == digest({"bob": 2, "ann": 1})
+    assert digest({"ann": 1, "bob": 2}) != digest({"ann": 1, "bob": 3})
+    assert digest({"ann": 1}) != digest({"ann": 1, "bob": 2})

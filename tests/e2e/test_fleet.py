@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edgeface.config import DecideConfig, FleetConfig
 from edgeface.mqtt.fleet import encode_record
 from edgeface.storage.records import PersonRecord
 from tests.support.broker import Broker, Collector
 from tests.support.cli import edgeface
+from tests.support.configs import service_config
 from tests.support.data import FACES
-from tests.support.fleet import admin_config, door_config, door_status, events, fresh_site
+from tests.support.door import running_door
+from tests.support.fleet import KEY, admin_config, door_config, door_status, events, fresh_site
 from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
@@ -117,3 +120,22 @@ def test_three_doors_follow_the_admins_enrolments_and_removals_and_refuse_forger
         finally:
             for door in doors:
                 door.kill()
+
+
+def test_each_door_enforces_the_doors_and_schedule_a_persons_record_lists(tmp_path: Path, broker: Broker) -> None:
+    site = fresh_site()
+    admin = admin_config(tmp_path / "admin", broker, site)
+    camera = still_frames(tmp_path / "camera", JOE_AT_THE_DOOR)
+    fleet = FleetConfig(enabled=True, site=site, key=KEY)
+    cfg = service_config(tmp_path / "door", camera, broker, fleet=fleet, decide=DecideConfig(cooldown_seconds=0.5))
+    assert edgeface(admin, "enroll", "joe", str(JOE_ENROLLED)) == 0
+    assert edgeface(admin, "fleet", "rules", "joe", "--doors", "garage") == 0
+    assert edgeface(admin, "fleet", "push") == 0
+    with running_door(cfg, watch=broker) as door:
+        denied = door.wait_event("denied")
+        assert (denied["person"], denied["reason"]) == ("joe", "schedule")
+        assert not [e for e in door.events() if e["type"] == "granted"]
+        assert True not in door.pin_levels()
+        assert edgeface(admin, "fleet", "rules", "joe", "--doors", "garage", cfg.device_id) == 0
+        assert edgeface(admin, "fleet", "push", "joe") == 0
+        assert door.wait_event("granted")["person"] == "joe"

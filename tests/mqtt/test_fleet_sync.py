@@ -144,6 +144,9 @@ def test_pull_takes_the_sites_records_once_and_a_second_pull_changes_nothing(
     assert (first["applied"], first["unchanged"], first["refused"], first["people"]) == (2, 0, 0, 2)
     assert edgeface(back, "fleet", "pull") == 0
     assert "0 records taken, 2 already held, 0 refused; 2 people" in capsys.readouterr().out
+    assert edgeface(admin, "fleet", "status", "--settle", "0.2") == 0
+    out = capsys.readouterr().out
+    assert f"site {site}: 2 people, 2 records" in out and "no door has announced itself yet" in out
 
 
 def test_a_record_of_another_embedder_is_kept_out_of_the_gallery_and_named_by_doctor(

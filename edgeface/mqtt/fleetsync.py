@@ -1,16 +1,18 @@
 """A door's side of the fleet: take the site's signed records from the broker into the people store.
 
-:class:`Intake` takes one received record: it verifies it (:func:`edgeface.mqtt.fleet.decode_record`)
-before anything is written, then lets the store keep the newer copy (:meth:`Store.apply`), and
-counts and logs what happened: one line per record taken, and one warning line per record refused.
+:class:`Intake` takes a batch of received records: it verifies each one
+(:func:`edgeface.mqtt.fleet.decode_record`) before anything is written, then lets the store keep the
+newer copy of each, all in one transaction (:meth:`Store.apply_many`), and counts and logs what
+happened: one line per record taken, and one warning line per record refused.
 ``edgeface fleet pull`` runs it over the retained records once; :class:`FleetSync` runs it in the
 daemon for as long as it is connected.
 
 :class:`FleetSync` has a paho client of its own (client id ``edgeface-<device>-fleet``, so it
 never knocks the daemon's event session off the broker), subscribes to ``people/+`` with a clean
 session and so receives every retained record again at each (re)connect: a door that was stopped
-or cut off converges when it comes back. A batch of changes is followed, after a short quiet
-spell, by one ``on_change()`` (the daemon reloads its gallery then) and by the door's retained
+or cut off converges when it comes back. Paho's thread only queues what arrives; the agent's worker
+takes a batch once the messages pause (or every couple of seconds of a steady stream), then calls
+``on_change()`` once (the daemon reloads its gallery then) and publishes the door's retained
 status (:class:`edgeface.mqtt.fleet.DoorStatus`). An admin only announces its status: it is the
 source of the records, never their sink.
 """
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import ParamSpec
 
@@ -35,7 +38,7 @@ from edgeface.errors import EdgefaceError
 from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordRefused, decode_record, digest
 from edgeface.mqtt.tls import configure_tls
 from edgeface.storage.people import ModelId, Store
-from edgeface.storage.records import Outcome
+from edgeface.storage.records import Outcome, PersonRecord
 
 __all__ = ["FleetSync", "Intake"]
 
@@ -43,7 +46,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 FLEET_QOS = 1
 QUIET_SECONDS = 0.3
-"""A batch of records (the retained set after a connect) ends after this long without another."""
+"""A batch of records (the retained set after a connect) ends after this long without another..."""
+BATCH_SECONDS = 2.0
+"""...or this long after it began, so a steady stream of records is still taken."""
 
 
 def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
@@ -73,42 +78,52 @@ class Intake:
         self.last_sync: float | None = None
         self._warned_model: set[tuple[str, int]] = set()
 
-    def take(self, topic: str, payload: bytes) -> Outcome | None:
-        """One message from ``people/<name>``; None when it was refused (logged) or is an empty clear."""
-        if not payload:
-            log.debug("fleet: %s was cleared on the broker; nothing to take", topic)
-            return None
+    def take(self, messages: Sequence[tuple[str, bytes]]) -> list[Outcome | None]:
+        """Messages from ``people/<name>`` (topic, payload), in arrival order: each one's outcome, None where
+        it was refused (logged) or is an empty clear. Every record is verified before any is written, and
+        those that verify are written in one transaction."""
+        verified: list[tuple[int, str, PersonRecord]] = []
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        for i, (topic, payload) in enumerate(messages):
+            if not payload:
+                log.debug("fleet: %s was cleared on the broker; nothing to take", topic)
+                continue
+            try:
+                verified.append((i, topic, decode_record(topic, payload, self.site, self._key)))
+            except RecordRefused as exc:
+                self.refused += 1
+                log.warning("fleet: refused the record on %s: %s", topic, exc)
+        if not verified:
+            return outcomes
         try:
-            record = decode_record(topic, payload, self.site, self._key)
-        except RecordRefused as exc:
-            self.refused += 1
-            log.warning("fleet: refused the record on %s: %s", topic, exc)
-            return None
-        try:
-            outcome = self.store.apply(record)
+            applied = self.store.apply_many([record for _, _, record in verified])
         except EdgefaceError as exc:
-            self.refused += 1
-            log.error("fleet: could not store the record of %s: %s", record.name, exc)
-            return None
+            self.refused += len(verified)
+            log.error("fleet: could not store %d records: %s", len(verified), exc)
+            return outcomes
         self.last_sync = time.time()
+        held = self.store.versions() if Outcome.STALE in applied else {}
+        for (i, topic, record), outcome in zip(verified, applied, strict=True):
+            outcomes[i] = outcome
+            self._note(topic, record, outcome, held.get(record.name, 0))
+        return outcomes
+
+    def _note(self, topic: str, record: PersonRecord, outcome: Outcome, held: int) -> None:
         if outcome is Outcome.STALE:
             self.refused += 1
-            held = self.store.versions().get(record.name, 0)
             log.warning(
                 "fleet: refused the record on %s: stale (version %d, this door holds %d)", topic, record.version, held
             )
-            return outcome
-        if outcome is Outcome.UNCHANGED:
+        elif outcome is Outcome.UNCHANGED:
             self.unchanged += 1
-            return outcome
-        self.applied += 1
-        if record.deleted:
+        elif record.deleted:
+            self.applied += 1
             log.info("fleet: removed %s (version %d)", record.name, record.version)
-            return outcome
-        log.info("fleet: took %s (version %d, %d templates)", record.name, record.version, len(record.templates))
-        if self.model is not None and self.model not in record.models() and record.templates:
-            self._warn_model(record.name, record.version, record.models())
-        return outcome
+        else:
+            self.applied += 1
+            log.info("fleet: took %s (version %d, %d templates)", record.name, record.version, len(record.templates))
+            if self.model is not None and self.model not in record.models() and record.templates:
+                self._warn_model(record.name, record.version, record.models())
 
     def _warn_model(self, name: str, version: int, models: set[tuple[str, str]]) -> None:
         assert self.model is not None
@@ -162,9 +177,9 @@ class FleetSync:
         self._on_change = on_change
         self._store = Store(cfg.store_path)
         self.intake = Intake(self._store, fleet.site, fleet.signing_key(), model)
-        self._lock = threading.Lock()  # the store and the intake's counters: paho's thread and the worker's
+        self._lock = threading.Lock()  # the store and the intake's counters: the worker's, and status() callers
+        self._received: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self._wake = threading.Event()
-        self._changed = False
         self._stopping = threading.Event()
         self._synced = threading.Event()
         client = Client(
@@ -219,15 +234,19 @@ class FleetSync:
     def _run(self) -> None:
         while True:
             self._wake.wait()
-            # Let a burst (the retained set after a connect) finish: one reload and one status for all of it.
-            while self._wake.is_set() and not self._stopping.is_set():
+            # Let a burst (the retained set after a connect) finish: one transaction, one reload, one status.
+            until = time.monotonic() + BATCH_SECONDS
+            while self._wake.is_set() and time.monotonic() < until and not self._stopping.is_set():
                 self._wake.clear()
                 self._stopping.wait(QUIET_SECONDS)
             if self._stopping.is_set():
                 return
+            batch: list[tuple[str, bytes]] = []
+            while not self._received.empty():
+                batch.append(self._received.get())
             try:
                 with self._lock:
-                    changed, self._changed = self._changed, False
+                    changed = Outcome.APPLIED in self.intake.take(batch)
                 if changed:
                     self._on_change()
                 status = self.status()
@@ -273,8 +292,5 @@ class FleetSync:
 
     @_guarded
     def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
-        with self._lock:
-            outcome = self.intake.take(message.topic, bytes(message.payload))
-            if outcome is Outcome.APPLIED:
-                self._changed = True
+        self._received.put((message.topic, bytes(message.payload)))
         self._wake.set()

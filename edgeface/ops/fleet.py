@@ -122,8 +122,7 @@ def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
     messages = retained(cfg, FleetTopics(cfg.fleet.site).people, settle)
     with Store(cfg.store_path) as store:
         intake = Intake(store, cfg.fleet.site, cfg.fleet.signing_key(), model)
-        for topic, payload in sorted(messages.items()):
-            intake.take(topic, payload)
+        intake.take(sorted(messages.items()))
         people = len(store.people())
     return Pulled(intake.applied, intake.unchanged, intake.refused, people)
 

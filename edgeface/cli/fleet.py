@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from datetime import time as dtime
+from pathlib import Path
 
 from edgeface.cli.common import Subparsers, open_store
 from edgeface.config import WEEKDAYS, Config, Window
@@ -112,6 +113,15 @@ def cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_keygen(args: argparse.Namespace, cfg: Config) -> int:
+    from edgeface.mqtt.fleet import generate_keypair
+
+    public = generate_keypair(args.path)
+    print(f"wrote the private key to {args.path} (0600): it stays on the admin, as fleet.private_key_file")
+    print(f"fleet.public_key for every device of the site: {public}")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     fleet = sub.add_parser("fleet", help="share one enrolment between doors (see docs/fleet.md)").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -135,3 +145,6 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--window", type=window, action="append", metavar="'DAYS HH:MM-HH:MM'", help="repeatable")
     p.add_argument("--always", action="store_true", help="at any time (clears --window)")
     p.set_defaults(func=cmd_rules)
+    p = fleet.add_parser("keygen", help="admin: make an Ed25519 key pair for fleet.signature: ed25519")
+    p.add_argument("path", type=Path, help="where to write the private key (must not exist)")
+    p.set_defaults(func=cmd_keygen)

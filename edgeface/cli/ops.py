@@ -21,7 +21,9 @@ def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
         file_sha256(checked.model_path(name))
     checked.mqtt.remote_unlock.shared_secret()  # a too-short $EDGEFACE_UNLOCK_SECRET is an error too
     if checked.fleet.enabled:
-        checked.fleet.signing_key()  # so is a fleet without its key
+        from edgeface.mqtt.fleet import record_key
+
+        record_key(checked.fleet, signing=checked.fleet.role == "admin")  # so is a fleet without its key
     print(f"{path or '(embedded defaults)'}: ok")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from edgeface.config.base import Section
 from edgeface.config.mqtt import secret_problem
@@ -27,6 +27,23 @@ class FleetConfig(Section):
     role: Literal["door", "admin"] = Field(
         "door", description="door: applies the records it is sent; admin: the one device that publishes them."
     )
+    signature: Literal["hmac-sha256", "ed25519"] = Field(
+        "hmac-sha256",
+        description="hmac-sha256: every device holds the shared key; ed25519: only the admin holds the private "
+        "key that signs, the doors hold the public key (a stolen door cannot sign records).",
+    )
+    public_key: str | None = Field(
+        None, description="ed25519: the admin's public key (base64, from edgeface fleet keygen), on every device."
+    )
+    private_key_file: str | None = Field(
+        None, description="ed25519, admin only: the private key file edgeface fleet keygen wrote (0600)."
+    )
+
+    @model_validator(mode="after")
+    def _ed25519_needs_the_public_key(self) -> FleetConfig:
+        if self.enabled and self.signature == "ed25519" and self.public_key is None:
+            raise ValueError("signature ed25519 needs public_key (edgeface fleet keygen prints it)")
+        return self
 
     @field_validator("key")
     @classmethod

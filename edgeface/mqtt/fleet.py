@@ -26,9 +26,10 @@ signed with it, so a record cannot be moved to another name or site. A door refu
 line and without writing anything, a record that is unsigned, wrongly signed, for another site or
 name, malformed, or older than the version it holds.
 
-HMAC means every door holds the key that signs: what stops a door from writing records is the broker's
+With HMAC every door holds the key that signs: what stops a door from writing records is the broker's
 ACL (doors read, the admin writes: docs/fleet.md), and the key stops anyone else who can reach the
-topics (a misconfigured ACL, a bridge from another site).
+topics (a misconfigured ACL, a bridge from another site). With Ed25519 the doors hold only the public
+key, so not even a stolen door can sign a record.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgeface.config import Window
-from edgeface.errors import EdgefaceError
+from edgeface.config import FleetConfig, Window
+from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.storage.people import check_name
 from edgeface.storage.records import PersonRecord, TemplateRecord
 
@@ -53,12 +56,20 @@ __all__ = [
     "FORMAT",
     "MAX_RECORD_BYTES",
     "DoorStatus",
+    "Ed25519Key",
     "FleetTopics",
+    "HmacKey",
+    "RecordKey",
     "RecordRefused",
     "decode_record",
     "digest",
     "encode_record",
+    "generate_keypair",
+    "record_key",
 ]
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 FORMAT = "edgeface-person-v1"
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -119,15 +130,108 @@ class _Record(BaseModel):
     schedule: list[Window] | None = Field(None, max_length=100)
 
 
+class RecordKey(Protocol):
+    """What signs and checks records: :class:`HmacKey` or :class:`Ed25519Key`."""
+
+    def sign(self, message: bytes) -> str:
+        """The signature of ``message`` in hexadecimal; ConfigError where this device cannot sign."""
+        ...
+
+    def verify(self, message: bytes, signature: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HmacKey:
+    secret: bytes
+
+    def sign(self, message: bytes) -> str:
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+    def verify(self, message: bytes, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(message), signature.lower())
+
+
+class Ed25519Key:
+    """The admin's public key, and on the admin its private key too."""
+
+    def __init__(self, public: bytes, private: Ed25519PrivateKey | None = None) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        self._public = Ed25519PublicKey.from_public_bytes(public)
+        self._private = private
+
+    def sign(self, message: bytes) -> str:
+        if self._private is None:
+            raise ConfigError("fleet.private_key_file: this device holds only the public key; the admin signs")
+        return self._private.sign(message).hex()
+
+    def verify(self, message: bytes, signature: str) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            self._public.verify(bytes.fromhex(signature), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def record_key(fleet: FleetConfig, *, signing: bool = False) -> RecordKey:
+    """The key ``fleet`` configures; with ``signing``, one that can sign (the admin's). ConfigError names the key."""
+    if fleet.signature == "hmac-sha256":
+        return HmacKey(fleet.signing_key())
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+
+    try:
+        public = base64.b64decode(fleet.public_key or "", validate=True)
+        if len(public) != 32:
+            raise ValueError(f"{len(public)} bytes, not 32")
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigError(f"fleet.public_key: not an Ed25519 public key in base64 ({exc})") from None
+    if not signing:
+        return Ed25519Key(public)
+    if fleet.private_key_file is None:
+        raise ConfigError(
+            "fleet.private_key_file: the admin signs records with its private key (edgeface fleet keygen)"
+        )
+    path = Path(fleet.private_key_file).expanduser()
+    try:
+        private = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"fleet.private_key_file: {path}: cannot read an Ed25519 private key ({exc})") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ConfigError(f"fleet.private_key_file: {path} is not an Ed25519 key")
+    if private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != public:
+        raise ConfigError(f"fleet.private_key_file: {path} does not belong to fleet.public_key")
+    return Ed25519Key(public, private)
+
+
+def generate_keypair(path: Path) -> str:
+    """Write a new Ed25519 private key to ``path`` (0600, never over an existing file); its public key in base64."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise EdgefaceError(f"{path}: cannot create the private key file ({exc.strerror})") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return base64.b64encode(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+
 def _signed_text(topic: str, body: dict[str, Any]) -> bytes:
     return f"{FORMAT}\n{topic}\n{json.dumps(body, sort_keys=True, separators=(',', ':'))}".encode()
 
 
-def _sign(key: bytes, topic: str, body: dict[str, Any]) -> str:
-    return hmac.new(key, _signed_text(topic, body), hashlib.sha256).hexdigest()
-
-
-def encode_record(record: PersonRecord, site: str, key: bytes) -> tuple[str, bytes]:
+def encode_record(record: PersonRecord, site: str, key: RecordKey) -> tuple[str, bytes]:
     """The topic and signed payload of ``record`` for ``site``."""
     topic = FleetTopics(site).person(record.name)
     body: dict[str, Any] = {
@@ -149,10 +253,10 @@ def encode_record(record: PersonRecord, site: str, key: bytes) -> tuple[str, byt
         "doors": list(record.doors) if record.doors is not None else None,
         "schedule": [w.model_dump(mode="json") for w in record.schedule] if record.schedule is not None else None,
     }
-    return topic, json.dumps({**body, "sig": _sign(key, topic, body)}, separators=(",", ":")).encode()
+    return topic, json.dumps({**body, "sig": key.sign(_signed_text(topic, body))}, separators=(",", ":")).encode()
 
 
-def decode_record(topic: str, payload: bytes, site: str, key: bytes) -> PersonRecord:
+def decode_record(topic: str, payload: bytes, site: str, key: RecordKey) -> PersonRecord:
     """The record in ``payload``, checked in this order: size, JSON, signature, site and name, fields.
 
     Raises RecordRefused naming the first problem; nothing is trusted before the signature is checked.
@@ -168,7 +272,7 @@ def decode_record(topic: str, payload: bytes, site: str, key: bytes) -> PersonRe
     sig = data.pop("sig", None)
     if sig is None:
         raise RecordRefused("unsigned")
-    if not isinstance(sig, str) or not hmac.compare_digest(_sign(key, topic, data), sig.lower()):
+    if not isinstance(sig, str) or not key.verify(_signed_text(topic, data), sig):
         raise RecordRefused("bad signature (another site's key, or changed after signing)")
     if data.get("site") != site:
         raise RecordRefused(f"for site {str(data.get('site'))[:64]!r}, this door is in site {site!r}")

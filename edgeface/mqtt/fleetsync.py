@@ -35,7 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
-from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordRefused, decode_record, digest
+from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordKey, RecordRefused, decode_record, digest, record_key
 from edgeface.mqtt.tls import configure_tls
 from edgeface.storage.people import ModelId, Store
 from edgeface.storage.records import Outcome, PersonRecord
@@ -67,7 +67,7 @@ def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
 class Intake:
     """Verify and apply received records to ``store``, with the counts a door reports."""
 
-    def __init__(self, store: Store, site: str, key: bytes, model: ModelId | None) -> None:
+    def __init__(self, store: Store, site: str, key: RecordKey, model: ModelId | None) -> None:
         """``model`` is the door's embedder; a record with no template of it is named in one warning."""
         self.store, self.site, self.model = store, site, model
         self._key = key
@@ -176,7 +176,7 @@ class FleetSync:
         self.topics = FleetTopics(fleet.site)
         self._on_change = on_change
         self._store = Store(cfg.store_path)
-        self.intake = Intake(self._store, fleet.site, fleet.signing_key(), model)
+        self.intake = Intake(self._store, fleet.site, record_key(fleet), model)
         self._lock = threading.Lock()  # the store and the intake's counters: the worker's, and status() callers
         self._received: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self._wake = threading.Event()

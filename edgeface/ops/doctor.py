@@ -21,6 +21,7 @@ from edgeface.errors import EdgefaceError
 from edgeface.models.catalogue import CATALOGUE
 from edgeface.models.checksums import file_sha256, verify_model
 from edgeface.mqtt.connect import connected_client
+from edgeface.mqtt.fleet import record_key
 from edgeface.storage.people import Store
 from edgeface.vision.threshold import ThresholdPolicy
 
@@ -118,7 +119,7 @@ def check_fleet(cfg: Config) -> Check:
         return Check("fleet", True, "off (this door has its own enrolment)")
     where = f"{fleet.role} of site {fleet.site}"
     try:
-        fleet.signing_key()
+        record_key(fleet, signing=fleet.role == "admin")
         profile = cfg.profile
         model = (profile.name, file_sha256(cfg.model_path(profile.model)))
         people = []
@@ -126,7 +127,7 @@ def check_fleet(cfg: Config) -> Check:
             with Store(cfg.store_path) as store:
                 people = store.people(model)
     except EdgefaceError as exc:
-        return Check("fleet", False, f"{where}: {exc}", "set fleet.key (or EDGEFACE_FLEET_KEY) and check the store")
+        return Check("fleet", False, f"{where}: {exc}", "set the fleet's key (see docs/fleet.md) and check the store")
     other = [p.name for p in people if p.templates == 0 and p.other_templates > 0]
     if other:
         return Check(

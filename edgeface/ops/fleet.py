@@ -21,7 +21,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgeface.config import Config
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.mqtt.connect import connected_client
-from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordRefused, decode_record, digest, encode_record
+from edgeface.mqtt.fleet import (
+    DoorStatus,
+    FleetTopics,
+    RecordRefused,
+    decode_record,
+    digest,
+    encode_record,
+    record_key,
+)
 from edgeface.mqtt.fleetsync import Intake
 from edgeface.storage.people import ModelId, Store
 
@@ -83,7 +91,7 @@ def push(cfg: Config, names: list[str]) -> Pushed:
     _fleet_on(cfg)
     if cfg.fleet.role != "admin":
         raise ConfigError(f"fleet.role is {cfg.fleet.role!r}: only the site's admin publishes records")
-    key = cfg.fleet.signing_key()
+    key = record_key(cfg.fleet, signing=True)
     with Store(cfg.store_path) as store:
         records = store.records(names or None)
     missing = sorted(set(names) - {r.name for r in records})
@@ -121,7 +129,7 @@ def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
     _fleet_on(cfg)
     messages = retained(cfg, FleetTopics(cfg.fleet.site).people, settle)
     with Store(cfg.store_path) as store:
-        intake = Intake(store, cfg.fleet.site, cfg.fleet.signing_key(), model)
+        intake = Intake(store, cfg.fleet.site, record_key(cfg.fleet), model)
         intake.take(sorted(messages.items()))
         people = len(store.people())
     return Pulled(intake.applied, intake.unchanged, intake.refused, people)
@@ -144,7 +152,7 @@ def status(cfg: Config, settle: float = 0.5) -> FleetState:
     """Every door's retained status, compared with the records retained on the broker."""
     _fleet_on(cfg)
     topics = FleetTopics(cfg.fleet.site)
-    key = cfg.fleet.signing_key()
+    key = record_key(cfg.fleet)
     messages = retained(cfg, f"{topics.root}/#", settle)
     versions: dict[str, int] = {}
     deleted = refused = 0

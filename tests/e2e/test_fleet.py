@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from edgeface.config import DecideConfig, FleetConfig
-from edgeface.mqtt.fleet import encode_record
+from edgeface.mqtt.fleet import HmacKey, encode_record
 from edgeface.storage.records import PersonRecord
 from tests.support.broker import Broker, Collector
 from tests.support.cli import edgeface
@@ -85,11 +85,13 @@ def test_three_doors_follow_the_admins_enrolments_and_removals_and_refuse_forger
                 wait_until(more, 10, f"{device} to call joe unknown")
 
             # Forged, replayed and other sites' records: each door refuses them, one line each.
-            key = yaml.safe_load(admin.read_text())["fleet"]["key"].encode()
+            key = HmacKey(yaml.safe_load(admin.read_text())["fleet"]["key"].encode())
             joe = json.loads(first_joe)
             unsigned = {k: v for k, v in {**joe, "name": "mallory"}.items() if k != "sig"}
             _, elsewhere = encode_record(PersonRecord("joe", 2**50, time.time()), "elsewhere", key)
-            _, wrong_key = encode_record(PersonRecord("mallory", 2**50, time.time()), site, b"not-the-site-key-123")
+            _, wrong_key = encode_record(
+                PersonRecord("mallory", 2**50, time.time()), site, HmacKey(b"not-the-site-key-123")
+            )
             people = f"edgeface/fleet/{site}/people"
             watch.send(f"{people}/joe", first_joe)  # a replay of joe's enrolment, older than his removal
             watch.send(f"{people}/mallory", json.dumps(unsigned))

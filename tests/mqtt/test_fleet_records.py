@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Callable
 from datetime import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edgeface.config import Window
-from edgeface.mqtt.fleet import FleetTopics, RecordRefused, decode_record, digest, encode_record
+from edgeface.config import FleetConfig, Window
+from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.mqtt.fleet import (
+    FleetTopics,
+    HmacKey,
+    RecordRefused,
+    decode_record,
+    digest,
+    encode_record,
+    generate_keypair,
+    record_key,
+)
 from edgeface.storage.records import PersonRecord, TemplateRecord
 
-KEY = b"site-key-0123456789abcdef"
+KEY = HmacKey(b"site-key-0123456789abcdef")
 MODEL = ("edgeface_s", "a" * 64)
 
 
@@ -84,7 +96,7 @@ def test_a_record_of_another_site_or_key_is_refused_even_on_this_sites_topic() -
     topic, payload = encode_record(ann(), "warehouse", KEY)
     with pytest.raises(RecordRefused, match="for site 'warehouse', this door is in site 'office'"):
         decode_record(topic, payload, "office", KEY)
-    topic, payload = encode_record(ann(), "office", b"another-key-0123456789")
+    topic, payload = encode_record(ann(), "office", HmacKey(b"another-key-0123456789"))
     with pytest.raises(RecordRefused, match="bad signature"):
         decode_record(topic, payload, "office", KEY)
 
@@ -112,3 +124,44 @@ def test_the_digest_depends_on_every_name_and_version_and_not_on_their_order() -
     assert digest({"ann": 1, "bob": 2}) == digest({"bob": 2, "ann": 1})
     assert digest({"ann": 1, "bob": 2}) != digest({"ann": 1, "bob": 3})
     assert digest({"ann": 1}) != digest({"ann": 1, "bob": 2})
+
+
+def ed25519_fleet(tmp_path: Path, name: str = "admin.key") -> FleetConfig:
+    path = tmp_path / name
+    public = generate_keypair(path)
+    return FleetConfig(enabled=True, signature="ed25519", public_key=public, private_key_file=str(path))
+
+
+def test_with_ed25519_the_admin_signs_and_a_door_holding_only_the_public_key_verifies(tmp_path: Path) -> None:
+    admin = ed25519_fleet(tmp_path)
+    assert stat.S_IMODE((tmp_path / "admin.key").stat().st_mode) == 0o600
+    door = admin.model_copy(update={"private_key_file": None})
+    topic, payload = encode_record(ann(), "office", record_key(admin, signing=True))
+    assert decode_record(topic, payload, "office", record_key(door)).version == ann().version
+    with pytest.raises(ConfigError, match="holds only the public key"):
+        encode_record(ann(), "office", record_key(door))
+    with pytest.raises(ConfigError, match=r"fleet\.private_key_file: the admin signs"):
+        record_key(door, signing=True)
+
+
+def test_with_ed25519_a_record_signed_by_another_key_or_with_the_hmac_key_is_refused(tmp_path: Path) -> None:
+    door = record_key(ed25519_fleet(tmp_path))
+    impostor = record_key(ed25519_fleet(tmp_path, "impostor.key"), signing=True)
+    for key in (impostor, KEY):
+        topic, payload = encode_record(ann(), "office", key)
+        with pytest.raises(RecordRefused, match="bad signature"):
+            decode_record(topic, payload, "office", door)
+
+
+def test_ed25519_keys_that_do_not_fit_are_refused_naming_the_key(tmp_path: Path) -> None:
+    admin = ed25519_fleet(tmp_path)
+    other = ed25519_fleet(tmp_path, "other.key")
+    mixed = admin.model_copy(update={"private_key_file": other.private_key_file})
+    with pytest.raises(ConfigError, match=r"does not belong to fleet\.public_key"):
+        record_key(mixed, signing=True)
+    with pytest.raises(ConfigError, match=r"fleet\.public_key: not an Ed25519 public key"):
+        record_key(admin.model_copy(update={"public_key": "c2hvcnQ="}))
+    with pytest.raises(EdgefaceError, match="cannot create the private key file"):
+        generate_keypair(tmp_path / "admin.key")  # never over an existing key
+    with pytest.raises(ValueError, match="needs public_key"):
+        FleetConfig(enabled=True, signature="ed25519")

@@ -210,3 +210,28 @@ def test_over_tls_with_the_documented_acl_doors_read_and_only_the_admin_writes(
     for cfg in (front, back):
         with Store(cfg.store_path) as store:
             assert [p.name for p in store.people()] == ["ann"]
+
+
+def test_an_ed25519_site_converges_and_only_the_holder_of_the_private_key_can_push(
+    tmp_path: Path, broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "admin").mkdir()
+    config = write_config(tmp_path / "admin" / "edgeface.yaml")
+    assert edgeface(config, "fleet", "keygen", str(tmp_path / "admin" / "fleet.key")) == 0
+    public = capsys.readouterr().out.split("fleet.public_key for every device of the site: ")[1].strip()
+    site = fresh_site()
+    signed = {"signature": "ed25519", "public_key": public, "key": None}
+
+    def device(name: str, role: str = "door", **fleet: Any) -> Config:
+        cfg = member(tmp_path / name, broker, site, role)
+        return cfg.model_copy(update={"fleet": cfg.fleet.model_copy(update={**signed, **fleet})})
+
+    admin = device("admin", "admin", private_key_file=str(tmp_path / "admin" / "fleet.key"))
+    front = device("front")
+    enrol(admin, "ann", "bob")
+    push(admin, [])
+    with door(front) as sync:
+        wait_until(converged(sync, admin), 10, "front to take ann and bob")
+        assert sync.intake.refused == 0
+    with pytest.raises(ConfigError, match=r"fleet\.private_key_file: the admin signs"):
+        push(device("front", "admin"), [])

@@ -196,9 +196,12 @@ def record_key(fleet: FleetConfig, *, signing: bool = False) -> RecordKey:
         )
     path = Path(fleet.private_key_file).expanduser()
     try:
+        shared = path.stat().st_mode & 0o077
         private = load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"fleet.private_key_file: {path}: cannot read an Ed25519 private key ({exc})") from None
+    if shared:
+        raise ConfigError(f"fleet.private_key_file: {path} may be read by others (mode bits {shared:#o}); chmod 600")
     if not isinstance(private, Ed25519PrivateKey):
         raise ConfigError(f"fleet.private_key_file: {path} is not an Ed25519 key")
     if private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != public:

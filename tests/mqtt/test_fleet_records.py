@@ -161,6 +161,11 @@ def test_ed25519_keys_that_do_not_fit_are_refused_naming_the_key(tmp_path: Path)
         record_key(mixed, signing=True)
     with pytest.raises(ConfigError, match=r"fleet\.public_key: not an Ed25519 public key"):
         record_key(admin.model_copy(update={"public_key": "c2hvcnQ="}))
+    Path(str(admin.private_key_file)).chmod(0o640)
+    with pytest.raises(
+        ConfigError, match=r"^fleet\.private_key_file: .* may be read by others \(mode bits 0o40\); chmod 600$"
+    ):
+        record_key(admin, signing=True)
     with pytest.raises(EdgefaceError, match="cannot create the private key file"):
         generate_keypair(tmp_path / "admin.key")  # never over an existing key
     with pytest.raises(ValueError, match="needs public_key"):

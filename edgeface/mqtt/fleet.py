@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -74,6 +75,10 @@ if TYPE_CHECKING:
 FORMAT = "edgeface-person-v1"
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 """A record with a hundred 512-d templates is about 300 KB; anything far larger is not one of ours."""
+
+
+_HEX = re.compile(r"^[0-9a-fA-F]{64,128}$")
+"""A signature: HMAC-SHA256 is 32 bytes, Ed25519 64, in hexadecimal."""
 
 
 class RecordRefused(EdgefaceError, ValueError):
@@ -179,6 +184,7 @@ def record_key(fleet: FleetConfig, *, signing: bool = False) -> RecordKey:
     """The key ``fleet`` configures; with ``signing``, one that can sign (the admin's). ConfigError names the key."""
     if fleet.signature == "hmac-sha256":
         return HmacKey(fleet.signing_key())
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
@@ -198,7 +204,7 @@ def record_key(fleet: FleetConfig, *, signing: bool = False) -> RecordKey:
     try:
         shared = path.stat().st_mode & 0o077
         private = load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:  # TypeError: it is encrypted
         raise ConfigError(f"fleet.private_key_file: {path}: cannot read an Ed25519 private key ({exc})") from None
     if shared:
         raise ConfigError(f"fleet.private_key_file: {path} may be read by others (mode bits {shared:#o}); chmod 600")
@@ -275,7 +281,7 @@ def decode_record(topic: str, payload: bytes, site: str, key: RecordKey) -> Pers
     sig = data.pop("sig", None)
     if sig is None:
         raise RecordRefused("unsigned")
-    if not isinstance(sig, str) or not key.verify(_signed_text(topic, data), sig):
+    if not isinstance(sig, str) or not _HEX.match(sig) or not key.verify(_signed_text(topic, data), sig):
         raise RecordRefused("bad signature (another site's key, or changed after signing)")
     if data.get("site") != site:
         raise RecordRefused(f"for site {str(data.get('site'))[:64]!r}, this door is in site {site!r}")

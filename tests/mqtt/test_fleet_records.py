@@ -72,6 +72,8 @@ def unsigned(payload: bytes) -> bytes:
         (None, unsigned, "unsigned"),
         (None, lambda p: resign(p, sig=None), "unsigned"),
         (None, lambda p: resign(p, sig="0" * 64), "bad signature"),
+        (None, lambda p: resign(p, sig="é" * 64), "bad signature"),
+        (None, lambda p: resign(p, sig=64), "bad signature"),
         (None, lambda p: resign(p, version=9_999_999_999_999), "bad signature"),
         (None, lambda p: resign(p, doors=None), "bad signature"),
         ("edgeface/fleet/office/people/bob", lambda p: p, "bad signature"),  # moved to another name
@@ -79,7 +81,19 @@ def unsigned(payload: bytes) -> bytes:
         (None, lambda p: b"[1]", "not a JSON object"),
         (None, lambda p: b"x" * (5 * 2**20), "bytes, more than"),
     ],
-    ids=["unsigned", "null-sig", "wrong-sig", "version-raised", "doors-dropped", "moved", "not-json", "array", "huge"],
+    ids=[
+        "unsigned",
+        "null-sig",
+        "wrong-sig",
+        "non-ascii-sig",
+        "number-sig",
+        "version-raised",
+        "doors-dropped",
+        "moved",
+        "not-json",
+        "array",
+        "huge",
+    ],
 )
 def test_an_unsigned_tampered_or_moved_record_is_refused(
     topic: str | None, payload: Callable[[bytes], bytes], reason: str

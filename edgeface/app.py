@@ -30,6 +30,7 @@ from edgeface.liveness.stage import LivenessStage
 from edgeface.liveness.temporal import MotionSettings
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.mqtt.client import MqttPublisher
+from edgeface.mqtt.fleetsync import FleetSync
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
@@ -121,6 +122,12 @@ def open_service(
     if web is not None:
         web.health = service.health
     service.reload_people()
+    if cfg.fleet.enabled:
+        # The fleet writes through its own store connection; the loop reloads the gallery on its own thread.
+        def reload() -> None:
+            publisher.inbox.offer("reload", b"")
+
+        stack.enter_context(FleetSync.from_config(cfg, recognizer.embedder.model_id, reload))
     return service
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgeface import __version__
-from edgeface.cli import bench, models, ops, people, tools
+from edgeface.cli import bench, fleet, models, ops, people, tools
 from edgeface.cli.common import CommandFunc
 from edgeface.config import Config, load_config
 from edgeface.errors import EdgefaceError
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     people.register(sub)
     bench.register(sub)
+    fleet.register(sub)
     models.register(sub)
     ops.register(sub)
     tools.register(sub)

@@ -20,6 +20,10 @@ def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
     for name in (checked.detector.model, checked.profile.model):
         file_sha256(checked.model_path(name))
     checked.mqtt.remote_unlock.shared_secret()  # a too-short $EDGEFACE_UNLOCK_SECRET is an error too
+    if checked.fleet.enabled:
+        from edgeface.mqtt.fleet import record_key
+
+        record_key(checked.fleet, signing=checked.fleet.role == "admin")  # so is a fleet without its key
     print(f"{path or '(embedded defaults)'}: ok")
     return 0
 

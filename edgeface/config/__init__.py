@@ -17,6 +17,7 @@ from edgeface.config.daemon import DaemonConfig, MetricsConfig, WebConfig
 from edgeface.config.decide import WEEKDAYS, DecideConfig, Weekday, Window
 from edgeface.config.detector import DetectorConfig
 from edgeface.config.embedder import EmbedderConfig
+from edgeface.config.fleet import ENV_FLEET_KEY, FleetConfig
 from edgeface.config.liveness import LivenessConfig, LivenessModelConfig, TemporalConfig
 from edgeface.config.load import ENV_CONFIG, SYSTEM_CONFIG, default_config_path, load_config, parse_config
 from edgeface.config.match import MatchConfig
@@ -29,6 +30,7 @@ from edgeface.config.store import StoreConfig
 
 __all__ = [
     "ENV_CONFIG",
+    "ENV_FLEET_KEY",
     "ENV_UNLOCK_SECRET",
     "SYSTEM_CONFIG",
     "WEEKDAYS",
@@ -38,6 +40,7 @@ __all__ = [
     "DecideConfig",
     "DetectorConfig",
     "EmbedderConfig",
+    "FleetConfig",
     "LivenessConfig",
     "LivenessModelConfig",
     "MatchConfig",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edgeface.config.base import Section, default_state_dir, edgeface_home
 from edgeface.config.camera import CameraConfig
@@ -12,6 +13,7 @@ from edgeface.config.daemon import DaemonConfig, MetricsConfig, WebConfig
 from edgeface.config.decide import DecideConfig
 from edgeface.config.detector import DetectorConfig
 from edgeface.config.embedder import EmbedderConfig
+from edgeface.config.fleet import FleetConfig
 from edgeface.config.liveness import LivenessConfig
 from edgeface.config.match import MatchConfig
 from edgeface.config.mqtt import MqttConfig
@@ -40,6 +42,20 @@ class Config(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
+
+    @model_validator(mode="after")
+    def _fleet_needs_a_private_broker(self) -> Config:
+        # Records carry templates, which are biometric data: they cross a network only encrypted.
+        if self.fleet.enabled:
+            if not self.mqtt.enabled:
+                raise ValueError("fleet.enabled needs mqtt.enabled: the fleet's records travel through the broker")
+            if self.mqtt.tls is None and not _is_loopback(self.mqtt.host):
+                raise ValueError(
+                    f"fleet.enabled: mqtt.tls is required for the broker {self.mqtt.host!r} (templates are "
+                    "biometric data and may cross the network only encrypted); set mqtt.tls or use a local broker"
+                )
+        return self
 
     def model_path(self, name: str) -> Path:
         path = Path(name).expanduser()
@@ -69,3 +85,12 @@ class Config(Section):
     @property
     def topic_prefix(self) -> str:
         return self.mqtt.prefix or f"edgeface/{self.device_id}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere

@@ -148,6 +148,7 @@ class Service:
     def reload_people(self) -> None:
         gallery = self.store.gallery_for(self.recognizer.embedder)
         self.recognizer.gallery = gallery
+        self.decider.restrict(self.store.access_rules(self.cfg.device_id))
         self.tracker.reset()
         if self.liveness is not None:
             self.liveness.reset()  # its landmark history is keyed by the tracks just dropped

@@ -44,7 +44,9 @@ Semantics (``DecideConfig`` names the settings):
   second; with ``start`` > ``end`` it wraps past midnight into the next day
   (``fri 22:00–06:00`` covers Saturday 03:00, not Friday 03:00). Agreement
   outside every window gives ``denied`` with reason ``schedule``, under the same
-  per-person cooldown, and never a grant.
+  per-person cooldown, and never a grant. The fleet's per-person rules (a record's door list and
+  schedule, see :meth:`Decider.restrict`) are windows of the same kind, checked as well: a person
+  must be inside a window of both, where both list them.
 
 Time comes from three places, each for what it is good at:
 
@@ -129,6 +131,7 @@ class Decider:
         self._person_decided: dict[str, float] = {}
         self._track_unknown: dict[int, float] = {}
         self._last_ts: float | None = None
+        self._restricted: dict[str, tuple[AccessWindow, ...]] = {}
         self._apply(settings)
 
     def _apply(self, settings: DecideConfig) -> None:
@@ -153,13 +156,18 @@ class Decider:
         self._tracks.clear()
         self._last_ts = None
 
+    def restrict(self, rules: dict[str, list[Window]]) -> None:
+        """Adopt this door's per-person rules from the people store (none listed: never); kept across resets."""
+        self._restricted = {person: tuple(AccessWindow.from_config(w) for w in ws) for person, ws in rules.items()}
+
     def allowed(self, person: str) -> bool:
-        """Whether the person's schedule lets them in now."""
-        windows = self._schedules.get(person)
-        if windows is None:
-            return True
+        """Whether the person's schedule, and this door's rules for them, let them in now."""
         now = self._local_time()
-        return any(w.contains(now) for w in windows)
+        return all(
+            any(w.contains(now) for w in rules[person])
+            for rules in (self._schedules, self._restricted)
+            if person in rules
+        )
 
     def observe(self, ts: float, observations: Sequence[Observation]) -> list[Decision]:
         """Take one frame's matches (at most one per track) and return the decisions it completes."""

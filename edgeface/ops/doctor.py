@@ -22,6 +22,7 @@ from edgeface.liveness.levels import describe
 from edgeface.models.catalogue import CATALOGUE
 from edgeface.models.checksums import file_sha256, verify_model
 from edgeface.mqtt.connect import connected_client
+from edgeface.mqtt.fleet import record_key
 from edgeface.storage.people import Store
 from edgeface.vision.threshold import ThresholdPolicy
 
@@ -120,6 +121,34 @@ def check_broker(cfg: Config, timeout: float = 5.0) -> Check:
     return Check("broker", True, f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''} accepted the connection")
 
 
+def check_fleet(cfg: Config) -> Check:
+    """The fleet's key, and people whose templates this door's embedder cannot compare with (from another model)."""
+    fleet = cfg.fleet
+    if not fleet.enabled:
+        return Check("fleet", True, "off (this door has its own enrolment)")
+    where = f"{fleet.role} of site {fleet.site}"
+    try:
+        record_key(fleet, signing=fleet.role == "admin")
+        profile = cfg.profile
+        model = (profile.name, file_sha256(cfg.model_path(profile.model)))
+        people = []
+        if cfg.store_path.exists():
+            with Store(cfg.store_path) as store:
+                people = store.people(model)
+    except EdgefaceError as exc:
+        return Check("fleet", False, f"{where}: {exc}", "set the fleet's key (see docs/fleet.md) and check the store")
+    other = [p.name for p in people if p.templates == 0 and p.other_templates > 0]
+    if other:
+        return Check(
+            "fleet",
+            False,
+            f"{where}: {len(other)} people have templates of another embedder only and are not recognised "
+            f"here: {', '.join(other[:10])}{'…' if len(other) > 10 else ''}",
+            f"run the same embedder on every door, or enrol them on the admin with {profile.name}",
+        )
+    return Check("fleet", True, f"{where}; every person's templates fit {profile.name}")
+
+
 def check_gpio(cfg: Config) -> Check:
     try:
         factory = make_pin_factory(cfg.relay.pin_factory)
@@ -153,6 +182,7 @@ CHECKS: tuple[Callable[[Config], Check], ...] = (
     check_liveness,
     check_camera,
     check_broker,
+    check_fleet,
     check_gpio,
     check_disk,
     check_providers,

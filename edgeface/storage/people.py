@@ -19,8 +19,10 @@ whichever of the two opens an older file first migrates all of it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgeface.config import Window
 from edgeface.errors import StaleTemplatesError, StoreError
+from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next_version
 from edgeface.storage.sqlite import Database, Schema
 from edgeface.values import Vectors
 from edgeface.vision.match import Gallery
@@ -80,8 +84,24 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_epoch ON audit(epoch);
 """
-SCHEMA = Schema("store", (_PEOPLE, _AUDIT))
-"""The people store's file: v1 people, templates and face images; v2 the audit log."""
+# Keyed by name, not by person: a tombstone outlives the person it removed. People enrolled before
+# versions existed get the time of their enrolment as version, so the later of two enrolments wins.
+_VERSIONS = """
+CREATE TABLE person_versions (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    doors TEXT,
+    schedule TEXT,
+    origin TEXT NOT NULL
+);
+INSERT INTO person_versions(name, version, updated, origin)
+    SELECT name, CAST(created * 1000 AS INTEGER), created, 'local' FROM people;
+"""
+SCHEMA = Schema("store", (_PEOPLE, _AUDIT, _VERSIONS))
+"""The people store's file: v1 people, templates and face images; v2 the audit log; v3 record versions
+(:mod:`edgeface.storage.records`)."""
 _NAME = re.compile(r"^[\w][\w .'-]{0,63}$")
 
 
@@ -149,6 +169,7 @@ class Store:
             if cur.rowcount == 0:
                 return None
             template_id = int(cur.lastrowid or 0)
+            _bump(db, name, now)
             # Face images are biometric data: kept only when the operator asked for them.
             if self.keep_images and jpeg is not None:
                 db.execute(
@@ -160,7 +181,79 @@ class Store:
         """Delete a person with all their templates and images; False if there was no such person."""
         with self._db.transaction(f"remove {name!r}") as db:
             cur = db.execute("DELETE FROM people WHERE name = ?", (name,))
+            if cur.rowcount:
+                _bump(db, name, time.time(), deleted=True)
         return cur.rowcount > 0
+
+    # -- versioned records (edgeface.storage.records) ----------------------------------------------------------
+
+    def set_rules(self, name: str, doors: tuple[str, ...] | None, schedule: tuple[Window, ...] | None) -> None:
+        """Set which doors let ``name`` in, and when (None: no restriction); a new version of the person."""
+        with self._db.transaction(f"set the rules of {name!r}") as db:
+            if db.execute("SELECT 1 FROM people WHERE name = ?", (name,)).fetchone() is None:
+                raise StoreError(f"no enrolled person called {name!r}")
+            _bump(db, name, time.time())
+            db.execute(
+                "UPDATE person_versions SET doors = ?, schedule = ? WHERE name = ?",
+                (*_rules_json(doors, schedule), name),
+            )
+
+    def versions(self) -> dict[str, int]:
+        """Name → version of every person and tombstone in the store."""
+        with self._db.guard("read the versions") as db:
+            return dict(db.execute("SELECT name, version FROM person_versions").fetchall())
+
+    def records(self, names: list[str] | None = None) -> list[PersonRecord]:
+        """Every person and tombstone (or those of ``names`` that exist) as records, with all their templates."""
+        with self._db.guard("read the records") as db:
+            rows = db.execute(
+                "SELECT name, version, updated, deleted, doors, schedule FROM person_versions ORDER BY name"
+            ).fetchall()
+            templates: dict[str, list[TemplateRecord]] = {}
+            for name, model, sha, blob, photo in db.execute(
+                "SELECT p.name, t.model, t.model_sha256, t.vector, t.photo_sha256 FROM templates t "
+                "JOIN people p ON p.id = t.person_id ORDER BY t.id"
+            ):
+                templates.setdefault(name, []).append(
+                    TemplateRecord(model, sha, np.frombuffer(blob, np.float32), photo)
+                )
+        wanted = set(names) if names is not None else None
+        return [
+            PersonRecord(
+                name,
+                version,
+                updated,
+                bool(deleted),
+                tuple(templates.get(name, ())),
+                tuple(json.loads(doors)) if doors is not None else None,
+                tuple(Window.model_validate(w) for w in json.loads(schedule)) if schedule is not None else None,
+            )
+            for name, version, updated, deleted, doors, schedule in rows
+            if wanted is None or name in wanted
+        ]
+
+    def apply(self, record: PersonRecord, origin: str = "fleet") -> Outcome:
+        """Take ``record`` if it is newer than what the store holds for that name (in one transaction)."""
+        return self.apply_many([record], origin)[0]
+
+    def apply_many(self, records: list[PersonRecord], origin: str = "fleet") -> list[Outcome]:
+        """:meth:`apply` each record in turn, all in one transaction (one fsync for a whole batch)."""
+        for record in records:
+            check_name(record.name)
+        with self._db.transaction(f"apply {len(records)} records") as db:
+            return [_apply(db, record, origin) for record in records]
+
+    def access_rules(self, device_id: str) -> dict[str, list[Window]]:
+        """The windows in which door ``device_id`` lets each restricted person in (none at all: never)."""
+        rules: dict[str, list[Window]] = {}
+        for record in self.records():
+            if record.deleted or (record.doors is None and record.schedule is None):
+                continue
+            if record.doors is not None and device_id not in record.doors:
+                rules[record.name] = []
+            elif record.schedule is not None:
+                rules[record.name] = list(record.schedule)
+        return rules
 
     def people(self, model: ModelId | None = None) -> list[Person]:
         """Everyone enrolled, with template counts split by whether they fit ``model``."""
@@ -231,3 +324,57 @@ class Store:
                 ", ".join(stale_only),
             )
         return Gallery.build({n: np.stack(v) for n, v in usable.items()}, dim)
+
+
+def _blob(vector: Vectors) -> bytes:
+    return np.asarray(vector, np.float32).reshape(-1).tobytes()
+
+
+def _rules_json(doors: tuple[str, ...] | None, schedule: tuple[Window, ...] | None) -> tuple[str | None, str | None]:
+    return (
+        json.dumps(list(doors)) if doors is not None else None,
+        json.dumps([w.model_dump(mode="json") for w in schedule]) if schedule is not None else None,
+    )
+
+
+def _bump(db: sqlite3.Connection, name: str, now: float, *, deleted: bool = False) -> None:
+    """Give ``name`` its next version after a local change; a removal clears its rules with it."""
+    row = db.execute("SELECT version FROM person_versions WHERE name = ?", (name,)).fetchone()
+    version = next_version(int(row[0]) if row else 0, now)
+    db.execute(
+        "INSERT INTO person_versions(name, version, updated, deleted, origin) VALUES (?, ?, ?, ?, 'local') "
+        "ON CONFLICT(name) DO UPDATE SET version = excluded.version, updated = excluded.updated, "
+        "deleted = excluded.deleted, origin = 'local', "
+        "doors = CASE WHEN excluded.deleted THEN NULL ELSE doors END, "
+        "schedule = CASE WHEN excluded.deleted THEN NULL ELSE schedule END",
+        (name, version, now, int(deleted)),
+    )
+
+
+def _apply(db: sqlite3.Connection, record: PersonRecord, origin: str) -> Outcome:
+    name = record.name
+    row = db.execute("SELECT version FROM person_versions WHERE name = ?", (name,)).fetchone()
+    held = int(row[0]) if row else 0
+    if record.version < held:
+        return Outcome.STALE
+    if record.version == held:
+        return Outcome.UNCHANGED
+    db.execute("DELETE FROM people WHERE name = ?", (name,))
+    if not record.deleted:
+        cur = db.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, record.updated))
+        db.executemany(
+            "INSERT OR IGNORE INTO templates(person_id, model, model_sha256, dim, vector, source, photo_sha256, "
+            "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (cur.lastrowid, t.model, t.model_sha256, t.vector.size, _blob(t.vector), origin, t.photo_sha256,
+                 record.updated)
+                for t in record.templates
+            ],
+        )  # fmt: skip
+    doors, schedule = _rules_json(record.doors, record.schedule)
+    db.execute(
+        "INSERT OR REPLACE INTO person_versions(name, version, updated, deleted, doors, schedule, origin) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (name, record.version, record.updated, int(record.deleted), doors, schedule, origin),
+    )
+    return Outcome.APPLIED

@@ -70,3 +70,29 @@ def test_the_mqtt_password_can_come_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("EDGEFACE_MQTT_PASSWORD", "s3cret")
     cfg = parse_config("mqtt: {username: door}\n", "t", Path())
     assert cfg.mqtt.password == "s3cret"
+
+
+@pytest.mark.parametrize("host", ["door-broker.lan", "192.168.1.20", "::ffff:10.0.0.1"])
+def test_a_fleet_refuses_a_broker_across_the_network_without_tls(host: str) -> None:
+    text = f"mqtt: {{host: '{host}'}}\nfleet: {{enabled: true, key: 0123456789abcdef}}\n"
+    with pytest.raises(ConfigError, match=r"mqtt\.tls is required .*biometric"):
+        parse_config(text, "t", Path())
+    tls = f"mqtt: {{host: '{host}', tls: {{ca_file: ca.pem}}}}\nfleet: {{enabled: true, key: 0123456789abcdef}}\n"
+    assert parse_config(tls, "t", Path()).fleet.enabled
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1"])
+def test_a_fleet_may_use_a_broker_on_this_machine_without_tls(host: str) -> None:
+    cfg = parse_config(f"mqtt: {{host: '{host}'}}\nfleet: {{enabled: true, key: 0123456789abcdef}}\n", "t", Path())
+    assert cfg.fleet.signing_key() == b"0123456789abcdef"
+
+
+def test_a_fleet_needs_mqtt_a_long_key_and_a_usable_site() -> None:
+    with pytest.raises(ConfigError, match=r"fleet\.enabled needs mqtt\.enabled"):
+        parse_config("mqtt: {enabled: false}\nfleet: {enabled: true, key: 0123456789abcdef}\n", "t", Path())
+    with pytest.raises(ConfigError, match=r"fleet\.key.*at least 16"):
+        parse_config("fleet: {enabled: true, key: short}\n", "t", Path())
+    with pytest.raises(ConfigError, match=r"fleet\.site"):
+        parse_config("fleet: {site: 'a/#'}\n", "t", Path())
+    with pytest.raises(ConfigError, match=r"fleet\.key: a fleet needs its site's key"):
+        parse_config("fleet: {enabled: true}\n", "t", Path()).fleet.signing_key()

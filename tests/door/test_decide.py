@@ -301,3 +301,23 @@ def test_live_and_spoof_frames_do_not_agree_with_each_other() -> None:
     # 3 live of the last 5: a grant on the third live one
     out = [door.frame((1, seen("ann", live=live))) for live in (True, False, True, False, True)]
     assert [len(d) for d in out] == [0, 0, 0, 0, 1] and out[-1][0].type is EventType.GRANTED
+
+
+def test_a_persons_fleet_rules_are_checked_as_well_as_the_doors_own_schedule() -> None:
+    evenings = [Window(days=["fri"], start=time(18, 0), end=time(22, 0))]
+    afternoons = [Window(days=["fri"], start=time(11, 0), end=time(19, 0))]
+    door = DecidingDoor(required=1, window=1, cooldown_seconds=0.0, schedules={"alice": evenings})
+    door.decider.restrict({"alice": afternoons, "bob": [], "carol": afternoons})
+    door.local = FRIDAY_NOON.replace(hour=18, minute=30)  # inside both of alice's windows
+    assert [(d.person, d.type) for d in door.frame((1, seen("alice")), (2, seen("bob")), (3, seen("dave")))] == [
+        ("alice", EventType.GRANTED),
+        ("bob", EventType.DENIED),  # not listed for this door: never
+        ("dave", EventType.GRANTED),  # no rules anywhere: always
+    ]
+    door.local = FRIDAY_NOON  # inside the fleet's window for alice, outside her schedule at this door
+    [alice, carol] = door.frame((1, seen("alice")), (3, seen("carol")))
+    assert (alice.type, alice.reason, carol.type) == (EventType.DENIED, "schedule", EventType.GRANTED)
+    door.decider.reset(door.decider.settings)  # a config reload keeps the store's rules
+    door.local = FRIDAY_NOON.replace(hour=21)
+    [carol] = door.frame((3, seen("carol")))
+    assert (carol.type, carol.reason) == (EventType.DENIED, "schedule")

@@ -92,7 +92,7 @@ def test_the_audit_log_versions_the_file_it_shares_with_the_store(tmp_path: Path
     path = tmp_path / "state" / "people.db"
     with AuditLog(path, retention_days=30) as audit:
         audit.record(make_event())
-    assert sql(path, "PRAGMA user_version") == SCHEMA.version == 2
+    assert sql(path, "PRAGMA user_version") == SCHEMA.version == 3
     with Store(path) as store:  # the audit log made the whole file: the store finds its tables there
         store.add_template("ann", np.ones(8, np.float32), ("m", "0" * 64))
     with AuditLog(path, retention_days=30) as audit:
@@ -105,7 +105,7 @@ def test_a_people_db_from_the_previous_release_is_migrated_keeping_everything(tm
     make_file(path, V1_PEOPLE_DB + (OLD_AUDIT if with_audit else ""))
     with Store(path) as store:
         store.add_template("ann", np.ones(8, np.float32), ("m", "0" * 64))
-    assert sql(path, "PRAGMA user_version") == 2
+    assert sql(path, "PRAGMA user_version") == SCHEMA.version
     with AuditLog(path, retention_days=30) as audit:
         audit.record(make_event())
         assert [e.id for e in audit.entries()][:-1] == (["old"] if with_audit else [])

@@ -1,0 +1,296 @@
+"""A door's side of the fleet: take the site's signed records from the broker into the people store.
+
+:class:`Intake` takes a batch of received records: it verifies each one
+(:func:`edgeface.mqtt.fleet.decode_record`) before anything is written, then lets the store keep the
+newer copy of each, all in one transaction (:meth:`Store.apply_many`), and counts and logs what
+happened: one line per record taken, and one warning line per record refused.
+``edgeface fleet pull`` runs it over the retained records once; :class:`FleetSync` runs it in the
+daemon for as long as it is connected.
+
+:class:`FleetSync` has a paho client of its own (client id ``edgeface-<device>-fleet``, so it
+never knocks the daemon's event session off the broker), subscribes to ``people/+`` with a clean
+session and so receives every retained record again at each (re)connect: a door that was stopped
+or cut off converges when it comes back. Paho's thread only queues what arrives; the agent's worker
+takes a batch once the messages pause (or every couple of seconds of a steady stream), then calls
+``on_change()`` once (the daemon reloads its gallery then) and publishes the door's retained
+status (:class:`edgeface.mqtt.fleet.DoorStatus`). An admin only announces its status: it is the
+source of the records, never their sink.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import ParamSpec
+
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edgeface.config import Config
+from edgeface.errors import EdgefaceError
+from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordKey, RecordRefused, decode_record, digest, record_key
+from edgeface.mqtt.tls import configure_tls
+from edgeface.storage.people import ModelId, Store
+from edgeface.storage.records import Outcome, PersonRecord
+
+__all__ = ["FleetSync", "Intake"]
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+FLEET_QOS = 1
+QUIET_SECONDS = 0.3
+"""A batch of records (the retained set after a connect) ends after this long without another..."""
+BATCH_SECONDS = 2.0
+"""...or this long after it began, so a steady stream of records is still taken."""
+
+
+def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
+    """Log an exception escaping a paho callback instead of letting it kill paho's network thread."""
+
+    @functools.wraps(callback)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            callback(*args, **kwargs)
+        except Exception:
+            log.exception("error in fleet callback %s", callback.__name__)
+
+    return guarded
+
+
+class Intake:
+    """Verify and apply received records to ``store``, with the counts a door reports."""
+
+    def __init__(self, store: Store, site: str, key: RecordKey, model: ModelId | None) -> None:
+        """``model`` is the door's embedder; a record with no template of it is named in one warning."""
+        self.store, self.site, self.model = store, site, model
+        self._key = key
+        self.topics = FleetTopics(site)
+        self.applied = 0
+        self.unchanged = 0
+        self.refused = 0
+        self.last_sync: float | None = None
+        self._warned_model: set[tuple[str, int]] = set()
+
+    def take(self, messages: Sequence[tuple[str, bytes]]) -> list[Outcome | None]:
+        """Messages from ``people/<name>`` (topic, payload), in arrival order: each one's outcome, None where
+        it was refused (logged) or is an empty clear. Every record is verified before any is written, and
+        those that verify are written in one transaction."""
+        verified: list[tuple[int, str, PersonRecord]] = []
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        for i, (topic, payload) in enumerate(messages):
+            if not payload:
+                log.debug("fleet: %s was cleared on the broker; nothing to take", topic)
+                continue
+            try:
+                verified.append((i, topic, decode_record(topic, payload, self.site, self._key)))
+            except RecordRefused as exc:
+                self.refused += 1
+                log.warning("fleet: refused the record on %s: %s", topic, exc)
+        if not verified:
+            return outcomes
+        try:
+            applied = self.store.apply_many([record for _, _, record in verified])
+        except EdgefaceError as exc:
+            self.refused += len(verified)
+            log.error("fleet: could not store %d records: %s", len(verified), exc)
+            return outcomes
+        self.last_sync = time.time()
+        held = self.store.versions() if Outcome.STALE in applied else {}
+        for (i, topic, record), outcome in zip(verified, applied, strict=True):
+            outcomes[i] = outcome
+            self._note(topic, record, outcome, held.get(record.name, 0))
+        return outcomes
+
+    def _note(self, topic: str, record: PersonRecord, outcome: Outcome, held: int) -> None:
+        if outcome is Outcome.STALE:
+            self.refused += 1
+            log.warning(
+                "fleet: refused the record on %s: stale (version %d, this door holds %d)", topic, record.version, held
+            )
+        elif outcome is Outcome.UNCHANGED:
+            self.unchanged += 1
+        elif record.deleted:
+            self.applied += 1
+            log.info("fleet: removed %s (version %d)", record.name, record.version)
+        else:
+            self.applied += 1
+            log.info("fleet: took %s (version %d, %d templates)", record.name, record.version, len(record.templates))
+            if self.model is not None and self.model not in record.models() and record.templates:
+                self._warn_model(record.name, record.version, record.models())
+
+    def _warn_model(self, name: str, version: int, models: set[tuple[str, str]]) -> None:
+        assert self.model is not None
+        if (name, version) in self._warned_model:
+            return
+        self._warned_model.add((name, version))
+        theirs = ", ".join(f"{m} ({sha[:12]})" for m, sha in sorted(models))
+        log.warning(
+            "fleet: %s's record carries templates of %s only; this door runs %s (%s): %s is not recognised "
+            "here until enrolled with that model",
+            name,
+            theirs,
+            self.model[0],
+            self.model[1][:12],
+            name,
+        )
+
+    def status(self, device_id: str, role: str) -> DoorStatus:
+        versions = self.store.versions()
+        model = self.model or ("", "")
+        people = self.store.people(model)
+        return DoorStatus(
+            device=device_id,
+            site=self.site,
+            role=role,
+            people=len(people),
+            records=len(versions),
+            digest=digest(versions),
+            last_sync=self.last_sync,
+            refused=self.refused,
+            other_model=sum(1 for p in people if p.templates == 0 and p.other_templates > 0),
+            model=model[0],
+            ts=time.time(),
+        )
+
+
+class FleetSync:
+    """The daemon's fleet agent (see the module docstring). Use as a context manager or :meth:`close`."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        model: ModelId | None,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        reconnect_delay: tuple[int, int] = (1, 30),
+    ) -> None:
+        fleet, mqtt = cfg.fleet, cfg.mqtt
+        self.device_id, self.role = cfg.device_id, fleet.role
+        self.topics = FleetTopics(fleet.site)
+        self._on_change = on_change
+        self._store = Store(cfg.store_path)
+        self.intake = Intake(self._store, fleet.site, record_key(fleet), model)
+        self._lock = threading.Lock()  # the store and the intake's counters: the worker's, and status() callers
+        self._received: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._synced = threading.Event()
+        client = Client(
+            CallbackAPIVersion.VERSION2, client_id=f"edgeface-{cfg.device_id}-fleet", clean_session=True,
+            protocol=MQTTv311,
+        )  # fmt: skip
+        client.reconnect_delay_set(*reconnect_delay)
+        if mqtt.username is not None:
+            client.username_pw_set(mqtt.username, mqtt.password)
+        if mqtt.tls is not None:
+            configure_tls(client, mqtt.tls, log=log)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._client = client
+        self._worker = threading.Thread(target=self._run, name=f"edgeface-fleet-{cfg.device_id}", daemon=True)
+        self._worker.start()
+        client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive)
+        client.loop_start()
+        log.info("fleet: %s of site %s, records under %s/", self.role, fleet.site, self.topics.root)
+
+    @classmethod
+    def from_config(cls, cfg: Config, model: ModelId | None, on_change: Callable[[], None]) -> FleetSync:
+        return cls(cfg, model, on_change=on_change)
+
+    def __enter__(self) -> FleetSync:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until the retained records of a connect have been taken (for tests and tools)."""
+        return self._synced.wait(timeout)
+
+    def status(self) -> DoorStatus:
+        with self._lock:
+            return self.intake.status(self.device_id, self.role)
+
+    def close(self) -> None:
+        """Stop the worker, disconnect and close the store connection; idempotent."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._worker.join(5)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._store.close()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            # Let a burst (the retained set after a connect) finish: one transaction, one reload, one status.
+            until = time.monotonic() + BATCH_SECONDS
+            while self._wake.is_set() and time.monotonic() < until and not self._stopping.is_set():
+                self._wake.clear()
+                self._stopping.wait(QUIET_SECONDS)
+            if self._stopping.is_set():
+                return
+            batch: list[tuple[str, bytes]] = []
+            while not self._received.empty():
+                batch.append(self._received.get())
+            try:
+                with self._lock:
+                    changed = Outcome.APPLIED in self.intake.take(batch)
+                if changed:
+                    self._on_change()
+                status = self.status()
+                self._client.publish(self.topics.door(self.device_id), status.to_json(), qos=FLEET_QOS, retain=True)
+                self._synced.set()
+                log.info(
+                    "fleet: %d people, %d records (digest %s), %d refused",
+                    status.people,
+                    status.records,
+                    status.digest,
+                    status.refused,
+                )
+            except Exception:
+                log.exception("fleet: could not finish a sync; retrying at the next record")
+
+    @_guarded
+    def _on_connect(
+        self, client: Client, userdata: object, flags: ConnectFlags, reason: ReasonCode, properties: Properties | None
+    ) -> None:
+        if reason.is_failure:
+            log.error("fleet: the broker refused the connection: %s", reason)
+            return
+        if self.role == "door":
+            client.subscribe(self.topics.people, FLEET_QOS)
+        else:
+            self._wake.set()
+
+    @_guarded
+    def _on_subscribe(
+        self, client: Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: Properties | None
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("fleet: the broker refused the subscription to %s: records will not arrive", self.topics.people)
+        self._wake.set()  # the status goes out even when no record is retained yet
+
+    @_guarded
+    def _on_disconnect(
+        self, client: Client, userdata: object, flags: DisconnectFlags, reason: ReasonCode, props: Properties | None
+    ) -> None:
+        self._synced.clear()
+        if not self._stopping.is_set():
+            log.warning("fleet: lost the broker (%s); retrying, the records are taken again on reconnect", reason)
+
+    @_guarded
+    def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
+        self._received.put((message.topic, bytes(message.payload)))
+        self._wake.set()

@@ -1,0 +1,182 @@
+"""``edgeface fleet``: publish the local people (push), take the site's records once (pull), and see
+every door's state (status). The wire format is :mod:`edgeface.mqtt.fleet`; docs/fleet.md has the setup.
+
+Each command makes one short connection of its own (:func:`edgeface.mqtt.connect.connected_client`).
+Retained messages come right after the subscription is acknowledged; MQTT has no "end of retained"
+marker, so a reader takes what arrives until ``settle`` seconds pass without another message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from paho.mqtt.client import Client, MQTTMessage
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edgeface.config import Config
+from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.mqtt.connect import connected_client
+from edgeface.mqtt.fleet import (
+    DoorStatus,
+    FleetTopics,
+    RecordRefused,
+    decode_record,
+    digest,
+    encode_record,
+    record_key,
+)
+from edgeface.mqtt.fleetsync import Intake
+from edgeface.storage.people import ModelId, Store
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT = 10.0
+"""Seconds a push waits for the broker to acknowledge one record."""
+
+
+def _fleet_on(cfg: Config) -> None:
+    if not cfg.fleet.enabled:
+        raise ConfigError("fleet.enabled is false: set up the fleet section first (see docs/fleet.md)")
+
+
+def retained(cfg: Config, topic_filter: str, settle: float = 0.5, timeout: float = 30.0) -> dict[str, bytes]:
+    """Topic → payload of the retained messages under ``topic_filter`` (empty ones, cleared topics, left out)."""
+    got: dict[str, bytes] = {}
+    lock = threading.Lock()
+    subscribed = threading.Event()
+    last = [time.monotonic()]
+
+    def on_message(client: Client, userdata: object, message: MQTTMessage) -> None:
+        with lock:
+            if message.retain and message.payload:
+                got[message.topic] = bytes(message.payload)
+            last[0] = time.monotonic()
+
+    def on_subscribe(
+        client: Client, userdata: object, mid: int, reasons: list[ReasonCode], props: Properties | None
+    ) -> None:
+        last[0] = time.monotonic()
+        subscribed.set()
+
+    with connected_client(cfg.mqtt, "fleet") as client:
+        client.on_message = on_message
+        client.on_subscribe = on_subscribe
+        client.subscribe(topic_filter, 1)
+        if not subscribed.wait(timeout):
+            raise EdgefaceError(f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port}: no answer to the subscription")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with lock:
+                quiet = time.monotonic() - last[0]
+            if quiet >= settle:
+                break
+            time.sleep(min(0.05, settle))
+    return got
+
+
+@dataclass(frozen=True)
+class Pushed:
+    people: int
+    tombstones: int
+    names: list[str]
+
+
+def push(cfg: Config, names: list[str]) -> Pushed:
+    """Publish the signed records of ``names`` (none: everyone and every removal) from the local store."""
+    _fleet_on(cfg)
+    if cfg.fleet.role != "admin":
+        raise ConfigError(f"fleet.role is {cfg.fleet.role!r}: only the site's admin publishes records")
+    key = record_key(cfg.fleet, signing=True)
+    with Store(cfg.store_path) as store:
+        records = store.records(names or None)
+    missing = sorted(set(names) - {r.name for r in records})
+    if missing:
+        raise EdgefaceError(f"not in {cfg.store_path} (never enrolled here): {', '.join(missing)}")
+    with connected_client(cfg.mqtt, "fleet-push") as client:
+        infos = []
+        for record in records:
+            topic, payload = encode_record(record, cfg.fleet.site, key)
+            infos.append((record.name, client.publish(topic, payload, qos=1, retain=True)))
+        for name, info in infos:
+            # paho raises when the connection drops: mosquitto cuts off a client its ACL denies.
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(PUBLISH_TIMEOUT)
+            if not info.is_published():
+                raise EdgefaceError(
+                    f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} did not take the record of {name} "
+                    "(is this device's broker user allowed to write the site's records?)"
+                )
+    log.info("fleet: pushed %d records to site %s", len(records), cfg.fleet.site)
+    tombstones = sum(r.deleted for r in records)
+    return Pushed(len(records) - tombstones, tombstones, [r.name for r in records])
+
+
+@dataclass(frozen=True)
+class Pulled:
+    applied: int
+    unchanged: int
+    refused: int
+    people: int
+
+
+def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
+    """Take the site's retained records into the local store once, as a running door would."""
+    _fleet_on(cfg)
+    messages = retained(cfg, FleetTopics(cfg.fleet.site).people, settle)
+    with Store(cfg.store_path) as store:
+        intake = Intake(store, cfg.fleet.site, record_key(cfg.fleet), model)
+        intake.take(sorted(messages.items()))
+        people = len(store.people())
+    return Pulled(intake.applied, intake.unchanged, intake.refused, people)
+
+
+@dataclass(frozen=True)
+class FleetState:
+    site: str
+    records: int
+    """Verified records on the broker, tombstones included."""
+    people: int
+    digest: str
+    refused: int
+    """Retained records that do not verify (another key, tampered)."""
+    doors: list[tuple[DoorStatus, bool]] = field(default_factory=list)
+    """Each door's status and whether it holds exactly the broker's records."""
+
+
+def status(cfg: Config, settle: float = 0.5) -> FleetState:
+    """Every door's retained status, compared with the records retained on the broker."""
+    _fleet_on(cfg)
+    topics = FleetTopics(cfg.fleet.site)
+    key = record_key(cfg.fleet)
+    messages = retained(cfg, f"{topics.root}/#", settle)
+    versions: dict[str, int] = {}
+    deleted = refused = 0
+    doors: list[DoorStatus] = []
+    for topic, payload in sorted(messages.items()):
+        try:
+            if topics.name_of(topic) is not None:
+                record = decode_record(topic, payload, cfg.fleet.site, key)
+                versions[record.name] = record.version
+                deleted += record.deleted
+            elif topic.startswith(f"{topics.root}/doors/"):
+                doors.append(DoorStatus.from_json(payload))
+        except RecordRefused as exc:
+            refused += 1
+            log.warning("fleet: %s does not verify: %s", topic, exc)
+    fingerprint = digest(versions)
+    return FleetState(
+        cfg.fleet.site,
+        len(versions),
+        len(versions) - deleted,
+        fingerprint,
+        refused,
+        [(d, d.digest == fingerprint) for d in doors],
+    )
+
+
+__all__ = ["FleetState", "Pulled", "Pushed", "pull", "push", "retained", "status"]

@@ -1,0 +1,61 @@
+"""Fleet sites for tests: a site of its own per test, its admin's and doors' configs, and reading its topics."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.support.broker import Broker, Collector, fresh_device_id
+from tests.support.configs import mqtt_section, write_config
+
+KEY = "fleet-test-key-0123456789"
+"""The test sites' key (a real site's is a random secret of at least 16 characters)."""
+
+
+def fresh_site() -> str:
+    """A site no test has used before: the session broker keeps retained records between tests."""
+    return f"site{uuid.uuid4().hex[:8]}"
+
+
+def fleet_section(site: str, role: str = "door", key: str = KEY) -> dict[str, Any]:
+    return {"enabled": True, "site": site, "key": key, "role": role}
+
+
+def admin_config(folder: Path, broker: Broker, site: str, **sections: Any) -> Path:
+    """The config of the site's admin (the CLI that enrols and pushes), with a store of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_config(
+        folder / "edgeface.yaml",
+        device_id=fresh_device_id("admin"),
+        mqtt=mqtt_section(broker),
+        fleet=fleet_section(site, "admin"),
+        **sections,
+    )
+
+
+def door_config(folder: Path, broker: Broker, site: str, camera: Path, **sections: Any) -> Path:
+    """A door of the site watching the folder ``camera``, with an empty store; events repeat every second."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_config(
+        folder / "edgeface.yaml",
+        device_id=fresh_device_id("door"),
+        mqtt=mqtt_section(broker),
+        fleet=fleet_section(site),
+        camera={"path": str(camera), "fps": 5},
+        decide={"cooldown_seconds": 1.0, "unknown_cooldown_seconds": 1.0},
+        **sections,
+    )
+
+
+def events(collector: Collector, device: str, kind: str, person: str | None = None) -> list[dict[str, Any]]:
+    """The events of ``kind`` (for ``person``) that ``device`` published."""
+    found = [json.loads(m.payload) for m in collector.messages(f"edgeface/{device}/event")]
+    return [e for e in found if e["type"] == kind and (person is None or e["person"] == person)]
+
+
+def door_status(collector: Collector, site: str, device: str) -> dict[str, Any] | None:
+    """The latest status ``device`` announced on the site's retained status topic."""
+    got = collector.messages(f"edgeface/fleet/{site}/doors/{device}")
+    return json.loads(got[-1].payload) if got else None

@@ -1,7 +1,9 @@
-"""A short-lived MQTT connection for commands that talk to the broker once (doctor, ha remove).
+"""A short-lived MQTT connection for commands that talk to the broker once (doctor, ha remove, relay lock).
 
 It uses its own client id, so it never knocks the daemon's session off the
-broker, and the same credentials and TLS settings as the daemon.
+broker, and the same credentials and TLS settings as the daemon. ``timeout``
+bounds each step: the TCP (and TLS) connect, the broker's answer, and in
+:func:`publish_retained` its acknowledgement.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> It
         answered.set()
 
     client = Client(CallbackAPIVersion.VERSION2, client_id=f"edgeface-{purpose}-{uuid.uuid4().hex[:8]}")
+    client.connect_timeout = timeout
     client.on_connect = on_connect
     if mqtt.username:
         client.username_pw_set(mqtt.username, mqtt.password)
@@ -62,3 +65,13 @@ def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> It
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def publish_retained(mqtt: MqttConfig, topic: str, payload: str, *, purpose: str, timeout: float) -> None:
+    """Publish one retained QoS 1 message and wait for the broker's acknowledgement; BrokerUnavailable if it
+    cannot be done, each step within ``timeout`` seconds."""
+    with connected_client(mqtt, purpose, timeout) as client:
+        info = client.publish(topic, payload, qos=1, retain=True)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise BrokerUnavailable(f"MQTT broker {mqtt.host}:{mqtt.port} did not acknowledge {topic} in {timeout:g} s")

@@ -14,7 +14,8 @@ Home Assistant discovery (see :mod:`edgeface.mqtt.discovery`), retained, outside
 
     homeassistant/<component>/edgeface_<device_id>/<object_id>/config
 
-A prefix is checked when :class:`Topics` is made: a wildcard (``+``, ``#``) would make the daemon
+A prefix is checked when the config is loaded and again when :class:`Topics` is made, by the same rule
+(:func:`edgeface.config.mqtt.prefix_problem`): a wildcard (``+``, ``#``) would make the daemon
 subscribe to other doors' commands, and a leading ``$`` or ``/`` or a trailing ``/`` names topics
 that brokers reserve or that no subscriber expects.
 """
@@ -22,7 +23,9 @@ that brokers reserve or that no subscriber expects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
+from edgeface.config.mqtt import prefix_problem
 from edgeface.errors import ConfigError
 from edgeface.mqtt.commands import CommandName
 
@@ -39,12 +42,8 @@ class Topics:
     prefix: str
 
     def __post_init__(self) -> None:
-        prefix = self.prefix
-        if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
-            raise ConfigError(
-                f"mqtt.prefix: {prefix!r} is not a usable topic prefix "
-                "(no + # wildcards, no leading $ or /, no trailing /)"
-            )
+        if problem := prefix_problem(self.prefix):
+            raise ConfigError(f"mqtt.prefix: {problem}")
 
     @classmethod
     def for_device(cls, device_id: str, prefix: str | None = None) -> Topics:
@@ -69,6 +68,11 @@ class Topics:
 
     def command(self, name: CommandName) -> str:
         return f"{self.prefix}/cmd/{name}"
+
+    @property
+    def commands(self) -> dict[CommandName, str]:
+        """Every command's topic, by command."""
+        return {name: self.command(name) for name in get_args(CommandName)}
 
 
 def discovery_topic(component: str, device_id: str, object_id: str) -> str:

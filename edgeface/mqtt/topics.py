@@ -4,11 +4,12 @@ Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
 
     <prefix>/event          out: one JSON object per decision (Event.to_dict()), QoS 1, not retained
     <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
-    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
+    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change and first on connect;
+                                 also "locked" from `edgeface relay lock`
     <prefix>/presence       out: "ON" / "OFF", retained, while a face is / is not in front of the camera
     <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
                                  signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands
-    <prefix>/cmd/reload     in:  empty, or {}
+    <prefix>/cmd/reload     in:  empty, or {}; signed (ts, nonce, hmac) when a secret is set
 
 Home Assistant discovery (see :mod:`edgeface.mqtt.discovery`), retained, outside the prefix::
 

@@ -31,6 +31,7 @@ what counts as evidence changed (``decide``, ``match`` or ``quality``).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -132,7 +133,7 @@ class Service:
         self._stop = threading.Event()
         self._reload_config = threading.Event()
         self._people_requested = False
-        self._people_reloaded = -PEOPLE_RELOAD_EVERY_SECONDS
+        self._people_reloaded = -math.inf
 
     # -- control -------------------------------------------------------------------------------------------------
 

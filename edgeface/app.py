@@ -32,6 +32,7 @@ from edgeface.models.runtime import RuntimeOptions
 from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.fleetsync import FleetSync
 from edgeface.storage.audit import AuditLog
+from edgeface.storage.nonces import NonceFile
 from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
 from edgeface.values import DoorState
@@ -54,8 +55,8 @@ def open_service(
     """Build every part from the config, registering each on ``stack`` to be closed; the composition root.
 
     The order is the fail-secure one: the relay is driven locked first (its log line is the daemon's
-    first), then the model files are checked, then the store, the outbox, the broker connection, the
-    models and the camera are opened. Whatever fails raises an EdgefaceError with one line to print.
+    first), then the model files are checked, then the store, the outbox, the nonce log, the broker
+    connection, the models and the camera are opened. Whatever fails raises an EdgefaceError with one line to print.
     ``pin_factory`` and ``wrap_camera`` let tests hold the mock pins and wrap the camera.
     """
     # The relay first: whatever fails after this, the door is held locked.
@@ -70,7 +71,11 @@ def open_service(
     log.info("people store %s opened (%s)", cfg.store_path, store.integrity_check())
     outbox = stack.enter_context(Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max))
     log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
-    publisher = stack.enter_context(MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox))
+    nonces = stack.enter_context(NonceFile(cfg.state_dir / "nonces.db"))
+    # The relay's real state goes to the broker first on connect: a crash during a pulse left "unlocked" there.
+    publisher = stack.enter_context(
+        MqttPublisher.from_config(cfg.mqtt, cfg.device_id, cfg.topic_prefix, outbox, door=relay.state, nonces=nonces)
+    )
     recognizer = stack.enter_context(Recognizer.from_config(cfg, live=True))
     liveness = None
     if cfg.liveness.enabled:
@@ -123,11 +128,9 @@ def open_service(
         web.health = service.health
     service.reload_people()
     if cfg.fleet.enabled:
-        # The fleet writes through its own store connection; the loop reloads the gallery on its own thread.
-        def reload() -> None:
-            publisher.inbox.offer("reload", b"")
-
-        stack.enter_context(FleetSync.from_config(cfg, recognizer.embedder.model_id, reload))
+        # The fleet writes through its own store connection; the loop reloads the gallery on its own thread
+        # (not through the MQTT command inbox, whose reloads must be signed when a secret is set).
+        stack.enter_context(FleetSync.from_config(cfg, recognizer.embedder.model_id, service.request_people_reload))
     return service
 
 

@@ -12,6 +12,7 @@ service can print it as the one line a user reads::
     ├── CameraError          a capture source that cannot be opened
     ├── PermissionsError     a sensitive file readable by others, or a model others could change
     ├── OutboxError          the outbox cannot be written (the state directory is full or read-only)
+    ├── NonceLogError        the record of accepted command nonces cannot be written
     └── CommandError         an MQTT command that is malformed, unsigned, stale, replayed or not allowed
 """
 
@@ -52,6 +53,10 @@ class PermissionsError(EdgefaceError, PermissionError):
 
 class OutboxError(EdgefaceError):
     """The outbox file cannot be opened or written."""
+
+
+class NonceLogError(EdgefaceError):
+    """The file of accepted command nonces cannot be opened or written."""
 
 
 class CommandError(EdgefaceError, ValueError):

@@ -21,13 +21,21 @@ from edgeface.cli.common import CommandFunc
 from edgeface.config import Config, load_config
 from edgeface.errors import EdgefaceError
 
+ALWAYS_INFO = ("edgeface.daemon.events",)
+"""Loggers at INFO even without -v: every decision (``decision type=...``) belongs in the journal."""
+
 
 def configure_logging(verbosity: int) -> None:
-    """One handler for the whole process; journald adds its own timestamps under systemd."""
-    level = logging.WARNING - 10 * verbosity
+    """One handler for the whole process; journald adds its own timestamps under systemd.
+
+    Warnings and errors by default, more with each ``-v``; the decisions of :data:`ALWAYS_INFO` always.
+    """
+    level = max(logging.DEBUG, logging.WARNING - 10 * verbosity)
     under_systemd = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
     fmt = "%(levelname)s %(name)s: %(message)s" if under_systemd else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=max(logging.DEBUG, level), format=fmt, stream=sys.stderr)
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    for name in ALWAYS_INFO:
+        logging.getLogger(name).setLevel(min(level, logging.INFO))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers
 from edgeface.config import Config, default_config_path, load_config
+from edgeface.errors import EdgefaceError
 
 
 def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
@@ -39,6 +41,10 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     return run_daemon(cfg, args.config)
 
 
+RELAY_LOCK_BROKER_SECONDS = 2.0
+"""How long each step of telling the broker may take after ``relay lock``: it runs on every service stop."""
+
+
 def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.door.relay import DoorRelay, make_pin_factory
 
@@ -49,6 +55,22 @@ def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
     finally:
         factory.close()
     print(f"relay on GPIO{cfg.relay.pin} locked")
+    if cfg.mqtt.enabled:
+        # Only now, with the door locked, the MQTT client is imported: a daemon killed during a pulse left a
+        # retained "unlocked" on the broker. Best effort: the relay is what counts, so this never fails the command.
+        from edgeface.mqtt.connect import publish_retained
+        from edgeface.mqtt.topics import Topics
+        from edgeface.values import DoorState
+
+        topic = Topics(cfg.topic_prefix).door
+        try:
+            publish_retained(
+                cfg.mqtt, topic, DoorState.LOCKED.value, purpose="relay-lock", timeout=RELAY_LOCK_BROKER_SECONDS
+            )
+        except (EdgefaceError, OSError, ValueError) as exc:  # unreachable, refused, bad TLS files
+            print(f"edgeface: warning: could not report the door locked on {topic}: {exc}", file=sys.stderr)
+        else:
+            print(f"{topic}: locked (retained)")
     return 0
 
 

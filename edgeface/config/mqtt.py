@@ -13,9 +13,27 @@ ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
 MIN_SECRET_CHARS = 16
 
 
+MIN_SECONDS = 0.1
+"""The shortest unlock anything may ask for: a shorter pulse cannot move a strike, and a log line saying
+"granted for 0.0 s" would be a lie."""
+
+
 def secret_problem(secret: str) -> str | None:
     """What is wrong with a shared secret for signed commands, or None: the one place the rule lives."""
+    if not secret:
+        return f"is empty (unset it for unsigned commands, or give at least {MIN_SECRET_CHARS} characters)"
     return None if len(secret) >= MIN_SECRET_CHARS else f"must have at least {MIN_SECRET_CHARS} characters"
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """What makes ``prefix`` unusable as a topic prefix, or None: the one place the rule lives.
+
+    A wildcard (``+``, ``#``) would make the daemon subscribe to other doors' commands, and a leading
+    ``$`` or ``/`` or a trailing ``/`` names topics that brokers reserve or that no subscriber expects.
+    """
+    if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
+        return f"{prefix!r} is not a usable topic prefix (no + # wildcards, no leading $ or /, no trailing /)"
+    return None
 
 
 class TlsConfig(Section):
@@ -27,7 +45,7 @@ class TlsConfig(Section):
 
 class RemoteUnlockConfig(Section):
     enabled: bool = Field(False, description="Accept cmd/unlock over MQTT.")
-    max_seconds: float = Field(10.0, gt=0.0, le=300.0, description="Longest unlock a command may ask for.")
+    max_seconds: float = Field(10.0, ge=MIN_SECONDS, le=300.0, description="Longest unlock a command may ask for.")
     secret: SecretStr | None = Field(
         None,
         description=f"Shared secret (at least {MIN_SECRET_CHARS} characters): unlocks must then be signed "
@@ -46,8 +64,13 @@ class RemoteUnlockConfig(Section):
         return value
 
     def shared_secret(self) -> str | None:
-        """The secret in force: ``$EDGEFACE_UNLOCK_SECRET`` if set, else ``secret``; None for unsigned unlocks."""
-        if env := os.environ.get(ENV_UNLOCK_SECRET):
+        """The secret in force: ``$EDGEFACE_UNLOCK_SECRET`` if set, else ``secret``; None for unsigned commands.
+
+        A variable that is set but empty is an error, not "no secret": a unit file line
+        ``Environment=EDGEFACE_UNLOCK_SECRET=`` whose value went missing must not switch a door to unsigned unlocks.
+        """
+        env = os.environ.get(ENV_UNLOCK_SECRET)
+        if env is not None:
             if problem := secret_problem(env):
                 raise ConfigError(f"{ENV_UNLOCK_SECRET}: {problem}")
             return env
@@ -61,11 +84,22 @@ class MqttConfig(Section):
     username: str | None = None
     password: str | None = Field(None, description="Or set EDGEFACE_MQTT_PASSWORD.")
     tls: TlsConfig | None = None
-    prefix: str | None = Field(None, description="Topic prefix; null = edgeface/<device_id>.")
+    prefix: str | None = Field(
+        None,
+        description="Topic prefix (no + # wildcards, no leading $ or /, no trailing /); null = edgeface/<device_id>.",
+    )
     keepalive: int = Field(30, ge=5, le=3600)
     outbox_max: int = Field(10000, ge=10, le=10_000_000, description="Events kept while the broker is away.")
     remote_unlock: RemoteUnlockConfig = Field(default_factory=RemoteUnlockConfig)
     discovery: bool = Field(True, description="Announce the door to Home Assistant (MQTT discovery).")
+
+    @field_validator("prefix")
+    @classmethod
+    def _usable_prefix(cls, value: str | None) -> str | None:
+        # Empty means the default, as in Topics.for_device.
+        if value and (problem := prefix_problem(value)):
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _password_needs_user(self) -> MqttConfig:

@@ -20,12 +20,18 @@ daemon whose loop or camera hangs; face crops kept in the store are purged at st
 and daily (``store.image_retention_days``).
 
 Reload (SIGHUP) re-reads the config and the people store; :mod:`edgeface.daemon.reload` decides
-which changes apply at once and names the rest in one warning.
+which changes apply at once and names the rest in one warning. ``cmd/reload`` re-reads the people
+store only, at most once per :data:`PEOPLE_RELOAD_EVERY_SECONDS` (requests in between are merged
+into the next one, never lost). Neither drops the evidence a face in front of the camera has
+gathered: tracks keep their ids (only their cached identities are forgotten, as a person may have
+been removed), so a flood of reloads cannot hold off a grant; the decider starts afresh only when
+what counts as evidence changed (``decide``, ``match`` or ``quality``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -70,6 +76,8 @@ PURGE_EVERY_SECONDS = 86_400.0
 """Expired face crops are purged at start and then this often."""
 LOCK_ON_STALL_SECONDS = 2.0
 """How long a stall handler waits for the relay before exiting anyway."""
+PEOPLE_RELOAD_EVERY_SECONDS = 5.0
+"""``cmd/reload`` re-reads the people store at most this often (it costs a read of every template)."""
 
 
 class Service:
@@ -124,6 +132,8 @@ class Service:
         self._next_purge = 0.0
         self._stop = threading.Event()
         self._reload_config = threading.Event()
+        self._people_requested = False
+        self._people_reloaded = -math.inf
 
     # -- control -------------------------------------------------------------------------------------------------
 
@@ -132,6 +142,10 @@ class Service:
 
     def request_reload(self) -> None:
         self._reload_config.set()
+
+    def request_people_reload(self) -> None:
+        """Re-read the people store soon (from any thread), merged like ``cmd/reload`` requests."""
+        self._people_requested = True
 
     def install_signal_handlers(self) -> None:
         def on_stop(signum: int, _frame: FrameType | None) -> None:
@@ -149,9 +163,9 @@ class Service:
         gallery = self.store.gallery_for(self.recognizer.embedder)
         self.recognizer.gallery = gallery
         self.decider.restrict(self.store.access_rules(self.cfg.device_id))
-        self.tracker.reset()
-        if self.liveness is not None:
-            self.liveness.reset()  # its landmark history is keyed by the tracks just dropped
+        # Not tracker.reset(): new track ids would throw away every face's N-of-M evidence (and with it
+        # its liveness history), so whoever can send reloads could keep the door from ever deciding.
+        self.tracker.forget_identities()
         log.info(
             "people store: %d people, %d templates (%s); match threshold %s",
             len(gallery),
@@ -183,7 +197,8 @@ class Service:
         old, self.cfg = self.cfg, cfg
         self.recognizer.matching = MatchSettings.from_config(cfg)
         self.recognizer.gates = QualityGates.from_config(cfg.quality)
-        self.decider.reset(cfg.decide)
+        if (cfg.decide, cfg.match, cfg.quality) != (old.decide, old.match, old.quality):
+            self.decider.reset(cfg.decide)  # evidence judged by other rules than the new ones
         if cfg.daemon.decisions_per_minute != old.daemon.decisions_per_minute:
             self.decision_limit = RateLimit("recognition decision", cfg.daemon.decisions_per_minute, clock=self.clock)
         if cfg.mqtt.remote_unlock.per_minute != old.mqtt.remote_unlock.per_minute:
@@ -225,6 +240,9 @@ class Service:
                 for command in self.publisher.commands():
                     self._beat("a remote command")
                     self.handle_command(command)
+                if self._people_requested and now - self._people_reloaded >= PEOPLE_RELOAD_EVERY_SECONDS:
+                    self._beat("a reload of the people store")
+                    self._reload_requested_people(now)
                 self._beat("a camera read")
                 frame = self.camera.read(READ_TIMEOUT_SECONDS)
                 if frame is not None:
@@ -400,7 +418,12 @@ class Service:
             log.info("remote unlock for %.1f s id=%s", seconds, event.id)
             self.relay.pulse(seconds)
         elif isinstance(command, ReloadCommand):
-            try:
-                self.reload_people()
-            except EdgefaceError as exc:
-                log.error("reload refused, keeping the people already loaded: %s", exc)
+            # Done by the loop, at most every PEOPLE_RELOAD_EVERY_SECONDS: a flood merges into one reload.
+            self._people_requested = True
+
+    def _reload_requested_people(self, now: float) -> None:
+        self._people_requested, self._people_reloaded = False, now
+        try:
+            self.reload_people()
+        except EdgefaceError as exc:
+            log.error("reload refused, keeping the people already loaded: %s", exc)

@@ -21,7 +21,16 @@ Events
 Availability and door
     Published with QoS 0, retained, only while connected, and re-published on every (re)connect:
     paho would otherwise keep a stale QoS 1 "unlocked" across a reconnect and deliver it *after*
-    the fresh state, leaving the wrong retained value.
+    the fresh state, leaving the wrong retained value. The door's state comes first, before
+    "online": a daemon that crashed during a pulse left a retained "unlocked", and the state given at
+    construction (the relay, locked at start) replaces it the moment the broker answers.
+
+Connection
+    MQTT 5 (mosquitto 1.6 and later), so that CONNECT can carry a Maximum Packet Size of
+    :data:`MAX_PACKET_BYTES`: the broker then drops any larger message instead of sending it, and a
+    250 MiB publish to ``cmd/unlock`` costs the door nothing (paho would buffer a whole packet
+    before anything could look at it). Paho's reconnect back-off is capped at
+    :data:`RECONNECT_DELAY`'s few seconds: a door is back within moments of its broker.
 
 Commands
     Paho's network thread parses each command with :mod:`edgeface.mqtt.commands` (strict parsing, and
@@ -30,7 +39,7 @@ Commands
     :meth:`Publisher.commands` and acts there (rate limits included), so only the service's thread
     ever touches the relay. Malformed, unsigned, stale, replayed, disallowed and retained commands
     (a retained unlock would open the door again at every reconnect) are dropped with one warning
-    line each.
+    line each, rate-limited (see :mod:`edgeface.mqtt.commands`).
 """
 
 from __future__ import annotations
@@ -45,17 +54,19 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import NamedTuple, ParamSpec, TypeAlias
 
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv5
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
-from edgeface.mqtt.commands import Command, CommandInbox, CommandName
+from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement, announcements
 from edgeface.mqtt.pump import OutboxPump
 from edgeface.mqtt.tls import configure_tls
 from edgeface.mqtt.topics import Topics
+from edgeface.storage.nonces import NonceLog
 from edgeface.storage.outbox import Outbox, OutboxError
 from edgeface.values import DoorState, Event
 
@@ -69,6 +80,10 @@ EVENT_QOS = 1
 STATE_QOS = 0
 WILL_QOS = 1
 COMMAND_QOS = 1
+MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
+"""The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
+RECONNECT_DELAY = (1, 3)
+"""Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
 
 
 def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
@@ -115,28 +130,28 @@ class MqttPublisher:
         *,
         device_id: str,
         prefix: str | None = None,
-        reconnect_delay: tuple[int, int] = (1, 30),
+        reconnect_delay: tuple[int, int] = RECONNECT_DELAY,
         max_inflight: int = 20,
         close_timeout: float = 1.0,
         announcements: Sequence[Announcement] = (),
+        door: DoorState | None = None,
+        nonces: NonceLog | None = None,
     ) -> None:
         """``reconnect_delay`` is paho's (min, max) back-off in whole seconds; ``close_timeout`` bounds
         how long :meth:`close` waits for PUBACKs of events in flight; ``announcements`` are retained
-        messages (Home Assistant discovery) re-sent on every connect."""
+        messages (Home Assistant discovery) re-sent on every connect; ``door`` is the relay's state now,
+        published first on connect; ``nonces`` keeps the nonces of signed commands (None: in memory only)."""
         self._pump = OutboxPump(outbox, max_inflight)
         self.topics = Topics.for_device(device_id, prefix)
         self._host, self._port = cfg.host, cfg.port
         self._outbox = outbox
-        self._inbox = CommandInbox(cfg.remote_unlock, self.topics.command("unlock"), log=log)
+        self._inbox = CommandInbox(cfg.remote_unlock, self.topics.commands, log=log, nonces=nonces)
         self._max_inflight = max_inflight
         self._close_timeout = close_timeout
-        self._command_names: dict[str, CommandName] = {
-            self.topics.command("unlock"): "unlock",
-            self.topics.command("reload"): "reload",
-        }
+        self._command_names: dict[str, CommandName] = {topic: name for name, topic in self.topics.commands.items()}
         # _state_lock orders door/availability publishes against on_connect's re-publish of them.
         self._state_lock = threading.Lock()
-        self._door: DoorState | None = None
+        self._door = door
         self._presence: bool | None = None
         self._announcements = tuple(announcements)
         self._connected = False
@@ -156,21 +171,27 @@ class MqttPublisher:
             log.info("MQTT is disabled (mqtt.enabled: false): events are kept in %s only", outbox.path)
             return
         self._client = self._make_client(cfg, f"edgeface-{device_id}", reconnect_delay)
+        connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
+        connect.MaximumPacketSize = MAX_PACKET_BYTES
         # connect_async only records where to go: paho's thread connects, so a missing broker never blocks us.
-        self._client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive)
+        # clean_start: no session survives us, as with MQTT 3.1.1's clean session (and its expiry is 0).
+        self._client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive, clean_start=True, properties=connect)
         self._pump_thread = threading.Thread(target=self._run_pump, name=f"edgeface-outbox-{device_id}", daemon=True)
         self._pump_thread.start()
         log.info("connecting to MQTT broker %s:%d, topics under %s/", self._host, self._port, self.topics.prefix)
         self._client.loop_start()
 
     @classmethod
-    def from_config(cls, cfg: MqttConfig, device_id: str, topic_prefix: str, outbox: Outbox) -> MqttPublisher:
-        """The daemon's publisher: ``config.mqtt``, ``config.device_id``, ``config.topic_prefix``."""
+    def from_config(
+        cls, cfg: MqttConfig, device_id: str, topic_prefix: str, outbox: Outbox, *, door: DoorState, nonces: NonceLog
+    ) -> MqttPublisher:
+        """The daemon's publisher: ``config.mqtt``, ``config.device_id``, ``config.topic_prefix``, the relay's
+        state and the nonce file."""
         found = announcements(device_id, topic_prefix, cfg.remote_unlock.enabled) if cfg.discovery else ()
-        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, announcements=found)
+        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, announcements=found, door=door, nonces=nonces)
 
     def _make_client(self, cfg: MqttConfig, client_id: str, reconnect_delay: tuple[int, int]) -> Client:
-        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=MQTTv311)
+        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv5)
         # No client.enable_logger(): paho logs an ERROR on every reconnect attempt, and an outage must
         # be logged once. Our callbacks log their own failures (see _guarded).
         client.max_inflight_messages = self._max_inflight
@@ -329,9 +350,9 @@ class MqttPublisher:
         with self._state_lock:
             self._connected = True
             self._signals.put(_Link(up=True))
-            client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._door is not None:
                 client.publish(self.topics.door, self._door.value, qos=STATE_QOS, retain=True)
+            client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._presence is not None:
                 client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
             for item in self._announcements:

@@ -1,29 +1,34 @@
-"""Remote commands: strict parsing of MQTT command payloads, and signed unlocks.
+"""Remote commands: strict parsing of MQTT command payloads, and signed commands.
 
-Pure parsing functions, one small stateful checker (:class:`UnlockAuth`, which remembers nonces)
-and :class:`CommandInbox`, the bounded queue between the thread that receives commands (paho's, in
-:mod:`edgeface.mqtt.client`) and the service's loop, which alone acts on them. No network I/O here.
+Pure parsing functions, one small stateful checker (:class:`CommandAuth`, which claims each nonce in a
+:class:`~edgeface.storage.nonces.NonceLog`) and :class:`CommandInbox`, the bounded queue between the
+thread that receives commands (paho's, in :mod:`edgeface.mqtt.client`) and the service's loop, which
+alone acts on them. No network I/O here.
 
 Payloads (at most :data:`MAX_COMMAND_BYTES` bytes of UTF-8 JSON; an empty payload means ``{}``)::
 
-    <prefix>/cmd/unlock   {} or {"seconds": n}, 0 < n <= 86400, clamped to mqtt.remote_unlock.max_seconds
+    <prefix>/cmd/unlock   {} or {"seconds": n}, 0.1 <= n <= 86400, clamped to mqtt.remote_unlock.max_seconds
     <prefix>/cmd/reload   {}
 
-Signed unlocks
+Signed commands
     With a shared secret (``mqtt.remote_unlock.secret`` or ``$EDGEFACE_UNLOCK_SECRET``, at least 16
-    characters) every unlock must carry a timestamp, a nonce and an HMAC, and nothing else::
+    characters) every unlock *and every reload* must carry a timestamp, a nonce and an HMAC, and
+    nothing else (a reload also re-reads the people store, so whoever may send one unsigned could
+    keep the door busy)::
 
         {"seconds": 5, "ts": 1767225600, "nonce": "9b1c2f0e6a7d4e85", "hmac": "<64 hex digits>"}
+        {"ts": 1767225600, "nonce": "5f0c0a7e3b2d4c19", "hmac": "<64 hex digits>"}      (reload)
 
-    ``seconds`` is optional as before. ``ts`` is an integer: Unix time in seconds (UTC). ``nonce`` is 8 to
-    64 characters of ``A-Z a-z 0-9 _ -``, never reused (a random 128-bit value in hex is right). ``hmac``
-    is HMAC-SHA256 with the secret's UTF-8 bytes as key, over the UTF-8 bytes of the *canonical message*,
-    in hexadecimal (either case). The canonical message is these five lines joined by ``\\n``, with no
-    newline at the end::
+    ``seconds`` is optional as before (unlock only). ``ts`` is an integer: Unix time in seconds (UTC).
+    ``nonce`` is 8 to 64 characters of ``A-Z a-z 0-9 _ -``, never reused (a random 128-bit value in hex
+    is right). ``hmac`` is HMAC-SHA256 with the secret's UTF-8 bytes as key, over the UTF-8 bytes of
+    the *canonical message*, in hexadecimal (either case). The canonical message is these five lines
+    joined by ``\\n``, with no newline at the end::
 
-        edgeface-unlock-v1
+        edgeface-unlock-v1   (edgeface-reload-v1 for a reload)
         <topic>      the full topic the command is published to, e.g. edgeface/door1/cmd/unlock
         <seconds>    the seconds value exactly as written in the JSON (e.g. 5 or 2.5), empty if absent
+                     (always empty for a reload)
         <ts>         the ts value as written in the JSON
         <nonce>      the nonce
 
@@ -34,12 +39,20 @@ Signed unlocks
         mac = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
         payload = f'{{"seconds": 5, "ts": {ts}, "nonce": "{nonce}", "hmac": "{mac}"}}'
 
-    The topic binds a command to one door and one command, so a command signed for another door (that
-    shares the secret) is refused. A command is refused when its signature is wrong, when ``ts`` is more
-    than ``max_age_seconds`` in the past (stale) or in the future (the sender's or the door's clock is
-    wrong: a Raspberry Pi has no real-time clock, and before NTP sets it every signed command is refused),
-    and when its nonce was accepted before within that time (a replay). Nonces are remembered only once a
-    command's signature has been checked, so nobody without the secret can fill that memory.
+    The first line and the topic bind a command to one door and one command, so a command signed for
+    another door (that shares the secret), or an unlock's signature on a reload, is refused. A command
+    is refused when its signature is wrong, when ``ts`` is more than ``max_age_seconds`` in the past
+    (stale) or more than :data:`MAX_CLOCK_SKEW_SECONDS` in the future (the sender's or the door's clock
+    is wrong: a Raspberry Pi has no real-time clock, and before NTP sets it every signed command is
+    refused), and when its nonce was accepted before (a replay) — also before a restart: the nonces
+    are written to ``nonces.db`` in the state directory, durably, before the command is queued, so no
+    signed command is ever acted on twice. Nonces are recorded only once a command's signature has
+    been checked, so nobody without the secret can fill that record.
+
+Refusals
+    Each dropped command is one WARNING line, but at most :data:`WARNINGS_PER_PERIOD` per
+    :data:`WARNING_PERIOD_SECONDS`: a flood of bad commands is then summed up in one line with its
+    count, rather than pushing the journal past its rate limit (which would hide the lines that matter).
 """
 
 from __future__ import annotations
@@ -57,21 +70,24 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from edgeface.config import RemoteUnlockConfig
-from edgeface.config.mqtt import secret_problem
-from edgeface.errors import CommandError
+from edgeface.config.mqtt import MIN_SECONDS, secret_problem
+from edgeface.errors import CommandError, NonceLogError
+from edgeface.storage.nonces import MemoryNonces, NonceLog
 
 __all__ = [
     "MAX_COMMAND_BYTES",
     "Command",
+    "CommandAuth",
     "CommandError",
     "CommandInbox",
     "CommandName",
     "ReloadCommand",
-    "UnlockAuth",
     "UnlockCommand",
+    "canonical_reload",
     "canonical_unlock",
     "parse_reload",
     "parse_unlock",
+    "sign_reload",
     "sign_unlock",
 ]
 
@@ -79,15 +95,21 @@ MAX_COMMAND_BYTES = 1024
 """Larger command payloads are rejected before decoding."""
 MAX_REQUEST_SECONDS = 86_400.0
 """An unlock asking for more than a day is nonsense, not a request to clamp."""
-CANONICAL_PREFIX = "edgeface-unlock-v1"
+MAX_CLOCK_SKEW_SECONDS = 5.0
+"""How far in the future a signed command's ``ts`` may be (the sender's clock a little ahead of the door's)."""
 COMMAND_QUEUE_SIZE = 32
 """Commands beyond this many waiting are dropped, so a flood cannot queue up door openings."""
 MAX_NONCES = 4096
 """Signed commands remembered at once; more within ``max_age_seconds`` are refused (fail closed)."""
-_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
+WARNINGS_PER_PERIOD = 5
+WARNING_PERIOD_SECONDS = 60.0
+"""At most WARNINGS_PER_PERIOD lines about dropped commands per this many seconds; the rest are counted."""
+_NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+_TS = re.compile(r"-?\d{1,12}")
 _UNSIGNED_FIELDS = frozenset({"seconds"})
 _SIGNED_FIELDS = frozenset({"seconds", "ts", "nonce", "hmac"})
+_SIGNED_RELOAD_FIELDS = frozenset({"ts", "nonce", "hmac"})
 
 
 @dataclass(frozen=True)
@@ -158,14 +180,16 @@ def _seconds(data: dict[str, Any], max_seconds: float) -> float | None:
         value = float(seconds)
     except (OverflowError, ValueError):
         value = math.inf
-    # One comparison also rejects inf (JSON's 1e999) and anything NaN-like.
-    if not 0.0 < value <= MAX_REQUEST_SECONDS:
-        raise CommandError(f"seconds must be more than 0 and at most {MAX_REQUEST_SECONDS:g}, not {_show(value)}")
+    # One comparison also rejects inf (JSON's 1e999), anything NaN-like and 5e-324 (a "0.0 s" unlock).
+    if not MIN_SECONDS <= value <= MAX_REQUEST_SECONDS:
+        raise CommandError(
+            f"seconds must be at least {MIN_SECONDS:g} and at most {MAX_REQUEST_SECONDS:g}, not {_show(value)}"
+        )
     return min(value, max_seconds)
 
 
 def parse_unlock(payload: bytes, max_seconds: float) -> UnlockCommand:
-    """Parse an unsigned ``cmd/unlock`` payload: empty, ``{}`` or ``{"seconds": n}`` with 0 < n <= 86400.
+    """Parse an unsigned ``cmd/unlock`` payload: empty, ``{}`` or ``{"seconds": n}`` with 0.1 <= n <= 86400.
 
     ``seconds`` is clamped to ``max_seconds``. Raises :class:`CommandError` saying what is wrong.
     """
@@ -177,21 +201,33 @@ def parse_unlock(payload: bytes, max_seconds: float) -> UnlockCommand:
 
 
 def parse_reload(payload: bytes) -> ReloadCommand:
-    """Parse a ``cmd/reload`` payload: empty or ``{}``. Raises :class:`CommandError` otherwise."""
+    """Parse an unsigned ``cmd/reload`` payload: empty or ``{}``. Raises :class:`CommandError` otherwise."""
     data = _json_object(payload)
-    if data:
-        raise CommandError(f"unknown field {', '.join(_show(k) for k in sorted(data))}; reload takes none")
+    if data.keys() & _SIGNED_RELOAD_FIELDS:
+        _only(data, frozenset(), "a signed reload, but no secret is set (mqtt.remote_unlock.secret)")
+    _only(data, frozenset(), "reload takes none")
     return ReloadCommand()
+
+
+_CANONICAL_PREFIX: dict[CommandName, str] = {"unlock": "edgeface-unlock-v1", "reload": "edgeface-reload-v1"}
+
+
+def _canonical(name: CommandName, topic: str, seconds: str, ts: str, nonce: str) -> str:
+    return "\n".join((_CANONICAL_PREFIX[name], topic, seconds, ts, nonce))
 
 
 def canonical_unlock(topic: str, seconds: str, ts: str, nonce: str) -> str:
     """The message a signed unlock's ``hmac`` covers (see the module docstring)."""
-    return "\n".join((CANONICAL_PREFIX, topic, seconds, ts, nonce))
+    return _canonical("unlock", topic, seconds, ts, nonce)
 
 
-def sign_unlock(secret: str, topic: str, *, ts: int, nonce: str, seconds: str | None = None) -> bytes:
-    """A signed ``cmd/unlock`` payload (for senders, tools and tests); ``seconds`` as the JSON text to send."""
-    message = canonical_unlock(topic, seconds or "", str(ts), nonce)
+def canonical_reload(topic: str, ts: str, nonce: str) -> str:
+    """The message a signed reload's ``hmac`` covers: an unlock's, with its own first line and no seconds."""
+    return _canonical("reload", topic, "", ts, nonce)
+
+
+def _sign(secret: str, name: CommandName, topic: str, *, ts: int, nonce: str, seconds: str | None) -> bytes:
+    message = _canonical(name, topic, seconds or "", str(ts), nonce)
     mac = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
     fields = ([f'"seconds": {seconds}'] if seconds is not None else []) + [
         f'"ts": {ts}',
@@ -201,47 +237,70 @@ def sign_unlock(secret: str, topic: str, *, ts: int, nonce: str, seconds: str | 
     return ("{" + ", ".join(fields) + "}").encode()
 
 
-class UnlockAuth:
-    """Checks signed unlocks for one command topic: signature, freshness, and that no nonce comes twice.
+def sign_unlock(secret: str, topic: str, *, ts: int, nonce: str, seconds: str | None = None) -> bytes:
+    """A signed ``cmd/unlock`` payload (for senders, tools and tests); ``seconds`` as the JSON text to send."""
+    return _sign(secret, "unlock", topic, ts=ts, nonce=nonce, seconds=seconds)
 
-    Not thread-safe: one thread (paho's network thread) offers every command.
+
+def sign_reload(secret: str, topic: str, *, ts: int, nonce: str) -> bytes:
+    """A signed ``cmd/reload`` payload (for senders, tools and tests)."""
+    return _sign(secret, "reload", topic, ts=ts, nonce=nonce, seconds=None)
+
+
+class CommandAuth:
+    """Checks the signed commands of one door: signature, freshness, and that no nonce is ever accepted twice.
+
+    ``topics`` maps each command to the full topic it arrives on (the signature covers it). Not
+    thread-safe: one thread (paho's network thread) offers every command.
     """
 
     def __init__(
         self,
         secret: str,
-        topic: str,
+        topics: dict[CommandName, str],
         *,
         max_age_seconds: float,
+        nonces: NonceLog,
         clock: Callable[[], float] = time.time,
         max_nonces: int = MAX_NONCES,
     ) -> None:
         if problem := secret_problem(secret):
             raise ValueError(f"the unlock secret {problem}")
         self._key = secret.encode()
-        self.topic = topic
+        self.topics = dict(topics)
         self.max_age = max_age_seconds
+        self._nonces = nonces
         self._clock = clock
         self._max_nonces = max_nonces
-        self._seen: dict[str, float] = {}  # nonce -> when it may be forgotten (its ts + max_age)
 
-    def parse(self, payload: bytes, max_seconds: float) -> UnlockCommand:
+    def unlock(self, payload: bytes, max_seconds: float) -> UnlockCommand:
         """The command if ``payload`` is a valid, fresh, first-seen signed unlock; CommandError otherwise."""
         data = _json_object(payload)
         _only(data, _SIGNED_FIELDS, "a signed unlock has seconds, ts, nonce and hmac")
+        seconds = self._check("unlock", data, lambda: _seconds(data, max_seconds))
+        return UnlockCommand(seconds)
+
+    def reload(self, payload: bytes) -> ReloadCommand:
+        """The command if ``payload`` is a valid, fresh, first-seen signed reload; CommandError otherwise."""
+        data = _json_object(payload)
+        _only(data, _SIGNED_RELOAD_FIELDS, "a signed reload has ts, nonce and hmac")
+        self._check("reload", data, lambda: None)
+        return ReloadCommand()
+
+    def _check(self, name: CommandName, data: dict[str, Any], parse_rest: Callable[[], float | None]) -> float | None:
+        """Fields, then signature, then freshness, then the nonce claim (written down before this returns)."""
         missing = [k for k in ("ts", "nonce", "hmac") if k not in data]
         if missing:
-            raise CommandError(f"not signed (no {', '.join(missing)}); remote unlock requires a signed command")
+            raise CommandError(f"not signed (no {', '.join(missing)}); a secret is set, so {name} must be signed")
         ts, nonce, mac = data["ts"], data["nonce"], data["hmac"]
-        if not isinstance(ts, _Number) or not re.fullmatch(r"-?\d{1,12}", ts):
+        if not isinstance(ts, _Number) or not _TS.fullmatch(ts):
             raise CommandError(f"ts must be an integer number of seconds, not {_show(ts)}")
-        if not isinstance(nonce, str) or isinstance(nonce, _Number) or not _NONCE.match(nonce):
+        if not isinstance(nonce, str) or isinstance(nonce, _Number) or not _NONCE.fullmatch(nonce):
             raise CommandError(f"nonce must be 8-64 characters of A-Z a-z 0-9 _ -, not {_show(nonce)}")
-        if not isinstance(mac, str) or isinstance(mac, _Number) or not _HEX_DIGEST.match(mac):
+        if not isinstance(mac, str) or isinstance(mac, _Number) or not _HEX_DIGEST.fullmatch(mac):
             raise CommandError(f"hmac must be 64 hexadecimal digits, not {_show(mac)}")
-        seconds = _seconds(data, max_seconds)
-        seconds_text = data.get("seconds", "")
-        message = canonical_unlock(self.topic, seconds_text, ts, nonce).encode()
+        rest = parse_rest()
+        message = _canonical(name, self.topics[name], data.get("seconds", ""), ts, nonce).encode()
         expected = hmac.new(self._key, message, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, mac.lower()):
             raise CommandError("bad signature (wrong secret, or a field changed after signing)")
@@ -249,15 +308,39 @@ class UnlockAuth:
         age = now - int(ts)
         if age > self.max_age:
             raise CommandError(f"stale: signed {age:.0f} s ago, more than {self.max_age:g} s (a replay?)")
-        if -age > self.max_age:
+        if -age > MAX_CLOCK_SKEW_SECONDS:
             raise CommandError(f"signed {-age:.0f} s in the future: check the clocks of the sender and the door")
-        self._seen = {n: until for n, until in self._seen.items() if until >= now}
-        if nonce in self._seen:
+        claim = self._nonces.claim(nonce, int(ts) + self.max_age, now=now, limit=self._max_nonces)
+        if claim == "replayed":
             raise CommandError(f"replayed nonce {_show(nonce)}")
-        if len(self._seen) >= self._max_nonces:
+        if claim == "full":
             raise CommandError(f"more than {self._max_nonces} signed commands within {self.max_age:g} s")
-        self._seen[nonce] = int(ts) + self.max_age
-        return UnlockCommand(seconds)
+        return rest
+
+
+class _Throttle:
+    """At most ``burst`` warnings per ``period`` seconds; the rest are counted and summed up in one line."""
+
+    def __init__(self, log: logging.Logger, clock: Callable[[], float], burst: int, period: float) -> None:
+        self._log, self._clock, self._burst, self._period = log, clock, burst, period
+        self._since = -math.inf
+        self._logged = self._held = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = self._clock()
+        if not 0.0 <= now - self._since < self._period:
+            if self._held:
+                self._log.warning(
+                    "ignored %d more MQTT commands in the last %.0f s (not logged one by one)",
+                    self._held,
+                    now - self._since,
+                )
+            self._since, self._logged, self._held = now, 0, 0
+        if self._logged < self._burst:
+            self._logged += 1
+            self._log.warning(message + ("" if self._logged < self._burst else "; more are counted, not logged"), *args)
+        else:
+            self._held += 1
 
 
 class CommandInbox:
@@ -266,36 +349,47 @@ class CommandInbox:
     def __init__(
         self,
         remote_unlock: RemoteUnlockConfig,
-        unlock_topic: str,
+        topics: dict[CommandName, str],
         *,
         log: logging.Logger,
+        nonces: NonceLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """``log`` is the owner's logger (each dropped command is one warning line there)."""
-        self._log = log
+        """``topics`` maps each command to its full topic; ``log`` is the owner's logger (dropped commands are
+        warnings there, rate-limited); ``nonces`` keeps the nonces of signed commands (None: in memory only,
+        forgotten at exit — the daemon passes its :class:`~edgeface.storage.nonces.NonceFile`)."""
         self._unlock_enabled = remote_unlock.enabled
         self._max_seconds = remote_unlock.max_seconds
         self._queue: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
-        self._auth: UnlockAuth | None = None
+        self._auth: CommandAuth | None = None
+        self._log = log
+        self._warn = _Throttle(log, clock, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS)
         self.accepted = 0
         self.dropped = 0
-        secret = remote_unlock.shared_secret() if remote_unlock.enabled else None
+        # The secret signs reloads too, so it applies even with remote unlock off.
+        secret = remote_unlock.shared_secret()
         if secret is not None:
-            self._auth = UnlockAuth(secret, unlock_topic, max_age_seconds=remote_unlock.max_age_seconds, clock=clock)
+            self._auth = CommandAuth(
+                secret,
+                topics,
+                max_age_seconds=remote_unlock.max_age_seconds,
+                nonces=nonces if nonces is not None else MemoryNonces(),
+                clock=clock,
+            )
         elif remote_unlock.enabled:
-            self._log.warning(
+            log.warning(
                 "remote unlock is enabled without a shared secret: anyone who may publish to %s can open the "
                 "door; set mqtt.remote_unlock.secret (or EDGEFACE_UNLOCK_SECRET) to require signed commands",
-                unlock_topic,
+                topics["unlock"],
             )
 
     @property
     def signed(self) -> bool:
-        """Whether unlocks must be signed."""
+        """Whether commands must be signed."""
         return self._auth is not None
 
     def offer(self, name: CommandName, payload: bytes, *, retained: bool = False) -> Command | None:
-        """Parse, check and queue one command; log one line and return None if it is dropped."""
+        """Parse, check and queue one command; warn (rate-limited) and return None if it is dropped."""
         command: Command
         try:
             if retained:
@@ -304,19 +398,22 @@ class CommandInbox:
                 if not self._unlock_enabled:
                     raise CommandError("remote unlock is disabled (mqtt.remote_unlock.enabled)")
                 if self._auth is not None:
-                    command = self._auth.parse(payload, self._max_seconds)
+                    command = self._auth.unlock(payload, self._max_seconds)
                 else:
                     command = parse_unlock(payload, self._max_seconds)
+            elif self._auth is not None:
+                command = self._auth.reload(payload)
             else:
                 command = parse_reload(payload)
             self._queue.put_nowait(command)
-        except CommandError as exc:
+        except (CommandError, NonceLogError) as exc:
+            # NonceLogError: a nonce that cannot be written down is refused (fail closed).
             self.dropped += 1
-            self._log.warning("ignoring MQTT command %s: %s", name, exc)
+            self._warn.warning("ignoring MQTT command %s: %s", name, exc)
             return None
         except queue.Full:
             self.dropped += 1
-            self._log.warning("ignoring MQTT command %s: %d commands are already waiting", name, COMMAND_QUEUE_SIZE)
+            self._warn.warning("ignoring MQTT command %s: %d commands are already waiting", name, COMMAND_QUEUE_SIZE)
             return None
         self.accepted += 1
         self._log.info("MQTT command %s accepted: %s", name, command)

@@ -1,7 +1,9 @@
-"""A short-lived MQTT connection for commands that talk to the broker once (doctor, ha remove).
+"""A short-lived MQTT connection for commands that talk to the broker once (doctor, ha remove, relay lock).
 
 It uses its own client id, so it never knocks the daemon's session off the
-broker, and the same credentials and TLS settings as the daemon.
+broker, and the same credentials, TLS settings and protocol (MQTT 5) as the daemon. ``timeout``
+bounds each step: the TCP (and TLS) connect, the broker's answer, and in
+:func:`publish_retained` its acknowledgement.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from paho.mqtt.client import Client, ConnectFlags
+from paho.mqtt.client import Client, ConnectFlags, MQTTv5
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -29,8 +31,13 @@ class BrokerUnavailable(EdgefaceError):
 
 
 @contextmanager
-def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> Iterator[Client]:
-    """A connected paho client with its network loop running; disconnected on exit."""
+def connected_client(
+    mqtt: MqttConfig, purpose: str, timeout: float = 5.0, *, connack: list[Properties] | None = None
+) -> Iterator[Client]:
+    """A connected paho client with its network loop running; disconnected on exit.
+
+    ``connack``, if given, receives the properties of the broker's CONNACK (its limits).
+    """
     where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"
     answered = threading.Event()
     refusal: list[str] = []
@@ -40,9 +47,13 @@ def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> It
     ) -> None:
         if reason.is_failure:
             refusal.append(str(reason))
+        if connack is not None and props is not None:
+            connack.append(props)
         answered.set()
 
-    client = Client(CallbackAPIVersion.VERSION2, client_id=f"edgeface-{purpose}-{uuid.uuid4().hex[:8]}")
+    client_id = f"edgeface-{purpose}-{uuid.uuid4().hex[:8]}"
+    client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv5)
+    client.connect_timeout = timeout
     client.on_connect = on_connect
     if mqtt.username:
         client.username_pw_set(mqtt.username, mqtt.password)
@@ -62,3 +73,23 @@ def connected_client(mqtt: MqttConfig, purpose: str, timeout: float = 5.0) -> It
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def publish_retained(mqtt: MqttConfig, topic: str, payload: str, *, purpose: str, timeout: float) -> None:
+    """Publish one retained QoS 1 message and wait for the broker's acknowledgement; BrokerUnavailable if it
+    cannot be done, each step within ``timeout`` seconds."""
+    with connected_client(mqtt, purpose, timeout) as client:
+        info = client.publish(topic, payload, qos=1, retain=True)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise BrokerUnavailable(f"MQTT broker {mqtt.host}:{mqtt.port} did not acknowledge {topic} in {timeout:g} s")
+
+
+def broker_packet_limit(mqtt: MqttConfig, timeout: float = 5.0) -> int | None:
+    """Connect once and return the largest packet the broker accepts, as its CONNACK says (MQTT 5's Maximum
+    Packet Size, mosquitto's ``max_packet_size``); None when it sets none. BrokerUnavailable if it cannot."""
+    connack: list[Properties] = []
+    with connected_client(mqtt, "limits", timeout, connack=connack):
+        pass
+    limit = getattr(connack[0], "MaximumPacketSize", None) if connack else None
+    return int(limit) if limit is not None else None

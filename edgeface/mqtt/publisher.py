@@ -15,6 +15,7 @@ from typing import Protocol
 from edgeface.config import RemoteUnlockConfig
 from edgeface.mqtt.commands import Command, CommandInbox, CommandName
 from edgeface.mqtt.topics import Topics
+from edgeface.storage.nonces import NonceLog
 from edgeface.values import DoorState, Event
 
 # Topics is imported from here by older code; it lives in edgeface.mqtt.topics.
@@ -65,6 +66,7 @@ class MemoryPublisher:
         *,
         prefix: str = "edgeface/memory",
         clock: Callable[[], float] = time.time,
+        nonces: NonceLog | None = None,
     ) -> None:
         self.events: list[Event] = []
         self.doors: list[DoorState] = []
@@ -72,7 +74,7 @@ class MemoryPublisher:
         self.closed = False
         self.topics = Topics(prefix)
         unlock = remote_unlock or RemoteUnlockConfig()
-        self._inbox = CommandInbox(unlock, self.topics.command("unlock"), log=log, clock=clock)
+        self._inbox = CommandInbox(unlock, self.topics.commands, log=log, nonces=nonces, clock=clock)
 
     def __enter__(self) -> MemoryPublisher:
         return self

@@ -4,17 +4,19 @@ Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
 
     <prefix>/event          out: one JSON object per decision (Event.to_dict()), QoS 1, not retained
     <prefix>/availability   out: "online" / "offline", retained; "offline" is also the last will
-    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change
+    <prefix>/door           out: "locked" / "unlocked", retained, on every relay change and first on connect;
+                                 also "locked" from `edgeface relay lock`
     <prefix>/presence       out: "ON" / "OFF", retained, while a face is / is not in front of the camera
     <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
                                  signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands
-    <prefix>/cmd/reload     in:  empty, or {}
+    <prefix>/cmd/reload     in:  empty, or {}; signed (ts, nonce, hmac) when a secret is set
 
 Home Assistant discovery (see :mod:`edgeface.mqtt.discovery`), retained, outside the prefix::
 
     homeassistant/<component>/edgeface_<device_id>/<object_id>/config
 
-A prefix is checked when :class:`Topics` is made: a wildcard (``+``, ``#``) would make the daemon
+A prefix is checked when the config is loaded and again when :class:`Topics` is made, by the same rule
+(:func:`edgeface.config.mqtt.prefix_problem`): a wildcard (``+``, ``#``) would make the daemon
 subscribe to other doors' commands, and a leading ``$`` or ``/`` or a trailing ``/`` names topics
 that brokers reserve or that no subscriber expects.
 """
@@ -22,7 +24,9 @@ that brokers reserve or that no subscriber expects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
+from edgeface.config.mqtt import prefix_problem
 from edgeface.errors import ConfigError
 from edgeface.mqtt.commands import CommandName
 
@@ -39,12 +43,8 @@ class Topics:
     prefix: str
 
     def __post_init__(self) -> None:
-        prefix = self.prefix
-        if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
-            raise ConfigError(
-                f"mqtt.prefix: {prefix!r} is not a usable topic prefix "
-                "(no + # wildcards, no leading $ or /, no trailing /)"
-            )
+        if problem := prefix_problem(self.prefix):
+            raise ConfigError(f"mqtt.prefix: {problem}")
 
     @classmethod
     def for_device(cls, device_id: str, prefix: str | None = None) -> Topics:
@@ -69,6 +69,11 @@ class Topics:
 
     def command(self, name: CommandName) -> str:
         return f"{self.prefix}/cmd/{name}"
+
+    @property
+    def commands(self) -> dict[CommandName, str]:
+        """Every command's topic, by command."""
+        return {name: self.command(name) for name in get_args(CommandName)}
 
 
 def discovery_topic(component: str, device_id: str, object_id: str) -> str:

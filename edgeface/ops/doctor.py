@@ -21,7 +21,7 @@ from edgeface.errors import EdgefaceError
 from edgeface.liveness.levels import describe
 from edgeface.models.catalogue import CATALOGUE
 from edgeface.models.checksums import file_sha256, verify_model
-from edgeface.mqtt.connect import connected_client
+from edgeface.mqtt.connect import broker_packet_limit
 from edgeface.mqtt.fleet import record_key
 from edgeface.storage.people import Store
 from edgeface.vision.threshold import ThresholdPolicy
@@ -114,11 +114,18 @@ def check_broker(cfg: Config, timeout: float = 5.0) -> Check:
     if not mqtt.enabled:
         return Check("broker", True, "MQTT disabled; events stay in the outbox")
     try:
-        with connected_client(mqtt, "doctor", timeout):
-            pass
+        limit = broker_packet_limit(mqtt, timeout)
     except EdgefaceError as exc:
         return Check("broker", False, str(exc), "start mosquitto, or fix mqtt.host/port/username/password/tls")
-    return Check("broker", True, f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''} accepted the connection")
+    # Informational: the door caps what it receives itself; the broker's cap spares the broker's memory.
+    cap = (
+        f"it caps packets at {limit} bytes"
+        if limit is not None
+        else "it sets no packet cap (max_packet_size in mosquitto.conf: see docs/home-assistant.md)"
+    )
+    return Check(
+        "broker", True, f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''} accepted the connection; {cap}"
+    )
 
 
 def check_fleet(cfg: Config) -> Check:

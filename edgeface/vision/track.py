@@ -137,3 +137,8 @@ class Tracker:
     def reset(self) -> None:
         """Forget every track (ids keep counting up, so old ids stay dead)."""
         self._tracks.clear()
+
+    def forget_identities(self) -> None:
+        """Keep every track and its id, but forget who each was (the gallery changed): each is embedded again."""
+        for track in self._tracks.values():
+            track.identity = None

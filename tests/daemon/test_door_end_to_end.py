@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import stat
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.support.data import DEMO_CLIP, DEMO_FACES, FACES
 from tests.support.door import running_door
 from tests.support.events import EVENT_KEYS
 from tests.support.process import DaemonProcess
-from tests.support.scenes import empty_scene, still_frames
+from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
 
@@ -84,6 +85,7 @@ def test_events_made_while_the_broker_is_down_arrive_once_each_in_order(tmp_path
         before = Decision(EventType.DENIED, "ann", 0.6, 3, reason="schedule")
         door.service.act(before)
         watcher.wait(1)
+        watcher.sync()  # its PUBACK reached the broker, which will not redeliver it after the restart
         broker.stop()
         try:
             for i in range(20):
@@ -111,6 +113,32 @@ def test_sighup_style_reload_picks_up_new_people_without_dropping_the_camera(tmp
         assert door.service.camera is camera
 
 
+def test_a_flood_of_reloads_does_not_hold_off_a_grant(tmp_path: Path, broker: Broker) -> None:
+    # Each reload used to start every face's N-of-M count afresh: at 15 reloads/s (and here, as fast as one
+    # client can send them, so that one lands between any two frames) nobody was ever let in.
+    camera = empty_scene(tmp_path / "camera")
+    cfg = service_config(tmp_path, camera, broker)
+    with running_door(cfg, enrol=[("joe", FACES / "joe_biden" / "1.jpg")], watch=broker) as door:
+        stop = threading.Event()
+
+        def flood() -> None:
+            while not stop.is_set():
+                door.collector.send(door.topic("cmd/reload"), b"")
+
+        sender = threading.Thread(target=flood, daemon=True)
+        sender.start()
+        try:
+            wait_until(lambda: door.service.metrics.total("commands") >= 100, 10, "the flood reaching the daemon")
+            show(camera, still_frames(tmp_path / "joe", FACES / "joe_biden" / "2.jpg"))
+            flooded = door.service.metrics.total("commands")
+            granted = door.wait_event("granted", timeout=20)
+            assert door.service.metrics.total("commands") > flooded, "the reloads went on until the grant"
+        finally:
+            stop.set()
+            sender.join(5)
+        assert granted["person"] == "joe"
+
+
 def test_the_daemon_process_starts_reloads_and_stops_cleanly_on_signals(tmp_path: Path, broker: Broker) -> None:
     device = fresh_device_id("proc")
     config = write_config(
@@ -126,6 +154,7 @@ def test_the_daemon_process_starts_reloads_and_stops_cleanly_on_signals(tmp_path
                 lambda: b"online" in [m.payload for m in watcher.messages(f"{prefix}/availability")], 30, "online"
             )
             wait_until(lambda: [m.payload for m in watcher.messages(f"{prefix}/door")][-1:] == [b"locked"], 5, "locked")
+            daemon.wait_for("edgeface running")  # the door's state goes out on connect, before the handlers exist
             daemon.proc.send_signal(signal.SIGHUP)
             daemon.wait_for("reloaded", 5)
             assert daemon.terminate(15) == 0

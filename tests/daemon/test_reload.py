@@ -1,4 +1,5 @@
-"""Reload (SIGHUP): every config section either applies at once or is named as needing a restart."""
+"""Reload (SIGHUP): every config section either applies at once or is named as needing a restart; and no reload
+(SIGHUP or cmd/reload) throws away the evidence a face in front of the camera has gathered."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from edgeface.config import Config, parse_config
+from edgeface.config import Config, RelayConfig, parse_config
 from edgeface.daemon.reload import LIVE, plan_reload
+from edgeface.ops.enroll import photos_in
+from edgeface.values import EventType, Frame
+from edgeface.vision.images import load_image
+from edgeface.vision.recognize import Recognizer
+from tests.support.data import DEMO_FACES, LIN
+from tests.support.door import service_bench
+from tests.support.models import make_config
 
 RUNNING = Config(models_dir=Path("/models"), state_dir=Path("/state"))
 
@@ -115,3 +123,19 @@ def test_an_unchanged_file_changes_nothing() -> None:
 def test_live_keys_name_real_config_keys() -> None:
     for key in LIVE:
         getattr_path(RUNNING, key)
+
+
+def test_reloads_between_the_frames_of_a_visit_neither_stop_nor_repeat_its_grant(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, relay=RelayConfig(pulse_seconds=0.2, pin_factory="mock"))
+    longer_pulse = cfg.model_copy(update={"relay": RelayConfig(pulse_seconds=0.3, pin_factory="mock")})
+    photo = load_image(LIN)
+    with (
+        Recognizer.from_config(cfg) as recognizer,
+        service_bench(cfg, recognizer, enrol=photos_in(DEMO_FACES)) as bench,
+    ):
+        decisions = []
+        for k in range(3 * cfg.decide.required):
+            bench.service.reload_people()  # what cmd/reload does
+            bench.service.apply(longer_pulse if k % 2 else cfg)  # a SIGHUP that changes no evidence rule
+            decisions += bench.service.process(Frame(photo, 1000.0 + k / 10, k))
+    assert [(d.type, d.person) for d in decisions] == [(EventType.GRANTED, "lin_manuel_miranda")]

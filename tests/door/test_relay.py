@@ -14,11 +14,15 @@ import gpiozero
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from edgeface.cli.ops import RELAY_LOCK_BROKER_SECONDS
 from edgeface.config import RelayConfig
 from edgeface.door import relay as relay_module
 from edgeface.door.relay import DoorRelay, make_pin_factory
 from edgeface.errors import ConfigError
 from edgeface.values import DoorState
+from tests.support.broker import Broker, Collector, free_port, fresh_device_id
+from tests.support.cli import edgeface
+from tests.support.configs import mqtt_section, write_config
 
 PIN = 17
 PULSE = 0.2
@@ -224,7 +228,7 @@ def test_auto_honours_gpiozero_pin_factory(monkeypatch: pytest.MonkeyPatch, capl
 def test_relay_lock_the_safety_command_loads_no_vision_stack(tmp_path: Path) -> None:
     # systemd runs it after every stop: it must be quick and small, so it may not pull in OpenCV or onnxruntime.
     config = tmp_path / "edgeface.yaml"
-    config.write_text("relay: {pin_factory: mock}\n")
+    config.write_text(f"relay: {{pin_factory: mock}}\nmqtt: {{host: 127.0.0.1, port: {free_port()}}}\n")
     probe = (
         "import sys\n"
         "from edgeface.cli import main\n"
@@ -233,3 +237,32 @@ def test_relay_lock_the_safety_command_loads_no_vision_stack(tmp_path: Path) -> 
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "0 []"
+
+
+def test_relay_lock_also_replaces_a_stale_retained_unlocked_on_the_broker(
+    tmp_path: Path, broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The daemon was killed during a pulse: the relay fell back to locked, the broker still says unlocked.
+    device = fresh_device_id("lock")
+    config = write_config(tmp_path / "edgeface.yaml", device_id=device, mqtt=mqtt_section(broker))
+    door = f"edgeface/{device}/door"
+    with Collector(broker, [door]) as sender:
+        sender.send(door, b"unlocked", retain=True)
+    assert edgeface(config, "relay", "lock") == 0
+    assert capsys.readouterr().out.splitlines() == ["relay on GPIO17 locked", f"{door}: locked (retained)"]
+    with Collector(broker, [door]) as later:
+        (retained,) = later.wait(1)
+    assert (retained.payload, retained.retain) == (b"locked", True)
+
+
+def test_relay_lock_without_a_broker_still_locks_and_gives_up_on_mqtt_quickly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 192.0.2.1 (TEST-NET-1) never answers: the connect hangs until the command's own bound.
+    config = write_config(tmp_path / "edgeface.yaml", mqtt={"enabled": True, "host": "192.0.2.1", "port": 1883})
+    started = time.monotonic()
+    assert edgeface(config, "relay", "lock") == 0
+    assert time.monotonic() - started < 3 * RELAY_LOCK_BROKER_SECONDS + 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["relay on GPIO17 locked"]
+    assert err.startswith("edgeface: warning: could not report the door locked on edgeface/"), err

@@ -59,7 +59,13 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         ({"match": {"threshold": 1.5}}, "match.threshold", "less than or equal to 1"),
         ({"detector": {"score_threshold": 0}}, "detector.score_threshold", "greater than 0"),
         ({"mqtt": {"remote_unlock": {"secret": "short"}}}, "mqtt.remote_unlock.secret", "at least 16 characters"),
-        ({"mqtt": {"remote_unlock": {"max_seconds": -1}}}, "mqtt.remote_unlock.max_seconds", "greater than 0"),
+        (
+            {"mqtt": {"remote_unlock": {"max_seconds": -1}}},
+            "mqtt.remote_unlock.max_seconds",
+            "greater than or equal to 0.1",
+        ),
+        ({"mqtt": {"prefix": "site/#"}}, "mqtt.prefix", "not a usable topic prefix"),
+        ({"relay": {"pulse_seconds": 5e-324}}, "relay.pulse_seconds", "greater than or equal to 0.1"),
         ({"daemon": {"decisions_per_minute": 0}}, "daemon.decisions_per_minute", "greater than or equal to 1"),
         ({"store": {"image_retention_days": 0}}, "store.image_retention_days", "greater than 0"),
         ({"embedder": {"model": "missing.onnx"}}, "embedder.model", "model file not found"),
@@ -81,9 +87,9 @@ def test_edgeface_run_refuses_a_bad_config_with_one_line_naming_the_key(
 
 def test_config_check_reports_the_same_key_paths(tmp_path: Path) -> None:
     config = tmp_path / "edgeface.yaml"
-    config.write_text("camera: {fps: fast}\nrelay: {pin: 99}\nmqtt: {remote_unlock: {per_minute: 0}}\n")
+    config.write_text("camera: {fps: fast}\nrelay: {pin: 99}\nmqtt: {prefix: x/#, remote_unlock: {per_minute: 0}}\n")
     line = one_error_line(run_edgeface("config", "check", str(config)))
-    for key in ("camera.fps", "relay.pin", "mqtt.remote_unlock.per_minute"):
+    for key in ("camera.fps", "relay.pin", "mqtt.prefix", "mqtt.remote_unlock.per_minute"):
         assert f"{config}: {key}: " in line, line
 
 

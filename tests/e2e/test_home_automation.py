@@ -59,3 +59,15 @@ def test_a_running_door_announces_itself_reports_faces_serves_metrics_and_keeps_
     assert 'edgeface_decisions_total{type="unknown"} 1.0' in metrics
     assert "edgeface_broker_connected 1.0" in metrics
     assert edgeface(config, "log", "--json") == 0
+
+
+def test_without_v_the_log_has_every_decision_and_no_other_info_lines(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "edgeface.yaml", camera={"path": str(still_frames(tmp_path / "frames", count=3)), "fps": 10}
+    )
+    with DaemonProcess(config, verbose=False) as daemon:  # as systemd runs it
+        line = daemon.wait_for("decision type=unknown", 30)
+        assert daemon.terminate(15) == 0
+    assert line.split()[2:4] == ["INFO", "edgeface.daemon.events:"], line
+    chatter = [line for line in daemon.lines() if " INFO " in line and "edgeface.daemon.events:" not in line]
+    assert chatter == []

@@ -30,8 +30,9 @@ from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
 from edgeface.values import Decision, EventType
 from edgeface.vision.recognize import Recognizer
-from tests.support.broker import Broker, Collector
-from tests.support.configs import service_config, write_config
+from tests.support.broker import Broker, Collector, fresh_device_id
+from tests.support.cli import run_edgeface
+from tests.support.configs import mqtt_section, service_config, write_config
 from tests.support.data import FACES, LIN
 from tests.support.door import Bench, running_door, service_bench
 from tests.support.process import DaemonProcess
@@ -150,6 +151,23 @@ def test_remote_unlock_is_off_by_default_and_the_secret_is_checked_and_hidden(
         cfg.mqtt.remote_unlock.shared_secret()
 
 
+def test_an_empty_unlock_secret_in_the_environment_is_refused_not_taken_as_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Environment=EDGEFACE_UNLOCK_SECRET= (its value lost) would otherwise switch the door to unsigned unlocks.
+    config = write_config(tmp_path / "edgeface.yaml", mqtt={"remote_unlock": {"enabled": True}})
+    monkeypatch.setenv("EDGEFACE_UNLOCK_SECRET", "")
+    for command in (["config", "check"], ["run"]):
+        done = run_edgeface("--config", str(config), *command)
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            "edgeface: error: EDGEFACE_UNLOCK_SECRET: is empty (unset it for unsigned commands, "
+            "or give at least 16 characters)"
+        ]
+    with pytest.raises(ConfigError, match="EDGEFACE_UNLOCK_SECRET: is empty"):
+        MemoryPublisher(RemoteUnlockConfig(enabled=True))
+
+
 def test_with_a_secret_an_unsigned_unlock_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGEFACE_UNLOCK_SECRET", SECRET)
     publisher = MemoryPublisher(RemoteUnlockConfig(enabled=True), prefix="edgeface/door1")
@@ -203,7 +221,7 @@ def test_remote_unlocks_beyond_the_rate_limit_are_refused_and_each_accepted_one_
 ) -> None:
     caplog.set_level(logging.WARNING, logger="edgeface.door.ratelimit")
     for _ in range(5):
-        assert bench.publisher.inject("unlock", b'{"seconds": 0.05}') is not None
+        assert bench.publisher.inject("unlock", b'{"seconds": 0.1}') is not None
     for command in bench.publisher.commands():
         bench.service.handle_command(command)
     audited = [(e.type, e.reason) for e in bench.publisher.events]
@@ -359,6 +377,43 @@ def test_the_daemon_over_tls_with_a_password_and_acl_takes_only_signed_unlocks_f
         assert len(commands) == 4, "the daemon saw the operator's four commands, never the viewer's"
         wait_until(lambda: b"unlocked" in [m.payload for m in viewer.messages(f"{PREFIX}/door")], 5, "unlocked")
         assert daemon.terminate() == 0
+
+
+def test_a_captured_signed_unlock_does_not_open_the_door_again_after_a_restart(tmp_path: Path, broker: Broker) -> None:
+    device = fresh_device_id("replay")
+    unlock = {"enabled": True, "max_seconds": 1}
+    config = write_config(
+        tmp_path / "edgeface.yaml",
+        device_id=device,
+        camera={"path": str(empty_scene(tmp_path / "cam"))},
+        mqtt=mqtt_section(broker, remote_unlock=unlock),
+    )
+    topic = f"edgeface/{device}/cmd/unlock"
+    captured = sign_unlock(SECRET, topic, ts=int(time.time()), nonce="captured-nonce-01", seconds="0.5")
+    env = {"EDGEFACE_UNLOCK_SECRET": SECRET}
+    with Collector(broker, [f"edgeface/{device}/door"]) as sender:
+        with DaemonProcess(config, env=env) as first:
+            first.wait_for("connected to MQTT broker")
+            send_until(sender, topic, captured, first, r"remote unlock for 0\.5 s id=")
+            assert first.terminate() == 0
+        # Restarted well within max_age_seconds (30 s), the command's timestamp still looks fresh.
+        with DaemonProcess(config, env=env) as second:
+            second.wait_for("connected to MQTT broker")
+            send_until(sender, topic, captured, second, "ignoring MQTT command unlock: replayed nonce")
+            assert second.terminate() == 0
+    assert not [line for line in second.lines() if "remote unlock for" in line]
+
+
+def send_until(sender: Collector, topic: str, payload: bytes, daemon: DaemonProcess, pattern: str) -> None:
+    """Publish ``payload`` until ``daemon`` logs ``pattern``: its subscription may not be in place at once."""
+    for _ in range(10):
+        sender.send(topic, payload)
+        try:
+            daemon.wait_for(pattern, 1.0)
+            return
+        except AssertionError:
+            continue
+    daemon.wait_for(pattern, 1.0)
 
 
 def test_a_daemon_with_a_wrong_password_logs_one_line_and_keeps_its_events(

@@ -21,9 +21,10 @@ import pytest
 
 from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
 from edgeface.errors import ConfigError
-from edgeface.mqtt.client import MqttPublisher
+from edgeface.mqtt.client import MAX_PACKET_BYTES, RECONNECT_DELAY, MqttPublisher
 from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.mqtt.topics import Topics
+from edgeface.storage.nonces import MemoryNonces
 from edgeface.storage.outbox import Outbox
 from edgeface.values import DoorState, EventType
 from tests.support.broker import Broker, Collector, event_ids, free_port, fresh_device_id
@@ -261,6 +262,58 @@ def test_the_door_state_is_retained_and_the_latest_wins(open_publisher: OpenPubl
     assert (retained.payload, retained.retain) == (b"locked", True)
 
 
+def test_the_door_state_at_start_replaces_a_stale_retained_unlocked_before_online(
+    broker: Broker, outbox: Outbox, device: str, collect: Collect
+) -> None:
+    topics = Topics(f"edgeface/{device}")
+    collect(topics.availability).send(topics.door, b"unlocked", retain=True)  # a daemon killed during a pulse
+    watcher = collect([topics.door, topics.availability])
+    cfg = MqttConfig(host=broker.host, port=broker.port, keepalive=5)
+    with MqttPublisher(cfg, outbox, device_id=device, door=DoorState.LOCKED) as publisher:
+        connected(publisher)
+        watcher.wait(3)
+        assert [(m.topic, m.payload) for m in watcher.messages()][:3] == [
+            (topics.door, b"unlocked"),  # the stale retained value, delivered at subscribe
+            (topics.door, b"locked"),  # first thing on connect ...
+            (topics.availability, b"online"),  # ... before the door says it is up
+        ]
+    (retained,) = collect(topics.door).wait(1)
+    assert retained.payload == b"locked"
+
+
+def test_the_broker_is_told_to_drop_command_packets_larger_than_the_limit(
+    open_publisher: OpenPublisher, collect: Collect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edgeface.mqtt.client")
+    publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
+    sender = collect(publisher.topics.availability)
+
+    # A huge payload is never even read by the door: paho would buffer all of it before we could refuse it.
+    sender.send(publisher.topics.command("unlock"), b"x" * (4 * 1024 * 1024))
+    sender.send(publisher.topics.command("unlock"), b"y" * (MAX_PACKET_BYTES - 200))  # under the packet limit
+    sender.send(publisher.topics.command("unlock"), b'{"seconds": 1}')
+
+    assert take_commands(publisher, 1) == [UnlockCommand(1.0)]
+    (line,) = ignored_lines(caplog)  # only the one that fitted in a packet reached the parser
+    assert f"payload of {MAX_PACKET_BYTES - 200} bytes is over the 1024-byte limit" in line
+
+
+def test_after_a_long_broker_outage_the_door_is_back_within_a_few_seconds(
+    make_broker: Callable[..., Broker], outbox: Outbox, device: str
+) -> None:
+    private = make_broker()
+    cfg = MqttConfig(host=private.host, port=private.port, keepalive=5)
+    with MqttPublisher(cfg, outbox, device_id=device) as publisher:  # the daemon's own back-off
+        connected(publisher)
+        private.stop()
+        wait_until(lambda: not publisher.connected, 5, "the publisher noticing the broker is gone")
+        time.sleep(16)  # long enough for an uncapped doubling back-off to wait 16 s or more
+        private.start()
+        back = time.monotonic()
+        wait_until(lambda: publisher.connected, RECONNECT_DELAY[1] + 3, "the reconnect")
+        assert time.monotonic() - back <= RECONNECT_DELAY[1] + 1.0
+
+
 # --- commands ---------------------------------------------------------------------------------------------
 
 
@@ -338,7 +391,9 @@ def test_from_config_uses_the_config_topic_prefix(outbox: Outbox) -> None:
         (Config(device_id="door7", mqtt=MqttConfig(enabled=False)), "edgeface/door7/cmd/unlock"),
         (Config(device_id="door7", mqtt=MqttConfig(enabled=False, prefix="site/front")), "site/front/cmd/unlock"),
     ]:
-        with MqttPublisher.from_config(config.mqtt, config.device_id, config.topic_prefix, outbox) as publisher:
+        with MqttPublisher.from_config(
+            config.mqtt, config.device_id, config.topic_prefix, outbox, door=DoorState.LOCKED, nonces=MemoryNonces()
+        ) as publisher:
             assert publisher.topics.command("unlock") == expected
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
 from edgeface.config.base import Section
 from edgeface.errors import ConfigError
 
 ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
 MIN_SECRET_CHARS = 16
+SECRET_MASK = "**********"
+"""What a secret prints as (pydantic's own mask for SecretStr)."""
 
 
 def secret_problem(secret: str) -> str | None:
@@ -59,13 +61,18 @@ class MqttConfig(Section):
     host: str = "localhost"
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
-    password: str | None = Field(None, description="Or set EDGEFACE_MQTT_PASSWORD.")
+    password: str | None = Field(None, repr=False, description="Or set EDGEFACE_MQTT_PASSWORD.")
     tls: TlsConfig | None = None
     prefix: str | None = Field(None, description="Topic prefix; null = edgeface/<device_id>.")
     keepalive: int = Field(30, ge=5, le=3600)
     outbox_max: int = Field(10000, ge=10, le=10_000_000, description="Events kept while the broker is away.")
     remote_unlock: RemoteUnlockConfig = Field(default_factory=RemoteUnlockConfig)
     discovery: bool = Field(True, description="Announce the door to Home Assistant (MQTT discovery).")
+
+    @field_serializer("password", when_used="json")
+    def _hide_password(self, password: str | None) -> str | None:
+        # Masked like the SecretStr fields: ``config show`` prints JSON, and nothing reads a password back from it.
+        return None if password is None else SECRET_MASK
 
     @model_validator(mode="after")
     def _password_needs_user(self) -> MqttConfig:

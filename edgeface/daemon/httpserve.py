@@ -36,6 +36,7 @@ class BoundedServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer holding at most ``max_connections`` connections, each served on a daemon thread."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog: at socketserver's 5, a burst of connects waits on SYN retries
 
     def __init__(
         self,

@@ -13,12 +13,12 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
 from edgeface.config import CameraConfig
+from edgeface.config.camera import redact_url
 from edgeface.errors import CameraError, ImageError
 from edgeface.values import Image
 from edgeface.vision.images import PHOTO_SUFFIXES, has_photo_suffix, load_image
@@ -58,7 +58,8 @@ class FileSource:
         self._video: cv2.VideoCapture | None = None
         self._files: list[Path] = []
         self._next = 0
-        self._skipped: set[Path] = set()
+        self._refused: dict[Path, tuple[int, int]] = {}
+        """Pictures refused, with the (mtime, size) they had: not read again until they change."""
 
     def open(self) -> None:
         self.close()
@@ -110,13 +111,19 @@ class FileSource:
             path = self._files[self._next]
             self._next += 1
             try:
+                st = path.stat()
+            except OSError as exc:
+                raise CameraError(f"{path}: file vanished") from exc
+            seen = (st.st_mtime_ns, st.st_size)
+            if self._refused.get(path) == seen:
+                continue  # refused before and unchanged: decoding it again would only cost the loop time
+            try:
                 return load_image(path)
             except ImageError as exc:
                 if not path.exists():
                     raise CameraError(f"{path}: file vanished") from exc
-                if path not in self._skipped:  # a bad picture is reported once, not on every loop
-                    self._skipped.add(path)
-                    log.warning("skipping %s", exc)
+                self._refused[path] = seen  # reported once, not on every loop
+                log.warning("skipping %s", exc)
         raise CameraError(f"{self.path}: no readable images in this folder")
 
     def close(self) -> None:
@@ -126,19 +133,12 @@ class FileSource:
         self._files = []
 
 
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    return parts._replace(netloc=f"***@{parts.hostname}{f':{parts.port}' if parts.port else ''}").geturl()
-
-
 class OpenCVSource:
     """A V4L2 device (index ``0`` or ``/dev/video0``) or a network stream (``rtsp://``, ``http://``)."""
 
     def __init__(self, device: str, *, width: int, height: int, fps: float) -> None:
         self.device = device
-        self.name = _redact(device)
+        self.name = redact_url(device)
         self.period: float | None = None
         self.width, self.height, self.fps = width, height, fps
         self._video: cv2.VideoCapture | None = None

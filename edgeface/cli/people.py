@@ -57,7 +57,7 @@ def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.ops.enroll import Outcome, enroll_photos, photos_in
+    from edgeface.ops.enroll import EnrolResult, Outcome, enroll_photos, scan_faces
     from edgeface.vision.recognize import Recognizer
 
     if args.camera:
@@ -69,22 +69,30 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
             raise EdgefaceError("give either NAME PHOTO... or --from-dir DIR, not both")
         if not args.from_dir.is_dir():
             raise EdgefaceError(f"{args.from_dir}: not a folder")
-        items = list(photos_in(args.from_dir))
+        scan = scan_faces(args.from_dir)
+        items, not_photos = scan.photos, scan.skipped
     elif args.name and args.photos:
-        items = [(args.name, p) for p in args.photos]
+        items, not_photos = [(args.name, p) for p in args.photos], []
     else:
         raise EdgefaceError("nothing to enrol: give NAME PHOTO... or --from-dir DIR")
+    enrolled = skipped = 0
+
+    def report(result: EnrolResult) -> None:
+        nonlocal enrolled, skipped
+        if result.outcome in (Outcome.ENROLLED, Outcome.ALREADY_ENROLLED):
+            enrolled += result.outcome is Outcome.ENROLLED
+            log.info("%s: %s (%s)", result.photo, result.outcome.value, result.name)
+        else:
+            skipped += 1
+            print(f"skipped {result.photo}: {result.outcome.value} — {result.detail}", file=sys.stderr)
+
+    for result in not_photos:
+        report(result)
     if not items:
         raise EdgefaceError(f"{args.from_dir}: no photos found (expected <name>/*.jpg or <name>.jpg)")
-    enrolled = skipped = 0
     with Recognizer.from_config(cfg) as recognizer, open_store(cfg) as store:
         for result in enroll_photos(recognizer, store, progress(items, "enrolling")):
-            if result.outcome in (Outcome.ENROLLED, Outcome.ALREADY_ENROLLED):
-                enrolled += result.outcome is Outcome.ENROLLED
-                log.info("%s: %s (%s)", result.photo, result.outcome.value, result.name)
-            else:
-                skipped += 1
-                print(f"skipped {result.photo}: {result.outcome.value} — {result.detail}", file=sys.stderr)
+            report(result)
         people = len(store.people())
     print(f"enrolled {enrolled} photo(s), skipped {skipped}; {people} people in {cfg.store_path}")
     return 0 if enrolled or not skipped else 1
@@ -139,10 +147,9 @@ def _annotate_path(out: Path, image: Path, many: bool) -> Path:
 
 
 def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
-    import cv2
-
+    from edgeface.storage.fsperm import write_private
     from edgeface.vision.annotate import annotate
-    from edgeface.vision.images import load_image
+    from edgeface.vision.images import encode_image, load_image
     from edgeface.vision.recognize import Recognizer
 
     failures = 0
@@ -177,8 +184,7 @@ def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
                     print(f"  {f['decision']:<8} {name:<24} similarity {f['similarity']:.3f}")
             if args.annotate:
                 out = _annotate_path(args.annotate, path, len(args.images) > 1)
-                if not cv2.imwrite(str(out), annotate(image, [(r.face, r.match) for r in results])):
-                    raise EdgefaceError(f"{out}: cannot write the annotated image")
+                write_private(out, encode_image(annotate(image, [(r.face, r.match) for r in results]), out))
     return 1 if failures else 0
 
 

@@ -55,10 +55,10 @@ def cmd_ha_remove(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
-    import cv2
-
     from edgeface.capture.camera import open_camera
+    from edgeface.storage.fsperm import write_private
     from edgeface.vision.annotate import annotate
+    from edgeface.vision.images import encode_image
     from edgeface.vision.recognize import Recognizer
 
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
@@ -68,8 +68,7 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
         if frame is None:
             raise CameraError(f"camera ({cfg.camera.source}) gave no frame in {args.timeout:.0f} s")
         results = recognizer.identify(frame.image)
-    if not cv2.imwrite(str(args.out), annotate(frame.image, [(r.face, r.match) for r in results])):
-        raise EdgefaceError(f"{args.out}: cannot write the snapshot")
+    write_private(args.out, encode_image(annotate(frame.image, [(r.face, r.match) for r in results]), args.out))
     for r in results:
         box = [round(v) for v in r.face.box]
         print(f"{r.match.person or 'unknown':<24} similarity {r.match.similarity:.3f}  box {box}")

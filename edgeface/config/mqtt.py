@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
 from edgeface.config.base import Section
 from edgeface.errors import ConfigError
 
 ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
 MIN_SECRET_CHARS = 16
+SECRET_MASK = "**********"
+"""What a secret prints as (pydantic's own mask for SecretStr)."""
 
 
 MIN_SECONDS = 0.1
@@ -82,7 +84,7 @@ class MqttConfig(Section):
     host: str = "localhost"
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
-    password: str | None = Field(None, description="Or set EDGEFACE_MQTT_PASSWORD.")
+    password: str | None = Field(None, repr=False, description="Or set EDGEFACE_MQTT_PASSWORD.")
     tls: TlsConfig | None = None
     prefix: str | None = Field(
         None,
@@ -100,6 +102,11 @@ class MqttConfig(Section):
         if value and (problem := prefix_problem(value)):
             raise ValueError(problem)
         return value
+
+    @field_serializer("password", when_used="json")
+    def _hide_password(self, password: str | None) -> str | None:
+        # Masked like the SecretStr fields: ``config show`` prints JSON, and nothing reads a password back from it.
+        return None if password is None else SECRET_MASK
 
     @model_validator(mode="after")
     def _password_needs_user(self) -> MqttConfig:

@@ -4,7 +4,8 @@ They are the one record of what the loop has done: the periodic stats log line, 
 Prometheus all read these counters (:meth:`Metrics.total`). Stage-latency histograms are updated by
 the frame loop; the gauges (outbox depth, broker link, relay, camera reconnects) read their value
 from the live objects when Prometheus scrapes, so keeping them costs nothing per frame. Served over
-HTTP only when ``metrics.port`` is set.
+HTTP only when ``metrics.port`` is set, by the same bounded server as the live view
+(:mod:`edgeface.daemon.httpserve`): prometheus_client's own server has no connection bound or timeout.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from threading import Thread
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from edgeface.daemon.httpserve import stop_server
+from edgeface.daemon.httpserve import BoundedServer, QuietHandler, stop_server
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Metrics:
         self.target_far = Gauge(
             "edgeface_match_target_far", "False-accept rate per attempt the threshold holds (0: fixed).", registry=r
         )
-        self._server: WSGIServer | None = None
+        self._server: _Server | None = None
         self._thread: Thread | None = None
 
     def watch(
@@ -87,11 +88,27 @@ class Metrics:
 
     def serve(self, address: str, port: int) -> int:
         """Start the /metrics endpoint; returns the bound port (useful with port 0)."""
-        self._server, self._thread = start_http_server(port, addr=address, registry=self.registry)
-        bound = int(self._server.server_port)
+        server = _Server((address, port), _Handler, what="metrics", key="metrics")
+        server.registry = self.registry
+        self._server, self._thread = server, server.start("edgeface-metrics")
+        bound = int(server.server_address[1])
         log.info("metrics on http://%s:%d/metrics", address, bound)
         return bound
 
     def close(self) -> None:
         stop_server(self._server, self._thread)
         self._server, self._thread = None, None
+
+
+class _Server(BoundedServer):
+    registry: CollectorRegistry
+
+
+class _Handler(QuietHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] not in ("/", "/metrics"):
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        self.send_body(generate_latest(self.server.registry), CONTENT_TYPE_LATEST)

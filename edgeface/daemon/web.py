@@ -1,6 +1,7 @@
 """The live view: a small local web page of what the camera sees, the last events and the daemon's health.
 
-Off by default (``web.enabled``). Standard library only: a ThreadingHTTPServer on a daemon thread serves
+Off by default (``web.enabled``). Standard library only: a bounded ThreadingHTTPServer
+(:mod:`edgeface.daemon.httpserve`: a few connections at once, idle ones closed) on a daemon thread serves
 
 - ``/``              the page (inline HTML and JS, no external assets);
 - ``/stream.mjpg``   the latest annotated frame as an MJPEG stream (multipart/x-mixed-replace), at most ``web.fps``;
@@ -21,12 +22,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 
-from edgeface.daemon.httpserve import stop_server
-from edgeface.errors import EdgefaceError
+from edgeface.daemon.httpserve import BoundedServer, QuietHandler, stop_server
 from edgeface.values import Event, Face, Image, Match
 from edgeface.vision.annotate import annotate
 
@@ -106,7 +105,7 @@ class LiveView:
         self._last_encode = float("-inf")
         self._events: deque[dict[str, object]] = deque(maxlen=EVENTS_KEPT)
         self._closed = False
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -166,14 +165,10 @@ class LiveView:
 
     def serve(self, address: str, port: int) -> int:
         """Start the page's server on a daemon thread; returns the bound port (useful with port 0)."""
-        try:
-            server = _Server((address, port), _Handler)
-        except OSError as exc:
-            raise EdgefaceError(f"web: cannot serve the live view on {address}:{port}: {exc.strerror or exc}") from exc
+        server = _Server((address, port), _Handler, what="live view", key="web")
         server.view = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="edgeface-web", daemon=True)
-        self._thread.start()
+        self._thread = server.start("edgeface-web")
         bound = int(server.server_address[1])
         log.info("live view on http://%s:%d/", address, bound)
         return bound
@@ -186,49 +181,37 @@ class LiveView:
         self._server, self._thread = None, None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(BoundedServer):
     view: LiveView
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: _Server
-    server_version = "edgeface"
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("live view: %s %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         view = self.server.view
         if path == "/":
-            self._send(PAGE.encode(), "text/html; charset=utf-8")
+            self.send_body(PAGE.encode(), "text/html; charset=utf-8")
         elif path == "/events.json":
-            self._send(json.dumps(view.events()).encode(), "application/json")
+            self.send_body(json.dumps(view.events()).encode(), "application/json")
         elif path == "/health.json":
-            self._send(json.dumps(view.health_report(), default=str).encode(), "application/json")
+            self.send_body(json.dumps(view.health_report(), default=str).encode(), "application/json")
         elif path == "/stream.mjpg":
             self._stream(view)
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
-
-    def _send(self, body: bytes, content_type: str) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
 
     def _stream(self, view: LiveView) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
-        self.end_headers()
+        self.close_connection = True
         view._viewer(+1)
         seq = 0
         try:
+            self.end_headers()
             while not view.closed:
                 seq, jpeg = view.next_frame(seq)
                 if jpeg is None:
@@ -236,8 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                 self.wfile.write(head.encode() + jpeg + b"\r\n")
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        except (ConnectionError, TimeoutError):
             log.debug("live view: a stream viewer left")
         finally:
             view._viewer(-1)
-            self.close_connection = True

@@ -2,24 +2,31 @@
 
 A photo is enrolled when it shows exactly one prominent face; photos with no
 face, several faces of similar size, or that cannot be read are reported and
-skipped, never fatal, and never leave anything half-written in the store.
+skipped, never fatal. A person's photos are written in one transaction, after
+all of them were read: an enrolment killed halfway leaves that person as before.
+
+In a ``faces/`` folder nothing is skipped without a message: files that are not
+photos (by name or content), symbolic links that loop or point nowhere, a link
+to a folder inside ``faces/`` (``eve -> .`` would enrol the same photos under a
+second name) and a file reached twice through links are each reported once.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeface.errors import EdgefaceError
-from edgeface.storage.people import Store, check_name
+from edgeface.storage.people import NewTemplate, Store
 from edgeface.values import Face, Image, Vectors
 from edgeface.vision.align import CropSpec, align
-from edgeface.vision.images import decode_image, encode_jpeg, is_photo, read_image_file
+from edgeface.vision.images import decode_image, encode_jpeg, has_photo_suffix, image_kind, read_image_file
 from edgeface.vision.pick import prominent_faces
 from edgeface.vision.quality import QualityGates, sharpness, yaw
 from edgeface.vision.recognize import Recognizer
@@ -28,6 +35,7 @@ log = logging.getLogger(__name__)
 
 IMPOSTOR_FOLDER = "unknown"
 _NUMBERED_STEM = re.compile(r"^(?P<name>.+?)[_-]\d+$")
+_SNIFF_BYTES = 16
 
 
 class Outcome(str, enum.Enum):
@@ -37,6 +45,8 @@ class Outcome(str, enum.Enum):
     ALREADY_ENROLLED = "already enrolled"
     UNREADABLE = "unreadable"
     INVALID_NAME = "invalid name"
+    NOT_A_PHOTO = "not a photo"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -53,22 +63,94 @@ def person_from_stem(stem: str) -> str:
     return numbered.group("name") if numbered else stem
 
 
-def photos_in(directory: Path) -> Iterator[tuple[str, Path]]:
-    """(person, photo) pairs from the seed's ``faces/`` layout.
+@dataclass
+class FacesScan:
+    """What a ``faces/`` folder holds: photos by person, and everything skipped with the reason."""
 
-    ``DIR/<name>/*.jpg`` folders and flat ``DIR/<name>.jpg`` / ``DIR/<name>_2.jpg``
-    files; ``DIR/unknown/`` holds impostor photos for the benchmark and is skipped.
+    photos: list[tuple[str, Path]] = field(default_factory=list)
+    """(person, photo) pairs, each person's photos together."""
+    skipped: list[EnrolResult] = field(default_factory=list)
+
+
+def _looks_like_photo(path: Path) -> bool:
+    if has_photo_suffix(path):
+        return True
+    try:
+        with path.open("rb") as fh:
+            return image_kind(fh.read(_SNIFF_BYTES)) is not None
+    except OSError:
+        return True  # unreadable: let the reader report it
+
+
+def _dangling(path: Path) -> str | None:
+    """Why a directory entry cannot be followed (a link that loops or points nowhere), or None."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return f"{path}: a symbolic link that cannot be followed ({exc.strerror})"
+    return None
+
+
+def _real_first(folder: Path) -> list[Path]:
+    """A folder's entries by name, links after the real files: a file reached twice is kept by its real name."""
+    return sorted(folder.iterdir(), key=lambda p: (p.is_symlink(), p.name))
+
+
+def scan_faces(directory: Path) -> FacesScan:
+    """The seed's ``faces/`` layout: ``DIR/<name>/*.jpg`` folders and flat ``DIR/<name>.jpg`` / ``DIR/<name>_2.jpg``.
+
+    ``DIR/unknown/`` holds impostor photos for the benchmark and is skipped. Files are taken as photos
+    by their name or, without a photo suffix, by their content; hidden files are ignored.
     """
-    for entry in sorted(directory.iterdir()):
-        if entry.is_dir():
-            if entry.name == IMPOSTOR_FOLDER:
-                log.info("%s: skipped, the folder holds impostor photos for the benchmark", entry)
-                continue
-            for photo in sorted(entry.iterdir()):
-                if is_photo(photo):
-                    yield entry.name, photo
-        elif is_photo(entry):
-            yield person_from_stem(entry.stem), entry
+    scan = FacesScan()
+    root = directory.resolve()
+    by_person: dict[str, list[Path]] = {}
+    seen: dict[tuple[int, int], Path] = {}
+
+    def add(name: str, path: Path) -> None:
+        if problem := _dangling(path):
+            scan.skipped.append(EnrolResult(name, path, Outcome.UNREADABLE, problem))
+            return
+        st = path.stat()
+        if not path.is_file():
+            what = "a folder inside a person's folder" if path.is_dir() else "not a regular file"
+            scan.skipped.append(EnrolResult(name, path, Outcome.NOT_A_PHOTO, f"{path}: {what}"))
+        elif (st.st_dev, st.st_ino) in seen:
+            first = seen[(st.st_dev, st.st_ino)]
+            scan.skipped.append(EnrolResult(name, path, Outcome.DUPLICATE, f"{path}: the same file as {first}"))
+        elif not _looks_like_photo(path):
+            scan.skipped.append(EnrolResult(name, path, Outcome.NOT_A_PHOTO, f"{path}: not a photo"))
+        else:
+            seen[(st.st_dev, st.st_ino)] = path
+            by_person.setdefault(name, []).append(path)
+
+    for entry in _real_first(directory):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            add(person_from_stem(entry.stem), entry)
+            continue
+        if entry.name == IMPOSTOR_FOLDER:
+            log.info("%s: skipped, the folder holds impostor photos for the benchmark", entry)
+            continue
+        target = entry.resolve()
+        if entry.is_symlink() and (target.is_relative_to(root) or root.is_relative_to(target)):
+            detail = f"{entry}: a link to {target}, inside {directory} or above it: its photos would be enrolled twice"
+            scan.skipped.append(EnrolResult(entry.name, entry, Outcome.DUPLICATE, detail))
+            continue
+        for photo in _real_first(entry):
+            if not photo.name.startswith("."):
+                add(entry.name, photo)
+    scan.photos = [(name, photo) for name, photos in by_person.items() for photo in photos]
+    return scan
+
+
+def photos_in(directory: Path) -> Iterator[tuple[str, Path]]:
+    """(person, photo) pairs of a ``faces/`` folder (:func:`scan_faces`), logging what it skips."""
+    scan = scan_faces(directory)
+    for skipped in scan.skipped:
+        log.warning("skipped %s: %s", skipped.outcome.value, skipped.detail)
+    yield from scan.photos
 
 
 def single_face(recognizer: Recognizer, image: Image) -> tuple[Face | None, int]:
@@ -94,34 +176,47 @@ def embed_image(recognizer: Recognizer, image: Image, name: str) -> tuple[Vector
     return recognizer.embed(image, [face]), face
 
 
+def _read_photo(recognizer: Recognizer, store: Store, name: str, photo: Path) -> NewTemplate | EnrolResult:
+    """A photo's template, or the result saying why it has none."""
+    try:
+        data = read_image_file(photo)
+        image = decode_image(data, str(photo))
+        vector, face = embed_image(recognizer, image, str(photo))
+    except EnrolmentError as exc:
+        return EnrolResult(name, photo, exc.outcome, str(exc))
+    except EdgefaceError as exc:
+        return EnrolResult(name, photo, Outcome.UNREADABLE, str(exc))
+    spec = CropSpec.for_profile(recognizer.embedder.profile)
+    jpeg = encode_jpeg(align(image, face, spec)) if store.keep_images else None
+    return NewTemplate(vector[0], photo.name, hashlib.sha256(data).hexdigest(), jpeg)
+
+
+def _enroll_person(recognizer: Recognizer, store: Store, name: str, photos: list[Path]) -> list[EnrolResult]:
+    try:
+        normal = store.check_new_name(name)
+    except EdgefaceError as exc:
+        return [EnrolResult(name, photo, Outcome.INVALID_NAME, str(exc)) for photo in photos]
+    read = [(photo, _read_photo(recognizer, store, normal, photo)) for photo in photos]
+    new = [(photo, t) for photo, t in read if isinstance(t, NewTemplate)]
+    ids = iter(store.add_templates(normal, recognizer.model_id, [t for _, t in new]) if new else [])
+    results = []
+    for photo, got in read:
+        if isinstance(got, EnrolResult):
+            results.append(got)
+        else:
+            added = next(ids) is not None
+            results.append(EnrolResult(normal, photo, Outcome.ENROLLED if added else Outcome.ALREADY_ENROLLED))
+    return results
+
+
 def enroll_photos(recognizer: Recognizer, store: Store, items: Iterable[tuple[str, Path]]) -> Iterator[EnrolResult]:
-    """Enrol each (person, photo), yielding one result per photo as it is done."""
-    for name, photo in items:
-        try:
-            check_name(name)
-        except EdgefaceError as exc:
-            yield EnrolResult(name, photo, Outcome.INVALID_NAME, str(exc))
-            continue
-        try:
-            data = read_image_file(photo)
-            image = decode_image(data, str(photo))
-            vector, face = embed_image(recognizer, image, str(photo))
-        except EnrolmentError as exc:
-            yield EnrolResult(name, photo, exc.outcome, str(exc))
-            continue
-        except EdgefaceError as exc:
-            yield EnrolResult(name, photo, Outcome.UNREADABLE, str(exc))
-            continue
-        jpeg = (
-            encode_jpeg(align(image, face, CropSpec.for_profile(recognizer.embedder.profile)))
-            if store.keep_images
-            else None
-        )
-        digest = hashlib.sha256(data).hexdigest()
-        added = store.add_template(
-            name, vector[0], recognizer.model_id, source=photo.name, photo_sha256=digest, jpeg=jpeg
-        )
-        yield EnrolResult(name, photo, Outcome.ENROLLED if added is not None else Outcome.ALREADY_ENROLLED)
+    """Enrol each (person, photo), yielding one result per photo.
+
+    Consecutive photos of one person are read first and then written in one transaction, so their
+    results come when that person is done; give each person's photos together (:func:`scan_faces` does).
+    """
+    for name, group in itertools.groupby(items, key=lambda item: item[0]):
+        yield from _enroll_person(recognizer, store, name, [photo for _, photo in group])
 
 
 # -- enrolment from the camera ----------------------------------------------------------------------------------
@@ -187,18 +282,19 @@ def best_shots(
 
 
 def enroll_shots(recognizer: Recognizer, store: Store, name: str, shots: list[Shot]) -> int:
-    """Store a template for each shot; returns how many were added."""
-    check_name(name)
+    """Store a template for each shot, all in one transaction; returns how many were added."""
+    name = store.check_new_name(name)
     if not shots:
         return 0
-    added = 0
     spec = CropSpec.for_profile(recognizer.embedder.profile)
     vectors = recognizer.embedder.embed([align(s.image, s.face, spec) for s in shots])
-    for shot, vector in zip(shots, vectors, strict=True):
-        jpeg = encode_jpeg(shot.image)
-        crop = encode_jpeg(align(shot.image, shot.face, spec)) if store.keep_images else None
-        digest = hashlib.sha256(jpeg).hexdigest()
-        source = f"camera {shot.ts:.3f}"
-        if store.add_template(name, vector, recognizer.model_id, source=source, photo_sha256=digest, jpeg=crop):
-            added += 1
-    return added
+    templates = [
+        NewTemplate(
+            vector,
+            source=f"camera {shot.ts:.3f}",
+            photo_sha256=hashlib.sha256(encode_jpeg(shot.image)).hexdigest(),
+            jpeg=encode_jpeg(align(shot.image, shot.face, spec)) if store.keep_images else None,
+        )
+        for shot, vector in zip(shots, vectors, strict=True)
+    ]
+    return sum(added is not None for added in store.add_templates(name, recognizer.model_id, templates))

@@ -35,10 +35,21 @@ def _check(path: Path, st: os.stat_result, what: str) -> None:
         )
 
 
+def _make_dirs(path: Path) -> None:
+    """Create ``path`` and each missing parent as 0700: ``mkdir(parents=True)`` gives parents the umask's mode."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: checked below like any existing folder
+        folder.chmod(DIR_MODE)  # mkdir's mode is narrowed by the umask, never widened; make it exact
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents of it) as 0700, or check an existing one is private."""
     try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        _make_dirs(path)
         st = path.stat()
     except OSError as exc:
         raise PermissionsError(f"{path}: cannot create the state directory ({exc.strerror})") from exc
@@ -58,6 +69,25 @@ def private_file(path: Path) -> Path:
     except OSError as exc:
         raise PermissionsError(f"{path}: cannot open for writing ({exc.strerror})") from exc
     _check(path, st, "file")
+    return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` as 0600 whatever the umask, narrowing an existing file's mode too.
+
+    For files the user names (a snapshot, an annotated photo): they show faces, so they are as private
+    as the store. A symlink at ``path`` is refused rather than followed.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                fh.write(data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise PermissionsError(f"{path}: cannot write ({exc.strerror})") from exc
     return path
 
 

@@ -12,6 +12,11 @@ older than the retention period. Deletion is real: ``secure_delete`` zeroes the
 freed pages and the WAL is truncated afterwards, so no copy of a deleted crop
 stays in the files.
 
+A person's templates are added in one transaction (:meth:`Store.add_templates`): an enrolment that
+is killed halfway leaves the person as they were, never with 1 of 7 photos. Names are normalised
+(NFKC, outer spaces stripped) and a name that looks like an enrolled one (``Alice`` beside
+``alice``, a Cyrillic ``а`` in ``аlice``) is refused, so a log line always names one person.
+
 The file also holds the audit log (:mod:`edgeface.storage.audit`), so its
 schema here covers both: one ``user_version`` describes the whole file, and
 whichever of the two opens an older file first migrates all of it.
@@ -24,6 +29,8 @@ import logging
 import re
 import sqlite3
 import time
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -115,11 +122,55 @@ class Person:
     created: float
 
 
+@dataclass(frozen=True)
+class NewTemplate:
+    """One template to add: the vector, where it came from, and the face crop if images are kept."""
+
+    vector: Vectors
+    source: str | None = None
+    photo_sha256: str | None = None
+    jpeg: bytes | None = None
+
+
+# Letters of these scripts look alike ("а" is Cyrillic): a name may use one of them, not a mix.
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+# Cyrillic and Greek letters drawn like Latin ones (Unicode's confusables, the lower-case letters that matter).
+_CONFUSABLE = str.maketrans(
+    "аеорсухіјѕԁӏһԛԝьαβεικνορτυχω",
+    "aeopcyxijsdlhqwbabeiknoptuxw",
+)
+
+
+def _scripts(name: str) -> set[str]:
+    return {
+        script
+        for ch in name
+        if ch.isalpha()
+        for script in _LOOKALIKE_SCRIPTS
+        if unicodedata.name(ch, "").startswith(script)
+    }
+
+
+def lookalike_key(name: str) -> str:
+    """What a name looks like on a screen: the same key for ``alice``, ``Alice`` and Cyrillic ``аlice``."""
+    return name.casefold().translate(_CONFUSABLE)
+
+
 def check_name(name: str) -> str:
-    """A person's name: letters, digits, space, ``.'-_``, 1–64 characters, starting with a letter or digit."""
-    if not _NAME.match(name):
+    """A person's name normalised (NFKC, outer spaces stripped); StoreError if it is not usable.
+
+    Letters, digits, space, ``.'-_``, 1–64 characters, starting with a letter or digit, and letters of
+    one script among Latin, Cyrillic and Greek (a mix is how a look-alike of another name is made).
+    """
+    normal = unicodedata.normalize("NFKC", name).strip()
+    if not _NAME.match(normal):
         raise StoreError(f"invalid person name {name!r}: use 1–64 letters, digits, spaces or . ' - _")
-    return name
+    if len(scripts := _scripts(normal)) > 1:
+        raise StoreError(
+            f"invalid person name {name!r}: it mixes {' and '.join(sorted(s.title() for s in scripts))} letters, "
+            "which makes look-alikes of other names; write it in one script"
+        )
+    return normal
 
 
 class Store:
@@ -155,32 +206,69 @@ class Store:
         Returns None, changing nothing, when this photo (by ``photo_sha256``) is
         already enrolled for this person and model, so enrolling a folder twice is harmless.
         """
-        check_name(name)
-        vec = np.asarray(vector, np.float32).reshape(-1)
+        (added,) = self.add_templates(name, model, [NewTemplate(vector, source, photo_sha256, jpeg)])
+        return added
+
+    def add_templates(self, name: str, model: ModelId, templates: Sequence[NewTemplate]) -> list[int | None]:
+        """Add a person's templates in one transaction: all of them or, if the process dies, none.
+
+        ``name`` is normalised (:func:`check_name`) and refused when it looks like another enrolled name
+        (:func:`lookalike_key`). Returns each template's id, None for a photo already enrolled.
+        """
+        name = check_name(name)
         now = time.time()
-        with self._db.transaction(f"add a template for {name!r}") as db:
+        ids: list[int | None] = []
+        with self._db.transaction(f"add templates for {name!r}") as db:
+            self._refuse_lookalike(db, name)
             db.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, now))
-            cur = db.execute(
-                "INSERT OR IGNORE INTO templates"
-                "(person_id, model, model_sha256, dim, vector, source, photo_sha256, created) "
-                "SELECT id, ?, ?, ?, ?, ?, ?, ? FROM people WHERE name = ?",
-                (model[0], model[1], vec.size, vec.tobytes(), source, photo_sha256, now, name),
-            )
-            if cur.rowcount == 0:
-                return None
-            template_id = int(cur.lastrowid or 0)
-            _bump(db, name, now)
-            # Face images are biometric data: kept only when the operator asked for them.
-            if self.keep_images and jpeg is not None:
-                db.execute(
-                    "INSERT INTO face_images(template_id, jpeg, created) VALUES (?, ?, ?)", (template_id, jpeg, now)
+            for t in templates:
+                vec = np.asarray(t.vector, np.float32).reshape(-1)
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO templates"
+                    "(person_id, model, model_sha256, dim, vector, source, photo_sha256, created) "
+                    "SELECT id, ?, ?, ?, ?, ?, ?, ? FROM people WHERE name = ?",
+                    (model[0], model[1], vec.size, vec.tobytes(), t.source, t.photo_sha256, now, name),
                 )
-        return template_id
+                if cur.rowcount == 0:
+                    ids.append(None)
+                    continue
+                ids.append(int(cur.lastrowid or 0))
+                # Face images are biometric data: kept only when the operator asked for them.
+                if self.keep_images and t.jpeg is not None:
+                    db.execute(
+                        "INSERT INTO face_images(template_id, jpeg, created) VALUES (?, ?, ?)", (ids[-1], t.jpeg, now)
+                    )
+            if any(i is not None for i in ids):
+                _bump(db, name, now)  # a new version of the person, for the fleet
+        return ids
+
+    def check_new_name(self, name: str) -> str:
+        """The normalised name, if it may be enrolled: StoreError if unusable or a look-alike of another name."""
+        name = check_name(name)
+        with self._db.guard("read the names") as db:
+            self._refuse_lookalike(db, name)
+        return name
+
+    @staticmethod
+    def _refuse_lookalike(db: sqlite3.Connection, name: str) -> None:
+        key = lookalike_key(name)
+        for (other,) in db.execute("SELECT name FROM people WHERE name != ?", (name,)):
+            if lookalike_key(unicodedata.normalize("NFKC", other).strip()) == key:
+                raise StoreError(
+                    f"{name!r} looks like the enrolled person {other!r}: enrol the same person under {other!r}, "
+                    "or give a name that reads differently"
+                )
 
     def remove_person(self, name: str) -> bool:
-        """Delete a person with all their templates and images; False if there was no such person."""
+        """Delete a person with all their templates and images; False if there was no such person.
+
+        The name is taken as given, else normalised as enrolment does (``"alice "`` removes ``alice``).
+        """
         with self._db.transaction(f"remove {name!r}") as db:
             cur = db.execute("DELETE FROM people WHERE name = ?", (name,))
+            if not cur.rowcount:
+                name = unicodedata.normalize("NFKC", name).strip()
+                cur = db.execute("DELETE FROM people WHERE name = ?", (name,))
             if cur.rowcount:
                 _bump(db, name, time.time(), deleted=True)
         return cur.rowcount > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import shutil
 import sys
 import threading
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from edgeface.capture.camera import Camera, LatestFrameGrabber, open_camera
-from edgeface.capture.sources import OpenCVSource
+from edgeface.capture.sources import FileSource, OpenCVSource
 from edgeface.config import CameraConfig
 from edgeface.errors import CameraError
 from edgeface.vision.images import load_image
@@ -154,6 +155,36 @@ def test_vanished_clip_is_logged_once_and_recovers(tmp_path: Path, caplog: pytes
         assert camera.stats.reconnects == 1
     assert len(outage_logs(caplog, logging.WARNING)) == 1
     assert "door.mp4" in outage_logs(caplog, logging.WARNING)[0]
+
+
+def bytes_read() -> int:
+    """What this process has read so far, from files and sockets alike."""
+    match = re.search(r"^rchar: (\d+)$", Path("/proc/self/io").read_text(), re.M)
+    assert match is not None
+    return int(match.group(1))
+
+
+def test_a_refused_picture_is_reported_once_and_not_read_again_until_it_changes(
+    photo_folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    junk = photo_folder / "d.jpg"
+    junk.write_bytes(b"not a picture, " * 1_000_000)  # 15 MB that every pass over the folder would read again
+    source = FileSource(photo_folder, fps=30, loop=True)
+    source.open()
+    try:
+        for _ in range(4):  # the first pass: three photos, then the junk (d.jpg) refused on the way back to a.jpg
+            assert source.grab() is not None
+        before = bytes_read()
+        for _ in range(30):  # ten more passes
+            assert source.grab() is not None
+        photos = sum(p.stat().st_size for p in photo_folder.iterdir() if p != junk)
+        assert bytes_read() - before < 10 * photos + junk.stat().st_size // 2, "the refused file was read again"
+        assert len([r for r in caplog.records if "skipping" in r.getMessage()]) == 1
+        shutil.copy(PHOTOS[0], junk)  # replaced by a photo: read again, and shown
+        shown = [source.grab() for _ in range(4)]
+        assert sum(image is not None and np.array_equal(image, load_image(PHOTOS[0])) for image in shown) == 2
+    finally:
+        source.close()
 
 
 def test_missing_or_unreadable_sources_fail_at_open(tmp_path: Path) -> None:

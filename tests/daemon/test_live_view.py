@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import socket
+import struct
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgeface.daemon.httpserve import IDLE_SECONDS, MAX_CONNECTIONS
 from edgeface.daemon.web import BOUNDARY, LiveView
 from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.people import Store
@@ -150,3 +155,43 @@ def test_nothing_is_encoded_while_nobody_watches() -> None:
     view.show(np.zeros((48, 64, 3), np.uint8), [])
     assert not view.watching
     assert view.next_frame(0, timeout=0.05) == (0, None)
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_idle_connections_are_bounded_then_closed_and_the_door_keeps_deciding(
+    live_daemon: tuple[DaemonProcess, int],
+) -> None:
+    daemon, port = live_daemon
+    frames = get_json(port, "/health.json")["frames_processed"]
+    time.sleep(0.5)  # the poll's own connection is closed by now
+    idle_fds = open_fds(daemon.pid)
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]  # none sends a byte
+    try:
+        time.sleep(0.5)
+        assert open_fds(daemon.pid) <= idle_fds + MAX_CONNECTIONS, "a descriptor per idle connection"
+        for client in clients[-20:]:  # beyond the bound: closed at once, costing the daemon nothing
+            assert client.recv(1) == b""
+        clients[0].settimeout(IDLE_SECONDS + 5)
+        started = time.monotonic()
+        assert clients[0].recv(1) == b"", "an idle connection is closed"
+        assert time.monotonic() - started <= IDLE_SECONDS + 1
+        wait_until(lambda: open_fds(daemon.pid) <= idle_fds + 2, 5, "the idle connections closed")
+    finally:
+        for client in clients:
+            client.close()
+    assert get_json(port, "/health.json")["frames_processed"] > frames + 10, "the frame loop went on meanwhile"
+
+
+def test_viewers_that_vanish_mid_request_leave_no_traceback(live_daemon: tuple[DaemonProcess, int]) -> None:
+    daemon, port = live_daemon
+    for path in ["/", "/stream.mjpg", "/health.json", "/events.json"] * 10:
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        client.sendall(f"GET {path} HTTP/1.1\r\nHost: door\r\n\r\n".encode())
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not a clean close
+        client.close()
+    assert len(read_parts(port, 1)) == 1, "the stream still serves"
+    problems = [line for line in daemon.lines() if "Traceback" in line or "Exception occurred" in line]
+    assert not problems, "\n".join(daemon.lines()[-40:])

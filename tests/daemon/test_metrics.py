@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
+from edgeface.daemon.httpserve import MAX_CONNECTIONS
 from edgeface.daemon.metrics import Metrics
 
 
@@ -28,3 +32,18 @@ def test_metrics_are_served_for_prometheus(tmp_path: Path) -> None:
     assert 'edgeface_decisions_total{type="granted"} 1.0' in text
     assert "edgeface_outbox_events 4.0" in text and "edgeface_camera_reconnects 2.0" in text
     assert 'edgeface_stage_seconds_count{stage="detect"} 1.0' in text
+
+
+def test_idle_connections_to_the_metrics_port_cost_at_most_a_bounded_number_of_threads() -> None:
+    metrics = Metrics()
+    port = metrics.serve("127.0.0.1", 0)
+    threads = threading.active_count()
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(60)]
+    try:
+        time.sleep(0.5)
+        assert threading.active_count() <= threads + MAX_CONNECTIONS
+        assert all(client.recv(1) == b"" for client in clients[-20:]), "connections beyond the bound are closed"
+    finally:
+        for client in clients:
+            client.close()
+        metrics.close()

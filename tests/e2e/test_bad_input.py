@@ -12,6 +12,7 @@ import sqlite3
 import stat
 import struct
 import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +24,12 @@ import yaml
 
 from edgeface.config import load_config
 from edgeface.daemon.preflight import check_model_files
-from edgeface.errors import ModelError, PermissionsError
+from edgeface.errors import ImageError, ModelError, PermissionsError
 from edgeface.ops.enroll import Outcome, enroll_photos
 from edgeface.storage.people import Store
 from edgeface.vision.images import decode_image
 from edgeface.vision.recognize import Recognizer
+from tests.support.bombs import gif_bomb, pgm_bomb, tiff_bomb
 from tests.support.cli import run_edgeface
 from tests.support.configs import write_config
 from tests.support.data import LIN
@@ -169,6 +171,65 @@ def test_a_png_bomb_is_refused_from_its_header_without_decoding() -> None:
     assert len(bomb) < 20_000
     with pytest.raises(Exception, match="100000×100000, larger than"):
         decode_image(bomb, "bomb.png")
+
+
+def test_a_tiff_bomb_named_jpg_is_refused_from_its_header_in_little_memory(tmp_path: Path) -> None:
+    bomb = tmp_path / "holiday.jpg"  # a TIFF: the name says JPEG, the content decides
+    bomb.write_bytes(tiff_bomb(30_000, 30_000))  # OpenCV's own limit (2^30 pixels) lets this one through
+    assert bomb.stat().st_size < 1_000_000
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom edgeface.vision.images import load_image\n"
+        "try:\n    load_image(Path(sys.argv[1]))\nexcept Exception as exc:\n    print(exc)\n"
+        "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')))\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", probe, str(bomb)], capture_output=True, text=True, timeout=120, check=False
+    )
+    message, peak_kib = child.stdout.splitlines()  # VmHWM: this process's peak resident memory
+    assert message == f"{bomb}: image is 30000×30000, larger than 40000000 pixels"
+    assert int(peak_kib) < 250 * 1024, f"refusing the bomb took {int(peak_kib) // 1024} MiB (decoding it: 5.4 GB)"
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [
+        (tiff_bomb(40_000, 40_000), "40000×40000"),
+        (tiff_bomb(40_000, 40_000, big_endian=True), "40000×40000"),
+        (pgm_bomb(), "100000×100000"),
+        (gif_bomb(), "60000×60000"),
+        (gif_bomb(in_frame=True), "60000×60000"),
+    ],
+    ids=["tiff", "tiff-big-endian", "pgm", "gif-screen", "gif-frame"],
+)
+def test_bombs_in_every_format_decoded_are_refused_from_their_header(data: bytes, size: str) -> None:
+    with pytest.raises(ImageError, match=f"^bomb: image is {size}, larger than 40000000 pixels$"):
+        decode_image(data, "bomb")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "kind"),
+    [(".jp2", "JPEG 2000"), (".pfm", "PFM"), (".hdr", "Radiance HDR"), (".sr", "Sun raster"), (".pam", "PAM"),
+     (".avif", "AVIF/HEIF")],
+)  # fmt: skip
+def test_formats_whose_size_is_not_checked_are_refused_by_name(suffix: str, kind: str) -> None:
+    ok, encoded = cv2.imencode(suffix, cv2.imread(str(LIN)))
+    assert ok and cv2.imdecode(encoded, cv2.IMREAD_COLOR) is not None, "OpenCV itself would decode it"
+    with pytest.raises(ImageError, match=f"^lin.jpg: {kind} images are not read \\(use JPEG, PNG, BMP, WebP"):
+        decode_image(encoded.tobytes(), "lin.jpg")
+
+
+def test_opencv_prints_nothing_of_its_own_for_broken_gif_pgm_and_tiff_photos(tmp_path: Path) -> None:
+    bgr = cv2.imread(str(LIN))
+    photos = []
+    for suffix in (".gif", ".pgm", ".tif"):
+        data = cv2.imencode(suffix, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if suffix == ".pgm" else bgr)[1].tobytes()
+        photos.append(tmp_path / f"broken{suffix}")
+        photos[-1].write_bytes(data[: len(data) // 2])
+    config = write_config(tmp_path / "edgeface.yaml")
+    result = run_edgeface("--config", str(config), "enroll", "mallory", *map(str, photos))
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("skipped ") for line in lines), lines
+    assert all("unreadable — " in line for line in lines), lines
 
 
 @pytest.mark.parametrize("kind", ["grey.jpg", "grey.png", "grey16.png", "colour16.png", "alpha.png"])

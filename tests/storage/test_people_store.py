@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeface.errors import PermissionsError, StaleTemplatesError, StoreError
-from edgeface.storage.people import Store
+from edgeface.storage.people import NewTemplate, Store
 
 MODEL_A = ("mobilefacenet_int8", "a" * 64)
 MODEL_B = ("facenet_casia", "b" * 64)
@@ -105,3 +105,31 @@ def test_a_file_that_is_not_a_store_gives_one_clear_error(tmp_path: Path) -> Non
     path.chmod(0o600)
     with pytest.raises(StoreError, match="not a usable edgeface store"):
         Store(path)
+
+
+def test_a_persons_templates_are_added_in_one_transaction_all_or_none(tmp_path: Path) -> None:
+    broken = NewTemplate(np.array(["not", "a", "vector"]))  # fails inside the transaction, after two inserts
+    with Store(tmp_path / "people.db") as store:
+        with pytest.raises(ValueError, match="could not convert string to float"):
+            store.add_templates("ann", MODEL_A, [NewTemplate(unit(1)), NewTemplate(unit(2)), broken])
+        assert store.people() == []
+        assert store.add_templates("ann", MODEL_A, [NewTemplate(unit(1), photo_sha256="1" * 64)] * 2) == [1, None]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("Cope", "'Cope' looks like the enrolled person 'cope'"),
+        ("\u0441ope", "mixes Cyrillic and Latin letters"),  # Cyrillic "с"
+        ("\u0441\u043e\u0440\u0435", "looks like the enrolled person 'cope'"),  # all Cyrillic, still drawn "cope"
+    ],
+    ids=["case", "mixed-script", "all-cyrillic"],
+)
+def test_look_alikes_of_an_enrolled_name_are_refused(tmp_path: Path, name: str, problem: str) -> None:
+    with Store(tmp_path / "people.db") as store:
+        store.add_template(" cope ", unit(1), MODEL_A)
+        with pytest.raises(StoreError, match=problem):
+            store.add_template(name, unit(2), MODEL_A)
+        store.add_template("\u0410\u043d\u043d\u0430", unit(3), MODEL_A)  # Анна: Cyrillic only, and unlike any other
+        assert [p.name for p in store.people()] == ["cope", "\u0410\u043d\u043d\u0430"]
+        assert store.remove_person("cope ") and [p.name for p in store.people()] == ["\u0410\u043d\u043d\u0430"]

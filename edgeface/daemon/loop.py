@@ -54,6 +54,7 @@ from edgeface.door.decide import Decider, Observation
 from edgeface.door.ratelimit import RateLimit
 from edgeface.door.relay import Relay
 from edgeface.errors import EdgefaceError
+from edgeface.liveness.levels import describe as describe_liveness
 from edgeface.liveness.stage import LivenessStage
 from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.mqtt.publisher import Publisher
@@ -404,6 +405,7 @@ class Service:
             "broker_connected": self.publisher.connected,
             "camera_online": camera.online and not camera.ended,
             "door": self.relay.state.value,
+            "liveness": describe_liveness(self.cfg.liveness) if self.liveness is not None else "off",
         }
 
     def handle_command(self, command: Command) -> None:

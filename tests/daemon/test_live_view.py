@@ -33,7 +33,7 @@ from tests.support.timing import wait_until
 CHROMIUM = Path("/usr/bin/chromium")
 HEALTH_KEYS = {
     "people_enrolled", "frames_processed", "broker_connected", "camera_online", "door", "uptime_seconds",
-    "match_threshold", "target_far",
+    "match_threshold", "target_far", "liveness",
 }  # fmt: skip
 
 
@@ -105,6 +105,7 @@ def test_the_stream_serves_decodable_frames_and_health_and_events_are_json(
     assert set(health) == HEALTH_KEYS
     assert health["people_enrolled"] == 1 and health["door"] == "locked" and health["camera_online"] is True
     assert health["broker_connected"] is False and health["frames_processed"] > 0
+    assert health["liveness"] == "off" and health["target_far"] == 0.001 and 0.3 < health["match_threshold"] < 0.5
     wait_until(lambda: any(e["type"] == "unknown" for e in get_json(port, "/events.json")), 20, "an unknown event")
     event = next(e for e in get_json(port, "/events.json") if e["type"] == "unknown")
     assert set(event) >= EVENT_KEYS

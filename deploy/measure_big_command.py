@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +24,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from localbroker import start_mosquitto  # beside this file
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,24 +49,14 @@ CHILD = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=250, help="size of the big payload in MiB")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        port = free_port()
-        conf = work / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {pwd.getpwuid(os.getuid()).pw_name}\n")
-        broker = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.DEVNULL)
+        broker, port = start_mosquitto(work)
         (work / "state").mkdir(mode=0o700)
         # Not run from here: "python -c" would put the working directory, this checkout, first on sys.path.
         env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import yaml
+from localbroker import start_mosquitto  # beside this file
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,25 +32,14 @@ STRANGER = ROOT / "config" / "demo" / "faces" / "alex_lacamoire.jpg"
 """Nobody is enrolled in the fresh state directory, so this face is decided ``unknown``."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=12_000, help="invalid payloads to publish")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        port = free_port()
-        (work / "mosquitto.conf").write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {pwd.getpwuid(os.getuid()).pw_name}\n"
-        )
-        broker = subprocess.Popen([mosquitto, "-c", str(work / "mosquitto.conf")], stderr=subprocess.DEVNULL)
+        broker, port = start_mosquitto(work)
         camera = work / "camera"
         camera.mkdir()
         for i in range(3):

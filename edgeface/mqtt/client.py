@@ -44,15 +44,14 @@ Commands
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import queue
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import NamedTuple, ParamSpec, TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv5
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -63,6 +62,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgeface.config import MqttConfig
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement, announcements
+from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.pump import OutboxPump
 from edgeface.mqtt.tls import configure_tls
 from edgeface.mqtt.topics import Topics
@@ -73,8 +73,8 @@ from edgeface.values import DoorState, Event
 __all__ = ["MqttPublisher"]
 
 log = logging.getLogger(__name__)
+_guarded = guarded(log, "MQTT")
 _ON_OFF = {True: "ON", False: "OFF"}
-P = ParamSpec("P")
 
 EVENT_QOS = 1
 STATE_QOS = 0
@@ -84,19 +84,6 @@ MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
 """The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
 RECONNECT_DELAY = (1, 3)
 """Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
-
-
-def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
-    """Log an exception escaping a paho callback instead of letting it kill paho's network thread."""
-
-    @functools.wraps(callback)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            callback(*args, **kwargs)
-        except Exception:
-            log.exception("error in MQTT callback %s", callback.__name__)
-
-    return guarded
 
 
 class _Acked(NamedTuple):

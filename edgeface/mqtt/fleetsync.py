@@ -19,14 +19,12 @@ source of the records, never their sink.
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import ParamSpec
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion
@@ -36,6 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
 from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordKey, RecordRefused, decode_record, digest, record_key
+from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.tls import configure_tls
 from edgeface.storage.people import ModelId, Store
 from edgeface.storage.records import Outcome, PersonRecord
@@ -43,25 +42,12 @@ from edgeface.storage.records import Outcome, PersonRecord
 __all__ = ["FleetSync", "Intake"]
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
+_guarded = guarded(log, "fleet")
 FLEET_QOS = 1
 QUIET_SECONDS = 0.3
 """A batch of records (the retained set after a connect) ends after this long without another..."""
 BATCH_SECONDS = 2.0
 """...or this long after it began, so a steady stream of records is still taken."""
-
-
-def _guarded(callback: Callable[P, None]) -> Callable[P, None]:
-    """Log an exception escaping a paho callback instead of letting it kill paho's network thread."""
-
-    @functools.wraps(callback)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            callback(*args, **kwargs)
-        except Exception:
-            log.exception("error in fleet callback %s", callback.__name__)
-
-    return guarded
 
 
 class Intake:

@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgeface.config import FleetConfig, Window
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.storage.people import check_name
+from edgeface.storage.names import check_name
 from edgeface.storage.records import PersonRecord, TemplateRecord
 
 __all__ = [

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import time
 import unicodedata
@@ -40,6 +39,7 @@ import numpy as np
 
 from edgeface.config import Window
 from edgeface.errors import StaleTemplatesError, StoreError
+from edgeface.storage.names import check_name, lookalike_key
 from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next_version
 from edgeface.storage.sqlite import Database, Schema
 from edgeface.values import Vectors
@@ -109,7 +109,6 @@ INSERT INTO person_versions(name, version, updated, origin)
 SCHEMA = Schema("store", (_PEOPLE, _AUDIT, _VERSIONS))
 """The people store's file: v1 people, templates and face images; v2 the audit log; v3 record versions
 (:mod:`edgeface.storage.records`)."""
-_NAME = re.compile(r"^[\w][\w .'-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -130,47 +129,6 @@ class NewTemplate:
     source: str | None = None
     photo_sha256: str | None = None
     jpeg: bytes | None = None
-
-
-# Letters of these scripts look alike ("а" is Cyrillic): a name may use one of them, not a mix.
-_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
-# Cyrillic and Greek letters drawn like Latin ones (Unicode's confusables, the lower-case letters that matter).
-_CONFUSABLE = str.maketrans(
-    "аеорсухіјѕԁӏһԛԝьαβεικνορτυχω",
-    "aeopcyxijsdlhqwbabeiknoptuxw",
-)
-
-
-def _scripts(name: str) -> set[str]:
-    return {
-        script
-        for ch in name
-        if ch.isalpha()
-        for script in _LOOKALIKE_SCRIPTS
-        if unicodedata.name(ch, "").startswith(script)
-    }
-
-
-def lookalike_key(name: str) -> str:
-    """What a name looks like on a screen: the same key for ``alice``, ``Alice`` and Cyrillic ``аlice``."""
-    return name.casefold().translate(_CONFUSABLE)
-
-
-def check_name(name: str) -> str:
-    """A person's name normalised (NFKC, outer spaces stripped); StoreError if it is not usable.
-
-    Letters, digits, space, ``.'-_``, 1–64 characters, starting with a letter or digit, and letters of
-    one script among Latin, Cyrillic and Greek (a mix is how a look-alike of another name is made).
-    """
-    normal = unicodedata.normalize("NFKC", name).strip()
-    if not _NAME.match(normal):
-        raise StoreError(f"invalid person name {name!r}: use 1–64 letters, digits, spaces or . ' - _")
-    if len(scripts := _scripts(normal)) > 1:
-        raise StoreError(
-            f"invalid person name {name!r}: it mixes {' and '.join(sorted(s.title() for s in scripts))} letters, "
-            "which makes look-alikes of other names; write it in one script"
-        )
-    return normal
 
 
 class Store:

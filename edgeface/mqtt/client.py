@@ -53,18 +53,18 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import NamedTuple, TypeAlias
 
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv5
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
+from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement, announcements
 from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.pump import OutboxPump
-from edgeface.mqtt.tls import configure_tls
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import NonceLog
 from edgeface.storage.outbox import Outbox, OutboxError
@@ -178,16 +178,12 @@ class MqttPublisher:
         return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, announcements=found, door=door, nonces=nonces)
 
     def _make_client(self, cfg: MqttConfig, client_id: str, reconnect_delay: tuple[int, int]) -> Client:
-        client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv5)
+        client = broker_client(cfg, client_id, log=log)
         # No client.enable_logger(): paho logs an ERROR on every reconnect attempt, and an outage must
         # be logged once. Our callbacks log their own failures (see _guarded).
         client.max_inflight_messages = self._max_inflight
         client.reconnect_delay_set(*reconnect_delay)
         client.will_set(self.topics.availability, "offline", qos=WILL_QOS, retain=True)
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.password)
-        if cfg.tls is not None:
-            configure_tls(client, cfg.tls, log=log)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect

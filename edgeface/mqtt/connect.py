@@ -14,14 +14,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from paho.mqtt.client import Client, ConnectFlags, MQTTv5
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.client import Client, ConnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
 from edgeface.errors import EdgefaceError
-from edgeface.mqtt.tls import configure_tls
+from edgeface.mqtt.broker import broker_client
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +51,9 @@ def connected_client(
         answered.set()
 
     client_id = f"edgeface-{purpose}-{uuid.uuid4().hex[:8]}"
-    client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTv5)
+    client = broker_client(mqtt, client_id, log=log)
     client.connect_timeout = timeout
     client.on_connect = on_connect
-    if mqtt.username:
-        client.username_pw_set(mqtt.username, mqtt.password)
-    if mqtt.tls:
-        configure_tls(client, mqtt.tls, log=log)
     try:
         client.connect(mqtt.host, mqtt.port, keepalive=10)
     except OSError as exc:

@@ -26,16 +26,16 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTv311
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
+from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordKey, RecordRefused, decode_record, digest, record_key
 from edgeface.mqtt.guard import guarded
-from edgeface.mqtt.tls import configure_tls
 from edgeface.storage.people import ModelId, Store
 from edgeface.storage.records import Outcome, PersonRecord
 
@@ -168,15 +168,9 @@ class FleetSync:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._synced = threading.Event()
-        client = Client(
-            CallbackAPIVersion.VERSION2, client_id=f"edgeface-{cfg.device_id}-fleet", clean_session=True,
-            protocol=MQTTv311,
-        )  # fmt: skip
+        # MQTT 3.1.1 with a clean session: records are retained on the broker, nothing is queued for us.
+        client = broker_client(mqtt, f"edgeface-{cfg.device_id}-fleet", log=log, protocol=MQTTProtocolVersion.MQTTv311)
         client.reconnect_delay_set(*reconnect_delay)
-        if mqtt.username is not None:
-            client.username_pw_set(mqtt.username, mqtt.password)
-        if mqtt.tls is not None:
-            configure_tls(client, mqtt.tls, log=log)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

@@ -1,7 +1,9 @@
-"""TLS for a paho client from ``mqtt.tls``: the daemon's publisher and the one-shot CLI connection share it.
+"""How every edgeface paho client reaches the broker: callback API v2, the protocol, credentials, TLS.
 
-The files are checked before paho sees them, so a typo in the config is reported as the ``mqtt.tls``
-key and path at fault, not as an SSL error at the first connection attempt.
+The daemon's publisher, the fleet agent and the one-shot CLI connection build their clients here, so
+a broker setting is applied the same way everywhere. TLS files are checked before paho sees them,
+so a typo in the config is reported as the ``mqtt.tls`` key and path at fault, not as an SSL error
+at the first connection attempt.
 """
 
 from __future__ import annotations
@@ -10,11 +12,31 @@ import logging
 from pathlib import Path
 
 from paho.mqtt.client import Client
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from edgeface.config import TlsConfig
+from edgeface.config import MqttConfig, TlsConfig
 from edgeface.errors import ConfigError
 
-__all__ = ["configure_tls"]
+__all__ = ["broker_client", "configure_tls"]
+
+
+def broker_client(
+    mqtt: MqttConfig,
+    client_id: str,
+    *,
+    log: logging.Logger,
+    protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+) -> Client:
+    """A paho client for ``mqtt``'s broker with its credentials and TLS set; not connected yet.
+
+    ``log`` is the caller's logger (see :func:`configure_tls`).
+    """
+    client = Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if mqtt.username is not None:
+        client.username_pw_set(mqtt.username, mqtt.password)
+    if mqtt.tls is not None:
+        configure_tls(client, mqtt.tls, log=log)
+    return client
 
 
 def configure_tls(client: Client, tls: TlsConfig, *, log: logging.Logger) -> None:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeface.cli.common import Subparsers, open_store, progress
+from edgeface.cli.common import Subparsers, face_row, open_store, progress
+from edgeface.cli.output import mark, paint_marks, print_json
 from edgeface.config import Config, default_config_path
 from edgeface.errors import CameraError, EdgefaceError
 from edgeface.values import Vectors
@@ -21,9 +22,12 @@ def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.ops.doctor import run_checks
 
     checks = run_checks(cfg)
-    for check in checks:
-        print(check.line())
     failed = sum(not c.ok for c in checks)
+    if args.json:
+        print_json({"ok": not failed, "passed": len(checks) - failed, "checks": [c.to_dict() for c in checks]})
+        return 1 if failed else 0
+    for check in checks:
+        print(paint_marks(f"{mark(check.ok)} {check.text()}"))
     print(f"{len(checks) - failed} of {len(checks)} checks passed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -69,6 +73,10 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
             raise CameraError(f"camera ({cfg.camera.source}) gave no frame in {args.timeout:.0f} s")
         results = recognizer.identify(frame.image)
     write_private(args.out, encode_image(annotate(frame.image, [(r.face, r.match) for r in results]), args.out))
+    if args.json:
+        faces = [face_row(r) for r in results]
+        print_json({"out": str(args.out), "threshold": round(recognizer.threshold, 4), "faces": faces})
+        return 0
     for r in results:
         box = [round(v) for v in r.face.box]
         print(f"{r.match.person or 'unknown':<24} similarity {r.match.similarity:.3f}  box {box}")
@@ -160,6 +168,7 @@ def _far(text: str) -> float:
 
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("doctor", help="check that this device is ready to run the door")
+    p.add_argument("--json", action="store_true", help='print {"ok", "passed", "checks": [...]}')
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("log", help="the audit log of door decisions")
@@ -178,6 +187,7 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("inspect", help="one frame from the camera with boxes, landmarks and names drawn")
     p.add_argument("--out", type=Path, required=True, metavar="snapshot.jpg")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a frame (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object, its faces as identify --json's")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("calibrate", help="fit the embedder's impostor tail (the threshold's basis) on your photos")

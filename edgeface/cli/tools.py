@@ -131,7 +131,7 @@ def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
             print(f"proposed: {proposed.threshold:.4f}, {proposed.against(in_force)}")
         for point in points:
             print(f"  {point.describe()}")
-    target = args.write_config or default_config_path()
+    target = args.write_config or args.config or default_config_path()  # the config in force, if a file
     if cal.tail is None or proposed is None:
         if args.write_config:
             raise EdgefaceError(f"nothing written to {args.write_config}: {cal.tail_problem}")

@@ -41,9 +41,12 @@ class TerminalRun:
     """Everything the command wrote to the terminal (stdout and stderr), escape codes and carriage returns kept."""
 
 
-def run_in_terminal(*args: str, timeout: float = 60, env: Mapping[str, str] | None = None) -> TerminalRun:
+def run_in_terminal(
+    *args: str, timeout: float = 60, env: Mapping[str, str] | None = None, typed: str = ""
+) -> TerminalRun:
     """``python -m edgeface ARGS...`` with a real pseudo-terminal as stdin, stdout and stderr, as a user runs it.
 
+    ``typed`` is typed at the terminal at once (the answer to a prompt); the terminal echoes it into the output.
     ``NO_COLOR`` is taken from ``env`` only, never from the environment the tests run in.
     """
     controller, terminal = pty.openpty()
@@ -57,6 +60,8 @@ def run_in_terminal(*args: str, timeout: float = 60, env: Mapping[str, str] | No
         )
     finally:
         os.close(terminal)
+    if typed:
+        os.write(controller, typed.encode())  # held by the terminal until the command reads its input
     chunks = []
     deadline = time.monotonic() + timeout
     try:

@@ -96,7 +96,7 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
         tally.add(result)
         log.info("%s: %s (%s)", result.photo, result.outcome.value, result.name)
         if result.refused and not args.json:
-            note(f"skipped {result.photo}: {result.reason}")
+            note(f"skipped {result.line()}")
 
     for result in not_photos:
         report(result)

@@ -68,6 +68,12 @@ class EnrolResult:
         text = self.detail.removeprefix(prefix) if self.detail.startswith(prefix) else self.detail
         return text or self.outcome.value
 
+    def line(self) -> str:
+        """``photo: outcome — reason``, the path once, the outcome word once (``x.jpg: no face (0 found)``)."""
+        reason = self.reason
+        why = reason if reason.startswith(self.outcome.value) else f"{self.outcome.value} — {reason}"
+        return f"{self.photo}: {why}"
+
     def to_dict(self) -> dict[str, str]:
         return {"photo": str(self.photo), "name": self.name, "outcome": self.outcome.value, "reason": self.reason}
 

@@ -215,7 +215,7 @@ def _shape(canvas: Image, shape: str, centre: tuple[int, int], colour: Colour, s
     x, y = centre
     if shape == "circle":
         cv2.circle(canvas, centre, size, colour, -1)
-        cv2.circle(canvas, centre, size, BLACK, 1)
+        cv2.circle(canvas, centre, size, BLACK, 1, cv2.LINE_AA)
     elif shape == "square":
         cv2.rectangle(canvas, (x - size, y - size), (x + size, y + size), colour, -1)
         cv2.rectangle(canvas, (x - size, y - size), (x + size, y + size), BLACK, 1)

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from edgeface.bench.accuracy import labelled_photos, probe_vector
 from edgeface.errors import ConfigError
 from edgeface.models.profiles import ImpostorTail
 from edgeface.values import Image, Vectors
@@ -114,8 +115,6 @@ class Scored:
 
     def add_photos(self, recognizer: Recognizer, faces: Path, progress: Progress) -> None:
         """Each photo's main face: ``DIR/<person>/*`` by person, ``DIR/unknown/*`` each a stranger."""
-        from edgeface.bench.accuracy import labelled_photos, probe_vector
-
         people, unknown = labelled_photos(faces)
         jobs = [(name, p) for name, photos in people.items() for p in photos]
         jobs += [(f"{UNKNOWN_LABEL}{p.stem}", p) for p in unknown]

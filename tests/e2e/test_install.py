@@ -1,13 +1,25 @@
-"""deploy/install.sh into a throwaway root: the files a Pi install lays out, with the right modes."""
+"""deploy/install.sh into a throwaway root: the files a Pi install lays out, with the right modes, and a unit
+that systemd's own tools accept and rate as well hardened."""
 
 from __future__ import annotations
 
+import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from edgeface.config import load_config
+from tests.support.configs import write_config
 from tests.support.data import ROOT
+from tests.support.process import DaemonProcess
+from tests.support.scenes import still_frames
+
+UNIT = ROOT / "systemd" / "edgeface.service"
+MAX_EXPOSURE = 4.5
+"""The highest ``systemd-analyze security`` exposure the unit may have (it was 6.9 before hardening)."""
 
 
 def install(root: Path) -> subprocess.CompletedProcess[str]:
@@ -35,6 +47,8 @@ def test_install_lays_out_unit_config_and_models_under_a_prefix(tmp_path: Path) 
         "ProtectHome=true",
         "PrivateTmp=true",
         "NoNewPrivileges=true",
+        "MemoryDenyWriteExecute=true",
+        "DevicePolicy=closed",
         "StateDirectory=edgeface",
         "ExecStopPost=/opt/edgeface/venv/bin/edgeface --config /etc/edgeface/edgeface.yaml relay lock",
     ):
@@ -62,3 +76,80 @@ def test_an_existing_config_is_kept_on_reinstall(tmp_path: Path) -> None:
     done = install(root)
     assert (root / "etc/edgeface/edgeface.yaml").read_text() == "device_id: mine\n"
     assert "keeping existing" in done.stdout
+
+
+def test_systemd_analyze_verify_accepts_the_installed_unit_without_a_warning(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    install(root)
+    # The venv these tests run in stands in for the one install.sh builds (it needs the network).
+    (root / "opt/edgeface/venv").symlink_to(sys.prefix)
+    unit = tmp_path / "edgeface.service"
+    unit.write_text((root / "etc/systemd/system/edgeface.service").read_text().replace("/opt/", f"{root}/opt/"))
+    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False)
+    # verify exits 0 on unknown keys and bad values; it only warns, so any output is a failure.
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_systemd_analyze_security_rates_the_unit_at_most_4_5() -> None:
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--threshold={MAX_EXPOSURE * 10:.0f}", str(UNIT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for edgeface.service: (\d+\.\d+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) <= MAX_EXPOSURE and done.returncode == 0, done.stdout
+    passed = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("✓")}
+    for setting in ("CapabilityBoundingSet=~CAP_SYS_ADMIN", "MemoryDenyWriteExecute=", "SystemCallFilter=~@privileged"):
+        assert setting in passed, setting
+
+
+def test_the_unit_names_no_supplementary_group_that_could_be_missing() -> None:
+    # A group named in SupplementaryGroups= that the system lacks stops the unit (216/GROUP); the
+    # installer puts the user in the groups that exist instead.
+    assert not [line for line in UNIT.read_text().splitlines() if line.startswith("SupplementaryGroups=")]
+
+
+@pytest.mark.parametrize(
+    ("groups", "joined", "missing"),
+    [
+        pytest.param(["gpio:x:997:", "video:x:44:"], {"gpio", "video"}, set(), id="raspberry-pi-os"),
+        pytest.param(["video:x:44:"], {"video"}, {"gpio"}, id="debian-or-jetson-without-gpio"),
+    ],
+)
+def test_the_installer_puts_the_user_in_the_device_groups_the_system_has(
+    tmp_path: Path, groups: list[str], joined: set[str], missing: set[str]
+) -> None:
+    root = tmp_path / "image"
+    etc = root / "etc"
+    etc.mkdir(parents=True)
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (etc / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+    (etc / "group").write_text("\n".join(["root:x:0:", *groups]) + "\n")
+    (etc / "gshadow").write_text("".join(f"{g.split(':')[0]}:*::\n" for g in ["root", *groups]))
+    first = install(root).stdout
+    again = install(root).stdout
+    entries = [line.split(":") for line in (etc / "group").read_text().splitlines()]
+    members = [name for name, _, _, users in entries if "edgeface" in users.split(",")]
+    assert sorted(members) == sorted(joined), "each device group that exists, once"
+    [user] = [line.split(":") for line in (etc / "passwd").read_text().splitlines() if line.startswith("edgeface:")]
+    assert [gid for name, _, gid, _ in entries if name == "edgeface"] == [user[3]], "Group=edgeface exists"
+    assert "created system user edgeface" in first and "created system user" not in again
+    for group in missing:
+        assert f"no {group} group here" in first
+
+
+def test_the_daemon_and_its_relay_lock_run_with_memory_deny_write_execute(tmp_path: Path) -> None:
+    """onnxruntime, OpenCV and CPython work when no mapping may be writable and executable (the unit's
+    MemoryDenyWriteExecute=true), from the models loading to a decision and the relay lock after stop."""
+    config = write_config(
+        tmp_path / "edgeface.yaml", camera={"path": str(still_frames(tmp_path / "frames", count=3)), "fps": 10}
+    )
+    sandbox = [sys.executable, "-m", "tests.support.mdwe"]
+    with DaemonProcess(config, verbose=False, wrapper=sandbox) as daemon:
+        daemon.wait_for("decision type=unknown", 60)
+        assert daemon.terminate(15) == 0
+    lock = [*sandbox, sys.executable, "-m", "edgeface", "--config", str(config), "relay", "lock"]
+    done = subprocess.run(lock, capture_output=True, text=True, check=False, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr

@@ -39,7 +39,8 @@ class DaemonProcess:
         """``wrapper`` goes before the command (a sandbox that execs it, e.g. ``tests.support.mdwe``)."""
         self.config = config
         self.settings = yaml.safe_load(config.read_text())
-        args = [*wrapper, sys.executable, "-m", "edgeface", *(["-v"] if verbose else []), "--config", str(config), "run"]
+        flags = ["-v"] if verbose else []
+        args = [*wrapper, sys.executable, "-m", "edgeface", *flags, "--config", str(config), "run"]
         inherited = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
         child_env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(

@@ -4,18 +4,23 @@ that systemd's own tools accept and rate as well hardened."""
 from __future__ import annotations
 
 import re
+import signal
 import stat
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edgeface.config import load_config
-from tests.support.configs import write_config
+from tests.support.broker import Broker, Collector, free_port
+from tests.support.configs import mqtt_section, write_config
 from tests.support.data import ROOT
 from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
+from tests.support.timing import wait_until
 
 UNIT = ROOT / "systemd" / "edgeface.service"
 MAX_EXPOSURE = 4.5
@@ -140,15 +145,29 @@ def test_the_installer_puts_the_user_in_the_device_groups_the_system_has(
         assert f"no {group} group here" in first
 
 
-def test_the_daemon_and_its_relay_lock_run_with_memory_deny_write_execute(tmp_path: Path) -> None:
-    """onnxruntime, OpenCV and CPython work when no mapping may be writable and executable (the unit's
-    MemoryDenyWriteExecute=true), from the models loading to a decision and the relay lock after stop."""
+def test_the_daemon_and_its_relay_lock_work_in_the_units_system_call_sandbox(tmp_path: Path, broker: Broker) -> None:
+    """numpy, onnxruntime, OpenCV, SQLite, paho and the HTTP servers run under the unit's SystemCallFilter=,
+    RestrictAddressFamilies= and MemoryDenyWriteExecute=: from the models loading to a decision published
+    to the broker, a scrape, a reload, a clean stop and the relay lock that systemd runs after it."""
+    metrics, web = free_port(), free_port()
     config = write_config(
-        tmp_path / "edgeface.yaml", camera={"path": str(still_frames(tmp_path / "frames", count=3)), "fps": 10}
+        tmp_path / "edgeface.yaml",
+        camera={"path": str(still_frames(tmp_path / "frames", count=3)), "fps": 10},
+        mqtt=mqtt_section(broker),
+        metrics={"port": metrics},
+        web={"enabled": True, "port": web},
     )
-    sandbox = [sys.executable, "-m", "tests.support.mdwe"]
-    with DaemonProcess(config, verbose=False, wrapper=sandbox) as daemon:
-        daemon.wait_for("decision type=unknown", 60)
+    sandbox = [sys.executable, "-m", "tests.support.sandbox", str(UNIT)]
+    with (
+        Collector(broker, [f"edgeface/{yaml.safe_load(config.read_text())['device_id']}/event"]) as events,
+        DaemonProcess(config, wrapper=sandbox) as daemon,
+    ):
+        wait_until(lambda: bool(events.messages()) or daemon.proc.poll() is not None, 60, "the stranger's event")
+        assert daemon.proc.poll() is None, "\n".join([f"exit {daemon.proc.returncode}", *daemon.lines()[-20:]])
+        for url in (f"http://127.0.0.1:{metrics}/metrics", f"http://127.0.0.1:{web}/health.json"):
+            assert urllib.request.urlopen(url, timeout=5).status == 200
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_for("reloaded ", 20)
         assert daemon.terminate(15) == 0
     lock = [*sandbox, sys.executable, "-m", "edgeface", "--config", str(config), "relay", "lock"]
     done = subprocess.run(lock, capture_output=True, text=True, check=False, timeout=60, cwd=ROOT)

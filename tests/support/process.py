@@ -36,7 +36,7 @@ class DaemonProcess:
         verbose: bool = True,
         wrapper: Sequence[str] = (),
     ) -> None:
-        """``wrapper`` goes before the command (a sandbox that execs it, e.g. ``tests.support.mdwe``)."""
+        """``wrapper`` goes before the command (a sandbox that execs it, e.g. ``tests.support.sandbox``)."""
         self.config = config
         self.settings = yaml.safe_load(config.read_text())
         flags = ["-v"] if verbose else []

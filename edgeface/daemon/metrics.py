@@ -89,7 +89,7 @@ class Metrics:
         threshold: Callable[[], float],
         target_far: Callable[[], float],
     ) -> None:
-        """Read these gauges from the live parts at scrape time."""
+        """Read these values (gauges, and the camera-reconnect counter) from the live parts at scrape time."""
         self.outbox.set_function(outbox)
         self.broker.set_function(broker)
         self.relay.set_function(relay)

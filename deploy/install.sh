@@ -106,6 +106,27 @@ else
 fi
 install -m 0644 "$SRC/systemd/edgeface.service" "$UNIT_DIR/edgeface.service"
 
+# MemoryDenyWriteExecute=true keeps a library that needs an executable stack from loading at all (some
+# onnxruntime wheels do): then the daemon would never start, so it is turned off here, and only here.
+DROPIN="$UNIT_DIR/edgeface.service.d/memory-deny-write-execute.conf"
+if [ -x "$OPT/venv/bin/python" ]; then
+    found=0
+    needs=$("$OPT/venv/bin/python" "$SRC/deploy/execstack.py") || found=$?
+    if [ "$found" = 0 ]; then
+        rm -f "$DROPIN"
+    elif [ "$found" = 3 ]; then
+        install -d -m 0755 "$(dirname "$DROPIN")"
+        {
+            echo "# Written by deploy/install.sh: these need an executable stack, which MemoryDenyWriteExecute forbids:"
+            sed 's/^/#   /' <<<"$needs"
+            printf '[Service]\nMemoryDenyWriteExecute=false\n'
+        } > "$DROPIN"
+        say "MemoryDenyWriteExecute turned off in $DROPIN: $(tr '\n' ' ' <<<"$needs")need an executable stack"
+    else
+        exit "$found"
+    fi
+fi
+
 if [ -z "$PREFIX" ]; then
     chgrp "$USER_NAME" "$ETC" "$CONFIG"
     "$EDGEFACE" config check "$CONFIG"

@@ -3,13 +3,16 @@ that systemd's own tools accept and rate as well hardened."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -25,6 +28,15 @@ from tests.support.timing import wait_until
 UNIT = ROOT / "systemd" / "edgeface.service"
 MAX_EXPOSURE = 4.5
 """The highest ``systemd-analyze security`` exposure the unit may have (it was 6.9 before hardening)."""
+
+
+def execstack_tool() -> ModuleType:
+    """deploy/execstack.py, the installer's check for libraries that need an executable stack."""
+    spec = importlib.util.spec_from_file_location("execstack", ROOT / "deploy" / "execstack.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def install(root: Path) -> subprocess.CompletedProcess[str]:
@@ -172,3 +184,37 @@ def test_the_daemon_and_its_relay_lock_work_in_the_units_system_call_sandbox(tmp
     lock = [*sandbox, sys.executable, "-m", "edgeface", "--config", str(config), "relay", "lock"]
     done = subprocess.run(lock, capture_output=True, text=True, check=False, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_library_that_needs_an_executable_stack_turns_memory_deny_write_execute_off_and_says_so(
+    tmp_path: Path,
+) -> None:
+    tool = execstack_tool()
+    root = tmp_path / "root"
+    venv = root / "opt/edgeface/venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = venv.glob("lib/python3*/site-packages")
+    # A real extension module, marked as linked without -z noexecstack.
+    origin = importlib.util.find_spec("_json")
+    assert origin and origin.origin
+    lib = site / "needs_exec_stack.so"
+    shutil.copy(origin.origin, lib)
+    stack = tool.gnu_stack(lib)
+    assert stack is not None
+    data = bytearray(lib.read_bytes())
+    order = "little" if data[5] == 1 else "big"
+    data[stack[0] : stack[0] + 4] = (stack[1] | tool.PF_X).to_bytes(4, order)
+    lib.write_bytes(data)
+    load = [sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(lib)!r})"]
+    assert subprocess.run(load, check=False).returncode == 0, "it loads without the sandbox"
+    sandbox = [sys.executable, "-m", "tests.support.sandbox", str(UNIT)]
+    sandboxed = subprocess.run([*sandbox, *load], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert "cannot enable executable stack" in sandboxed.stderr, "and is refused under MemoryDenyWriteExecute"
+
+    said = install(root).stdout
+    dropin = root / "etc/systemd/system/edgeface.service.d/memory-deny-write-execute.conf"
+    assert "MemoryDenyWriteExecute turned off" in said and str(lib) in said
+    assert str(lib) in dropin.read_text() and "[Service]\nMemoryDenyWriteExecute=false\n" in dropin.read_text()
+    lib.unlink()
+    install(root)
+    assert not dropin.exists(), "a venv without such a library keeps the unit's MemoryDenyWriteExecute=true"

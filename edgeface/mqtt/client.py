@@ -18,18 +18,23 @@ Events
     PUBACK arrived after the last outbox write before a crash, or after a close that stopped
     waiting (it is sent again at the next start).
 
-Availability and door
+Availability, door, presence, health, snapshot and discovery
     Published with QoS 0, retained, only while connected, and re-published on every (re)connect:
     paho would otherwise keep a stale QoS 1 "unlocked" across a reconnect and deliver it *after*
     the fresh state, leaving the wrong retained value. The door's state comes first, before
     "online": a daemon that crashed during a pulse left a retained "unlocked", and the state given at
-    construction (the relay, locked at start) replaces it the moment the broker answers.
+    construction (the relay, locked at start) replaces it the moment the broker answers. The
+    discovery messages (:meth:`MqttPublisher.announce`) follow, so Home Assistant finds the states
+    it subscribes to already there.
 
 Connection
     MQTT 5 (mosquitto 1.6 and later), so that CONNECT can carry a Maximum Packet Size of
     :data:`MAX_PACKET_BYTES`: the broker then drops any larger message instead of sending it, and a
     250 MiB publish to ``cmd/unlock`` costs the door nothing (paho would buffer a whole packet
-    before anything could look at it). Paho's reconnect back-off is capped at
+    before anything could look at it). That limit is on what the broker sends *us*; what we send
+    (a snapshot is tens of KiB) is bounded only by the broker's own Maximum Packet Size, from its
+    CONNACK: paho does not check it, and a broker that gets a larger packet drops the connection,
+    so a snapshot that would not fit is skipped with one warning per connection. Paho's reconnect back-off is capped at
     :data:`RECONNECT_DELAY`'s few seconds: a door is back within moments of its broker.
 
 Commands
@@ -62,7 +67,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgeface.config import MqttConfig
 from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
-from edgeface.mqtt.discovery import Announcement, announcements
+from edgeface.mqtt.discovery import Announcement
 from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.pump import OutboxPump
 from edgeface.mqtt.topics import Topics
@@ -84,6 +89,13 @@ MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
 """The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
 RECONNECT_DELAY = (1, 3)
 """Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
+PUBLISH_OVERHEAD_BYTES = 16
+"""A QoS 0 PUBLISH's bytes besides its topic and payload: fixed header, lengths, an empty property list."""
+
+
+def _health(camera_online: bool) -> str:
+    """``<prefix>/health``: whether frames arrive, and the broker link (online whenever it can be read)."""
+    return json.dumps({"camera": "online" if camera_online else "offline", "broker": "online"}, sort_keys=True)
 
 
 class _Acked(NamedTuple):
@@ -140,6 +152,11 @@ class MqttPublisher:
         self._state_lock = threading.Lock()
         self._door = door
         self._presence: bool | None = None
+        self._health: str | None = None
+        self._snapshot: bytes | None = None
+        self._broker_max: int | None = None
+        """The broker's Maximum Packet Size from its CONNACK; None: it set none."""
+        self._too_big_logged = False
         self._announcements = tuple(announcements)
         self._connected = False
         self._ready = threading.Event()
@@ -173,9 +190,8 @@ class MqttPublisher:
         cls, cfg: MqttConfig, device_id: str, topic_prefix: str, outbox: Outbox, *, door: DoorState, nonces: NonceLog
     ) -> MqttPublisher:
         """The daemon's publisher: ``config.mqtt``, ``config.device_id``, ``config.topic_prefix``, the relay's
-        state and the nonce file."""
-        found = announcements(device_id, topic_prefix, cfg.remote_unlock.enabled) if cfg.discovery else ()
-        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, announcements=found, door=door, nonces=nonces)
+        state and the nonce file. Discovery comes later, from the service (:meth:`announce`)."""
+        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, door=door, nonces=nonces)
 
     def _make_client(self, cfg: MqttConfig, client_id: str, reconnect_delay: tuple[int, int]) -> Client:
         client = broker_client(cfg, client_id, log=log)
@@ -224,6 +240,44 @@ class MqttPublisher:
             self._presence = present
             if self._client is not None and self._connected:
                 self._client.publish(self.topics.presence, _ON_OFF[present], qos=STATE_QOS, retain=True)
+
+    def publish_health(self, camera_online: bool) -> None:
+        with self._state_lock:
+            self._health = _health(camera_online)
+            if self._client is not None and self._connected:
+                self._client.publish(self.topics.health, self._health, qos=STATE_QOS, retain=True)
+
+    def publish_snapshot(self, jpeg: bytes | None) -> None:
+        with self._state_lock:
+            # Kept in memory only, to be re-published after a reconnect; None (empty) clears the retained one.
+            self._snapshot = jpeg
+            if self._client is not None and self._connected:
+                self._send_snapshot(self._client)
+
+    def announce(self, items: Sequence[Announcement]) -> None:
+        """Publish these discovery messages (retained) now if connected, and again on every connect."""
+        with self._state_lock:
+            self._announcements = tuple(items)
+            if self._client is not None and self._connected:
+                for item in self._announcements:
+                    self._client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
+
+    def _send_snapshot(self, client: Client) -> None:
+        payload = self._snapshot or b""
+        size = len(payload) + len(self.topics.snapshot.encode()) + PUBLISH_OVERHEAD_BYTES
+        if self._broker_max is not None and size > self._broker_max:
+            if not self._too_big_logged:
+                self._too_big_logged = True
+                log.warning(
+                    "snapshot of %d bytes not published: MQTT broker %s:%d takes packets of at most %d bytes "
+                    "(its max_packet_size)",
+                    len(payload),
+                    self._host,
+                    self._port,
+                    self._broker_max,
+                )
+            return
+        client.publish(self.topics.snapshot, payload, qos=STATE_QOS, retain=True)
 
     def commands(self, timeout: float = 0.0) -> list[Command]:
         return self._inbox.take(timeout)
@@ -332,12 +386,18 @@ class MqttPublisher:
             return
         with self._state_lock:
             self._connected = True
+            self._broker_max = getattr(properties, "MaximumPacketSize", None)
+            self._too_big_logged = False
             self._signals.put(_Link(up=True))
             if self._door is not None:
                 client.publish(self.topics.door, self._door.value, qos=STATE_QOS, retain=True)
             client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._presence is not None:
                 client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
+            if self._health is not None:
+                client.publish(self.topics.health, self._health, qos=STATE_QOS, retain=True)
+            if self._snapshot is not None:
+                self._send_snapshot(client)
             for item in self._announcements:
                 client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
         client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])

@@ -27,6 +27,15 @@ Availability, door, presence, health, snapshot and discovery
     discovery messages (:meth:`MqttPublisher.announce`) follow, so Home Assistant finds the states
     it subscribes to already there.
 
+    Health and snapshot are retained too, but with QoS 1 (:data:`NEWER_STATE_QOS`), because a broker
+    ACL written before they existed denies them: mosquitto answers a denied QoS 1 publish with "not
+    authorized" (MQTT 5), and over TLS mosquitto 2.0 then also drops the connection (it does for a
+    denied QoS 0 one as well, without a word). So a refused topic is logged once and not published
+    again until a restart: such a door reconnects once and then runs as before, without the entity.
+    A QoS 1 message still in flight when the link drops is re-sent by paho *after* on_connect, so
+    on_connect does not send that topic again; when its PUBACK comes, the latest value follows if
+    it changed meanwhile.
+
 Connection
     MQTT 5 (mosquitto 1.6 and later), so that CONNECT can carry a Maximum Packet Size of
     :data:`MAX_PACKET_BYTES`: the broker then drops any larger message instead of sending it, and a
@@ -89,6 +98,8 @@ MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
 """The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
 RECONNECT_DELAY = (1, 3)
 """Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
+NEWER_STATE_QOS = 1
+"""QoS of the retained health and snapshot topics (see "Availability, door..." in the module docstring)."""
 PUBLISH_OVERHEAD_BYTES = 16
 """A QoS 0 PUBLISH's bytes besides its topic and payload: fixed header, lengths, an empty property list."""
 
@@ -152,8 +163,13 @@ class MqttPublisher:
         self._state_lock = threading.Lock()
         self._door = door
         self._presence: bool | None = None
-        self._health: str | None = None
-        self._snapshot: bytes | None = None
+        # The QoS 1 retained topics (health, snapshot), all under _state_lock: what each should hold, what
+        # was last handed to paho, and which messages await their PUBACK (mid → topic).
+        self._latest: dict[str, bytes] = {}
+        self._sent: dict[str, bytes] = {}
+        self._unacked: dict[int, str] = {}
+        self._refused: set[str] = set()
+        """Topics the broker refused (its ACL): not published again until a restart."""
         self._broker_max: int | None = None
         """The broker's Maximum Packet Size from its CONNACK; None: it set none."""
         self._too_big_logged = False
@@ -242,17 +258,11 @@ class MqttPublisher:
                 self._client.publish(self.topics.presence, _ON_OFF[present], qos=STATE_QOS, retain=True)
 
     def publish_health(self, camera_online: bool) -> None:
-        with self._state_lock:
-            self._health = _health(camera_online)
-            if self._client is not None and self._connected:
-                self._client.publish(self.topics.health, self._health, qos=STATE_QOS, retain=True)
+        self._publish_state(self.topics.health, _health(camera_online).encode())
 
     def publish_snapshot(self, jpeg: bytes | None) -> None:
-        with self._state_lock:
-            # Kept in memory only, to be re-published after a reconnect; None (empty) clears the retained one.
-            self._snapshot = jpeg
-            if self._client is not None and self._connected:
-                self._send_snapshot(self._client)
+        # Kept in memory only, to be re-published after a reconnect; None (empty) clears the retained one.
+        self._publish_state(self.topics.snapshot, jpeg or b"")
 
     def announce(self, items: Sequence[Announcement]) -> None:
         """Publish these discovery messages (retained) now if connected, and again on every connect."""
@@ -262,22 +272,54 @@ class MqttPublisher:
                 for item in self._announcements:
                     self._client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
 
-    def _send_snapshot(self, client: Client) -> None:
-        payload = self._snapshot or b""
-        size = len(payload) + len(self.topics.snapshot.encode()) + PUBLISH_OVERHEAD_BYTES
+    def _publish_state(self, topic: str, payload: bytes) -> None:
+        with self._state_lock:
+            self._latest[topic] = payload
+            if self._client is not None and self._connected:
+                self._send_state(self._client, topic)
+
+    def _send_state(self, client: Client, topic: str) -> None:
+        """Hand the latest value of a QoS 1 retained topic to paho, unless one is in flight (its PUBACK sends it)."""
+        if topic in self._refused or topic in self._unacked.values():
+            return
+        payload = self._latest[topic]
+        size = len(payload) + len(topic.encode()) + PUBLISH_OVERHEAD_BYTES
         if self._broker_max is not None and size > self._broker_max:
+            # The broker would drop the connection: skip it (a snapshot; the states are a few bytes).
             if not self._too_big_logged:
                 self._too_big_logged = True
                 log.warning(
-                    "snapshot of %d bytes not published: MQTT broker %s:%d takes packets of at most %d bytes "
+                    "%s of %d bytes not published: MQTT broker %s:%d takes packets of at most %d bytes "
                     "(its max_packet_size)",
+                    topic.rsplit("/", 1)[-1],
                     len(payload),
                     self._host,
                     self._port,
                     self._broker_max,
                 )
             return
-        client.publish(self.topics.snapshot, payload, qos=STATE_QOS, retain=True)
+        info = client.publish(topic, payload, qos=NEWER_STATE_QOS, retain=True)
+        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._unacked[info.mid] = topic
+            self._sent[topic] = payload
+
+    def _state_acked(self, mid: int, refused: bool, reason: ReasonCode) -> bool:
+        """A PUBACK of a QoS 1 retained topic: send its latest value if it changed meanwhile. False: not one."""
+        with self._state_lock:
+            topic = self._unacked.pop(mid, None)
+            if topic is None:
+                return False
+            if refused:
+                self._refused.add(topic)
+                log.error(
+                    "MQTT broker refused %s (%s): not published again until a restart; let the door's user "
+                    "write it (see the ACL in docs/home-assistant.md)",
+                    topic,
+                    reason,
+                )
+            elif self._client is not None and self._connected and self._sent.get(topic) != self._latest.get(topic):
+                self._send_state(self._client, topic)
+            return True
 
     def commands(self, timeout: float = 0.0) -> list[Command]:
         return self._inbox.take(timeout)
@@ -344,6 +386,8 @@ class MqttPublisher:
         if signal is None:
             return
         refused = signal.reason.is_failure
+        if self._state_acked(signal.mid, refused, signal.reason):
+            return
         event_id = self._pump.acked(signal.mid, refused=refused)
         if event_id is None:
             return  # a QoS 0 availability or door message
@@ -394,10 +438,8 @@ class MqttPublisher:
             client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._presence is not None:
                 client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
-            if self._health is not None:
-                client.publish(self.topics.health, self._health, qos=STATE_QOS, retain=True)
-            if self._snapshot is not None:
-                self._send_snapshot(client)
+            for topic in self._latest:
+                self._send_state(client, topic)
             for item in self._announcements:
                 client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
         client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])

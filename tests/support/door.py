@@ -84,9 +84,11 @@ def running_door(
     notifier: Notifier | None = None,
     on_stall: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    config_path: Path | None = None,
 ) -> Iterator[Door]:
     """The daemon's own composition (:func:`open_service`) on a MockFactory the test can read, on a thread.
 
+    ``config_path`` is the file a reload (:meth:`Service.request_reload`) reads: the one ``cfg`` came from.
     With ``watch=broker`` a :class:`Collector` subscribes to the door's topics before it starts
     (:attr:`Door.collector`). Leaving the block stops the loop and checks that it ended.
     """
@@ -94,7 +96,14 @@ def running_door(
     with ExitStack() as stack:
         collector = stack.enter_context(Collector(watch, [f"{cfg.topic_prefix}/#"])) if watch else None
         service = open_service(
-            cfg, stack, pin_factory=factory, notifier=notifier, wrap_camera=wrap_camera, on_stall=on_stall, clock=clock
+            cfg,
+            stack,
+            config_path=config_path,
+            pin_factory=factory,
+            notifier=notifier,
+            wrap_camera=wrap_camera,
+            on_stall=on_stall,
+            clock=clock,
         )
         if enrol is not None:
             list(enroll_photos(service.recognizer, service.store, enrol))

@@ -34,11 +34,6 @@ DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "co
 FRONT = DoorDevice("front", "edgeface/front")
 
 
-def object_ids(door: DoorDevice) -> dict[str, str]:
-    """Component → object id of each entity announced (the object id is the discovery topic's fourth part)."""
-    return {f"{t.split('/')[1]}/{t.split('/')[3]}": t for t in entities(door)}
-
-
 @pytest.mark.parametrize("remote_unlock", [True, False])
 @pytest.mark.parametrize("snapshot", [True, False])
 def test_discovery_payloads_follow_home_assistants_schema_and_our_topics(remote_unlock: bool, snapshot: bool) -> None:
@@ -68,7 +63,7 @@ def test_discovery_payloads_follow_home_assistants_schema_and_our_topics(remote_
 def test_the_entities_are_the_shared_contract() -> None:
     """Entity ids come from the device name and the entity name: ``edgeface_<id>_<slug of name>``."""
     found = entities(replace(FRONT, remote_unlock=True, snapshot=True))
-    names = {f"{t.split('/')[1]}.edgeface_front_{p['name'].lower().replace(' ', '_')}": p for t, p in found.items()}  # type: ignore[union-attr]
+    names = {f"{t.split('/')[1]}.edgeface_front_{p['name'].lower().replace(' ', '_')}": p for t, p in found.items()}
     assert set(names) == {
         "lock.edgeface_front_door",
         "sensor.edgeface_front_last_person",
@@ -94,7 +89,7 @@ def test_the_device_links_to_the_live_page_when_it_is_on(tmp_path: Path) -> None
     on = Config(device_id="front", state_dir=tmp_path, web=WebConfig(enabled=True, address="192.0.2.7", port=8081))
     door = DoorDevice.from_config(on)
     assert door.configuration_url == "http://192.0.2.7:8081/"
-    assert all(p["device"]["configuration_url"] == "http://192.0.2.7:8081/" for p in entities(door).values())  # type: ignore[index]
+    assert all(p["device"]["configuration_url"] == "http://192.0.2.7:8081/" for p in entities(door).values())
     # Port 0 picks a free port: the bound one is the one to link to; a wildcard address names no host.
     wild = Config(device_id="front", state_dir=tmp_path, web=WebConfig(enabled=True, address="0.0.0.0", port=0))
     url = DoorDevice.from_config(wild, web_port=41234).configuration_url

@@ -44,9 +44,24 @@ class Door:
     """A daemon running on a thread of the test process: its service, its relay's pin, its topics and, when
     it was started with ``watch=broker``, everything it published there."""
 
-    def __init__(self, service: Service, pin: MockPin, cfg: Config, collector: Collector | None = None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        pin: MockPin,
+        cfg: Config,
+        collector: Collector | None = None,
+        loop: threading.Thread | None = None,
+    ) -> None:
         self.service, self.pin, self.cfg = service, pin, cfg
         self._collector = collector
+        self._loop = loop
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the frame loop and wait for it to end: nothing decides after this (the broker link stays up)."""
+        self.service.stop()
+        if self._loop is not None:
+            self._loop.join(timeout)
+            assert not self._loop.is_alive(), "the frame loop did not stop"
 
     @property
     def collector(self) -> Collector:
@@ -116,7 +131,7 @@ def running_door(
         loop = threading.Thread(target=service.run, name="daemon")
         loop.start()
         try:
-            yield Door(service, pin, cfg, collector)
+            yield Door(service, pin, cfg, collector, loop)
         finally:
             service.stop()
             loop.join(10)

@@ -113,12 +113,18 @@ def test_the_camera_health_is_retained_and_follows_an_outage(tmp_path: Path, bro
 
 def test_a_reload_announces_the_door_again_and_applies_the_snapshot_switch(tmp_path: Path, broker: Broker) -> None:
     path = write_config(
-        tmp_path / "edgeface.yaml", camera={"path": str(empty_scene(tmp_path / "empty"))}, mqtt=mqtt_section(broker)
+        tmp_path / "edgeface.yaml",
+        camera={"path": str(empty_scene(tmp_path / "empty"))},
+        mqtt=mqtt_section(broker),
+        web={"enabled": True, "address": "127.0.0.1", "port": 0},
     )
     cfg = load_config(path)
     discovery = f"homeassistant/+/edgeface_{cfg.device_id}/+/config"
     with Collector(broker, [discovery]) as ha, running_door(cfg, config_path=path) as door:
         wait_until(lambda: len(ha.messages()) >= 5, 10, "the first announcement")
+        live_page = f"http://127.0.0.1:{door.service.web_port}/"  # port 0: the one the page is bound to
+        first = [json.loads(m.payload) for m in ha.messages() if m.payload]
+        assert {p["device"]["configuration_url"] for p in first} == {live_page}
         for removal in removals(cfg.device_id, cfg.topic_prefix):  # the owner deleted the device in HA
             ha.send(removal.topic, removal.payload, retain=True)
         seen = len(ha.messages())

@@ -27,14 +27,12 @@ Availability, door, presence, health, snapshot and discovery
     discovery messages (:meth:`MqttPublisher.announce`) follow, so Home Assistant finds the states
     it subscribes to already there.
 
-    Health and snapshot are retained too, but with QoS 1 (:data:`NEWER_STATE_QOS`), because a broker
-    ACL written before they existed denies them: mosquitto answers a denied QoS 1 publish with "not
-    authorized" (MQTT 5), and over TLS mosquitto 2.0 then also drops the connection (it does for a
-    denied QoS 0 one as well, without a word). So a refused topic is logged once and not published
-    again until a restart: such a door reconnects once and then runs as before, without the entity.
-    A QoS 1 message still in flight when the link drops is re-sent by paho *after* on_connect, so
-    on_connect does not send that topic again; when its PUBACK comes, the latest value follows if
-    it changed meanwhile.
+    Health and snapshot are retained QoS 0 states too, but newer than the broker ACL the docs used
+    to give: a broker that denies them may drop the connection at the denied publish (mosquitto 2.0
+    over TLS does). Each is followed by a marker, and a topic after which the connection is lost
+    twice in a row before the marker's PUBACK is logged once and not published again until a
+    restart (:class:`~edgeface.mqtt.denied.DeniedTopics`): such a door reconnects twice, then runs
+    as before without that entity.
 
 Connection
     MQTT 5 (mosquitto 1.6 and later), so that CONNECT can carry a Maximum Packet Size of
@@ -76,6 +74,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgeface.config import MqttConfig
 from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
+from edgeface.mqtt.denied import DeniedTopics
 from edgeface.mqtt.discovery import Announcement
 from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.pump import OutboxPump
@@ -98,8 +97,8 @@ MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
 """The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
 RECONNECT_DELAY = (1, 3)
 """Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
-NEWER_STATE_QOS = 1
-"""QoS of the retained health and snapshot topics (see "Availability, door..." in the module docstring)."""
+MARKER_QOS = 1
+"""The marker after a newer topic (``online`` again on the availability topic) needs a PUBACK."""
 PUBLISH_OVERHEAD_BYTES = 16
 """A QoS 0 PUBLISH's bytes besides its topic and payload: fixed header, lengths, an empty property list."""
 
@@ -163,13 +162,9 @@ class MqttPublisher:
         self._state_lock = threading.Lock()
         self._door = door
         self._presence: bool | None = None
-        # The QoS 1 retained topics (health, snapshot), all under _state_lock: what each should hold, what
-        # was last handed to paho, and which messages await their PUBACK (mid → topic).
-        self._latest: dict[str, bytes] = {}
-        self._sent: dict[str, bytes] = {}
-        self._unacked: dict[int, str] = {}
-        self._refused: set[str] = set()
-        """Topics the broker refused (its ACL): not published again until a restart."""
+        self._newer: dict[str, bytes] = {}
+        """The latest value of each newer retained topic (health, snapshot), under _state_lock."""
+        self._denied = DeniedTopics()
         self._broker_max: int | None = None
         """The broker's Maximum Packet Size from its CONNACK; None: it set none."""
         self._too_big_logged = False
@@ -258,11 +253,11 @@ class MqttPublisher:
                 self._client.publish(self.topics.presence, _ON_OFF[present], qos=STATE_QOS, retain=True)
 
     def publish_health(self, camera_online: bool) -> None:
-        self._publish_state(self.topics.health, _health(camera_online).encode())
+        self._publish_newer(self.topics.health, _health(camera_online).encode())
 
     def publish_snapshot(self, jpeg: bytes | None) -> None:
         # Kept in memory only, to be re-published after a reconnect; None (empty) clears the retained one.
-        self._publish_state(self.topics.snapshot, jpeg or b"")
+        self._publish_newer(self.topics.snapshot, jpeg or b"")
 
     def announce(self, items: Sequence[Announcement]) -> None:
         """Publish these discovery messages (retained) now if connected, and again on every connect."""
@@ -272,20 +267,20 @@ class MqttPublisher:
                 for item in self._announcements:
                     self._client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
 
-    def _publish_state(self, topic: str, payload: bytes) -> None:
+    def _publish_newer(self, topic: str, payload: bytes) -> None:
         with self._state_lock:
-            self._latest[topic] = payload
+            self._newer[topic] = payload
             if self._client is not None and self._connected:
-                self._send_state(self._client, topic)
+                self._send_newer(self._client, topic)
 
-    def _send_state(self, client: Client, topic: str) -> None:
-        """Hand the latest value of a QoS 1 retained topic to paho, unless one is in flight (its PUBACK sends it)."""
-        if topic in self._refused or topic in self._unacked.values():
+    def _send_newer(self, client: Client, topic: str) -> None:
+        """Publish a newer topic's latest value, then its marker (see :mod:`edgeface.mqtt.denied`)."""
+        if not self._denied.allowed(topic):
             return
-        payload = self._latest[topic]
+        payload = self._newer[topic]
         size = len(payload) + len(topic.encode()) + PUBLISH_OVERHEAD_BYTES
         if self._broker_max is not None and size > self._broker_max:
-            # The broker would drop the connection: skip it (a snapshot; the states are a few bytes).
+            # The broker would drop the connection: skip it (a snapshot; the health is a few bytes).
             if not self._too_big_logged:
                 self._too_big_logged = True
                 log.warning(
@@ -298,28 +293,10 @@ class MqttPublisher:
                     self._broker_max,
                 )
             return
-        info = client.publish(topic, payload, qos=NEWER_STATE_QOS, retain=True)
-        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            self._unacked[info.mid] = topic
-            self._sent[topic] = payload
-
-    def _state_acked(self, mid: int, refused: bool, reason: ReasonCode) -> bool:
-        """A PUBACK of a QoS 1 retained topic: send its latest value if it changed meanwhile. False: not one."""
-        with self._state_lock:
-            topic = self._unacked.pop(mid, None)
-            if topic is None:
-                return False
-            if refused:
-                self._refused.add(topic)
-                log.error(
-                    "MQTT broker refused %s (%s): not published again until a restart; let the door's user "
-                    "write it (see the ACL in docs/home-assistant.md)",
-                    topic,
-                    reason,
-                )
-            elif self._client is not None and self._connected and self._sent.get(topic) != self._latest.get(topic):
-                self._send_state(self._client, topic)
-            return True
+        client.publish(topic, payload, qos=STATE_QOS, retain=True)
+        marker = client.publish(self.topics.availability, "online", qos=MARKER_QOS, retain=True)
+        if marker.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._denied.published(topic, marker.mid)
 
     def commands(self, timeout: float = 0.0) -> list[Command]:
         return self._inbox.take(timeout)
@@ -386,8 +363,9 @@ class MqttPublisher:
         if signal is None:
             return
         refused = signal.reason.is_failure
-        if self._state_acked(signal.mid, refused, signal.reason):
-            return
+        with self._state_lock:
+            if self._denied.acked(signal.mid):
+                return
         event_id = self._pump.acked(signal.mid, refused=refused)
         if event_id is None:
             return  # a QoS 0 availability or door message
@@ -438,8 +416,8 @@ class MqttPublisher:
             client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._presence is not None:
                 client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
-            for topic in self._latest:
-                self._send_state(client, topic)
+            for topic in self._newer:
+                self._send_newer(client, topic)
             for item in self._announcements:
                 client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
         client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])
@@ -479,6 +457,16 @@ class MqttPublisher:
         self._signals.put(_Link(up=False))
         if self._closing:
             return
+        with self._state_lock:
+            refused = self._denied.dropped()
+        for topic in refused:
+            log.error(
+                "MQTT broker %s:%d dropped the connection twice right after %s: its ACL probably denies it; "
+                "not published again until a restart (let the door's user write it: docs/home-assistant.md)",
+                self._host,
+                self._port,
+                topic,
+            )
         self._note_outage(
             logging.WARNING,
             "lost the connection to MQTT broker %s:%d (%s); events wait in the outbox, retrying",

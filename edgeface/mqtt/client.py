@@ -18,7 +18,7 @@ Events
     PUBACK arrived after the last outbox write before a crash, or after a close that stopped
     waiting (it is sent again at the next start).
 
-Availability, door, presence, health, snapshot and discovery
+Availability, door, presence, discovery, health and snapshot
     Published with QoS 0, retained, only while connected, and re-published on every (re)connect:
     paho would otherwise keep a stale QoS 1 "unlocked" across a reconnect and deliver it *after*
     the fresh state, leaving the wrong retained value. The door's state comes first, before
@@ -41,8 +41,9 @@ Connection
     before anything could look at it). That limit is on what the broker sends *us*; what we send
     (a snapshot is tens of KiB) is bounded only by the broker's own Maximum Packet Size, from its
     CONNACK: paho does not check it, and a broker that gets a larger packet drops the connection,
-    so a snapshot that would not fit is skipped with one warning per connection. Paho's reconnect back-off is capped at
-    :data:`RECONNECT_DELAY`'s few seconds: a door is back within moments of its broker.
+    so a snapshot that would not fit is skipped with one warning per connection. Paho's reconnect
+    back-off is capped at :data:`RECONNECT_DELAY`'s few seconds: a door is back within moments of
+    its broker.
 
 Commands
     Paho's network thread parses each command with :mod:`edgeface.mqtt.commands` (strict parsing, and
@@ -99,6 +100,8 @@ RECONNECT_DELAY = (1, 3)
 """Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
 MARKER_QOS = 1
 """The marker after a newer topic (``online`` again on the availability topic) needs a PUBACK."""
+MARKER_ROOM = 8
+"""Markers in flight at once beyond the events (a camera flapping makes one per change)."""
 PUBLISH_OVERHEAD_BYTES = 16
 """A QoS 0 PUBLISH's bytes besides its topic and payload: fixed header, lengths, an empty property list."""
 
@@ -208,7 +211,9 @@ class MqttPublisher:
         client = broker_client(cfg, client_id, log=log)
         # No client.enable_logger(): paho logs an ERROR on every reconnect attempt, and an outage must
         # be logged once. Our callbacks log their own failures (see _guarded).
-        client.max_inflight_messages = self._max_inflight
+        # Room beyond the pump's events for the markers, so that none waits in paho's queue: one sent after
+        # close()'s "offline" would leave the door "online" on the broker.
+        client.max_inflight_messages = self._max_inflight + MARKER_ROOM
         client.reconnect_delay_set(*reconnect_delay)
         client.will_set(self.topics.availability, "offline", qos=WILL_QOS, retain=True)
         client.on_connect = self._on_connect
@@ -416,10 +421,11 @@ class MqttPublisher:
             client.publish(self.topics.availability, "online", qos=STATE_QOS, retain=True)
             if self._presence is not None:
                 client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
-            for topic in self._newer:
-                self._send_newer(client, topic)
             for item in self._announcements:
                 client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
+            # Last: a broker whose ACL denies one of these may drop the connection there.
+            for topic in self._newer:
+                self._send_newer(client, topic)
         client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])
         log.info(
             "%s MQTT broker %s:%d (%d events waiting in the outbox)",

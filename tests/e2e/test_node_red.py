@@ -1,4 +1,4 @@
-"""The shipped Node-RED flow (deploy/node-red/flow.json) in a real Node-RED, fed by a real door.
+"""The shipped Node-RED flow (deploy/node-red/flow.json) in a real Node-RED, fed by a real door and its camera.
 
 What its user sees: node status and the debug sidebar, read from the editor's websocket; and that events a
 door publishes while Node-RED is down reach the flow once it is back.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +16,12 @@ from edgeface.config import RemoteUnlockConfig
 from edgeface.values import Decision, EventType
 from tests.support.broker import Broker, Collector, fresh_device_id
 from tests.support.configs import service_config
+from tests.support.data import LIN
+from tests.support.data import STRANGER as STRANGER_PHOTO
 from tests.support.door import Door, running_door
 from tests.support.events import make_event
 from tests.support.nodered import Comms, NodeRed, shipped_flow
-from tests.support.scenes import empty_scene
+from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
 # The flow's nodes, by the ids it ships with.
@@ -46,11 +49,12 @@ def node_red(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="module")
 def door(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
-    """A door on the test broker with remote unlock on; its camera sees nobody, so the test makes each decision."""
+    """A door on the test broker, remote unlock on, "lin" enrolled; its camera shows an empty room until a test
+    puts someone in front of it (:func:`tests.support.scenes.show`)."""
     tmp_path = tmp_path_factory.mktemp("door")
     unlock = RemoteUnlockConfig(enabled=True, max_seconds=1.0)
-    cfg = service_config(tmp_path, empty_scene(tmp_path / "empty"), broker, remote_unlock=unlock)
-    with running_door(cfg, watch=broker) as running:
+    cfg = service_config(tmp_path, empty_scene(tmp_path / "camera"), broker, remote_unlock=unlock)
+    with running_door(cfg, enrol=[("lin", LIN)], watch=broker) as running:
         yield running
 
 
@@ -65,11 +69,11 @@ def count(comms: Comms, node_id: str) -> int:
 
 
 def test_each_decision_shows_who_and_which_door_on_node_status_and_the_whole_event_in_the_sidebar(
-    node_red: NodeRed, door: Door
+    node_red: NodeRed, door: Door, tmp_path: Path
 ) -> None:
     comms = node_red.comms
     assert comms is not None
-    here = door.cfg.device_id
+    here, camera = door.cfg.device_id, Path(door.cfg.camera.path)
     # The door state topic's '+' takes a door the flow was never told about; its retained state shows at once.
     comms.wait(lambda: f"{here} locked" in texts(comms, DOOR), 10, "the new door's retained state")
     before = {node: count(comms, node) for node in (GRANTED, DENIED, STRANGER)}
@@ -78,22 +82,27 @@ def test_each_decision_shows_who_and_which_door_on_node_status_and_the_whole_eve
     door.collector.send(door.topic("cmd/unlock"), b"{}")
     remote = comms.wait_status(EVENT, f"remote unlock at {here}")
     comms.wait(lambda: texts(comms, DOOR)[-2:] == [f"{here} unlocked", f"{here} locked"], 10, "the pulse")
-    door.service.act(Decision(EventType.GRANTED, "ann", 0.71, 3))
-    granted = comms.wait_status(EVENT, f"ann at {here}")
-    door.service.act(Decision(EventType.DENIED, "bob", 0.62, 3, reason="schedule"))
+    show(camera, still_frames(tmp_path / "lin", LIN))
+    granted = comms.wait_status(EVENT, f"lin at {here}", timeout=30)
+    show(camera, still_frames(tmp_path / "stranger", STRANGER_PHOTO))
+    stranger = comms.wait_status(EVENT, f"stranger at {here}", timeout=30)
+    show(camera, empty_scene(tmp_path / "empty"))
+    door.service.act(Decision(EventType.DENIED, "bob", 0.62, 3, reason="schedule"))  # as the schedule check does
     denied = comms.wait_status(EVENT, f"denied: bob at {here}")
-    door.service.act(Decision(EventType.UNKNOWN, None, 0.21, 3))
-    stranger = comms.wait_status(EVENT, f"stranger at {here}")
 
-    assert [remote.fill, granted.fill, denied.fill, stranger.fill] == ["green", "green", "red", "yellow"]
+    assert [remote.fill, granted.fill, stranger.fill, denied.fill] == ["green", "green", "yellow", "red"]
     published = door.events()[sent:]
-    assert [e["type"] for e in published] == ["granted", "granted", "denied", "unknown"]
-    assert published[0]["person"] is None and published[0]["reason"] == "remote"
+    assert [(e["type"], e["person"], e.get("reason")) for e in published] == [
+        ("granted", None, "remote"),
+        ("granted", "lin", None),
+        ("unknown", None, None),
+        ("denied", "bob", "schedule"),
+    ]
     # The sidebar has each event exactly as the door published it; "granted" names the remote unlock.
     assert comms.debug(EVENT)[-4:] == published
-    assert comms.wait_debug(GRANTED, 2)[-2:] == ["remote unlock", "ann"]
-    assert comms.wait_debug(DENIED, 1)[-1] == published[2]
-    assert comms.wait_debug(STRANGER, 1)[-1] == published[3]
+    assert comms.wait_debug(GRANTED, 2)[-2:] == ["remote unlock", "lin"]
+    assert comms.wait_debug(STRANGER, 1)[-1] == published[2]
+    assert comms.wait_debug(DENIED, 1)[-1] == published[3]
     comms.wait(
         lambda: {node: count(comms, node) - before[node] for node in before} == {GRANTED: 2, DENIED: 1, STRANGER: 1},
         5,

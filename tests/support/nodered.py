@@ -14,6 +14,7 @@ module Node-RED ships: ``status/<node id>`` messages are a node's status, ``debu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -70,9 +71,13 @@ ws.on("error", (err) => { process.stderr.write(String(err) + "\\n"); process.exi
 
 
 def node_red_script() -> Path:
+    """Node-RED's entry point, as installed from this checkout's lock file (install.sh stamps it with its hash)."""
     script = NODE_RED_DIR / "node_modules" / "node-red" / "red.js"
-    if not script.is_file():
-        pytest.fail(f"Node-RED is not installed in {NODE_RED_DIR}: run deploy/node-red/install.sh (bootstrap does)")
+    stamp = NODE_RED_DIR / ".installed-from"
+    lock = hashlib.sha256((ROOT / "deploy" / "node-red" / "package-lock.json").read_bytes()).hexdigest()
+    if not script.is_file() or not stamp.is_file() or stamp.read_text().strip() != lock:
+        state = "is not installed" if not script.is_file() else "is not the one deploy/node-red/package-lock.json pins"
+        pytest.fail(f"Node-RED in {NODE_RED_DIR} {state}: run deploy/node-red/install.sh (bootstrap does)")
     return script
 
 

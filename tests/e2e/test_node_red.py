@@ -71,9 +71,8 @@ def count(comms: Comms, node_id: str) -> int:
 def test_each_decision_shows_who_and_which_door_on_node_status_and_the_whole_event_in_the_sidebar(
     node_red: NodeRed, door: Door, tmp_path: Path
 ) -> None:
-    comms = node_red.comms
-    assert comms is not None
-    here, camera = door.cfg.device_id, Path(door.cfg.camera.path)
+    comms, here, camera = node_red.comms, door.cfg.device_id, door.cfg.camera.path
+    assert comms is not None and camera is not None
     # The door state topic's '+' takes a door the flow was never told about; its retained state shows at once.
     comms.wait(lambda: f"{here} locked" in texts(comms, DOOR), 10, "the new door's retained state")
     before = {node: count(comms, node) for node in (GRANTED, DENIED, STRANGER)}
@@ -82,11 +81,11 @@ def test_each_decision_shows_who_and_which_door_on_node_status_and_the_whole_eve
     door.collector.send(door.topic("cmd/unlock"), b"{}")
     remote = comms.wait_status(EVENT, f"remote unlock at {here}")
     comms.wait(lambda: texts(comms, DOOR)[-2:] == [f"{here} unlocked", f"{here} locked"], 10, "the pulse")
-    show(camera, still_frames(tmp_path / "lin", LIN))
+    show(Path(camera), still_frames(tmp_path / "lin", LIN))
     granted = comms.wait_status(EVENT, f"lin at {here}", timeout=30)
-    show(camera, still_frames(tmp_path / "stranger", STRANGER_PHOTO))
+    show(Path(camera), still_frames(tmp_path / "stranger", STRANGER_PHOTO))
     stranger = comms.wait_status(EVENT, f"stranger at {here}", timeout=30)
-    show(camera, empty_scene(tmp_path / "empty"))
+    show(Path(camera), empty_scene(tmp_path / "empty"))
     door.service.act(Decision(EventType.DENIED, "bob", 0.62, 3, reason="schedule"))  # as the schedule check does
     denied = comms.wait_status(EVENT, f"denied: bob at {here}")
 

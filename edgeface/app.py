@@ -88,7 +88,7 @@ def open_service(
         log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), motion is not None)
     camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
     audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
-    metrics = Metrics()
+    metrics = Metrics(model=recognizer.embedder.profile.name)
     metrics.watch(
         outbox=lambda: len(outbox),
         broker=lambda: float(publisher.connected),

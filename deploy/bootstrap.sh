@@ -24,6 +24,9 @@ command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium
 command -v promtool >/dev/null || missing+=(prometheus)
 # systemd-analyze: the install tests verify the unit and rate its hardening (containers often lack systemd).
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+# node, npm: deploy/node-red/install.sh installs the Node-RED that the flow test imports deploy/node-red/flow.json into.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing system packages: ${missing[*]}"
@@ -38,4 +41,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+# Node-RED for tests/e2e/test_node_red.py, pinned by its lock file, in .tools/node-red/ (quick once installed).
+bash "$(dirname "${BASH_SOURCE[0]}")/node-red/install.sh"
 echo "bootstrap: ready ($("$VENV/bin/python" --version), $VENV)"

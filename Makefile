@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit setup clean
 
-$(STAMP): pyproject.toml deploy/bootstrap.sh
+$(STAMP): pyproject.toml deploy/bootstrap.sh deploy/node-red/install.sh deploy/node-red/package-lock.json
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
 	touch $(STAMP)
 

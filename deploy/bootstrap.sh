@@ -33,4 +33,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+# Home Assistant core for tests/e2e/test_home_assistant.py, in its own venv under .tools/ (quick once installed).
+bash "$(dirname "${BASH_SOURCE[0]}")/homeassistant.sh"
 echo "bootstrap: ready ($("$VENV/bin/python" --version), $VENV)"

@@ -1,0 +1,269 @@
+"""A real Home Assistant core, set up through its own APIs as a new user sets it up, on the session's broker.
+
+``deploy/homeassistant.sh`` installs the pinned core in a venv of its own under ``.tools/homeassistant/``
+(``make test`` and ``make test-ha`` run it). The ``home_assistant`` fixture starts one per session,
+headless on a free loopback port, from a minimal ``configuration.yaml``: no ``default_config``, only
+``http`` on 127.0.0.1 beside the integrations the core always sets up (frontend, onboarding, ...). Then,
+as the UI would: the onboarding creates the owner (``/api/onboarding/users`` → an auth code →
+``/auth/token``), and the MQTT integration is added through the config-flow REST API, pointed at the
+session's mosquitto. Home Assistant runs with ``--skip-pip``: it installs nothing while the tests run,
+so a requirement the install step missed shows as an integration that failed to set up
+(:meth:`HomeAssistant.setup_errors`), not as a download.
+
+Tests read entities with :meth:`HomeAssistant.state` (``/api/states/<entity_id>``) and act with
+:meth:`HomeAssistant.call` (``/api/services/<domain>/<service>``). A :class:`StateLog` polls entities on a
+thread and keeps every distinct state it saw, for states that a later one soon replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.broker import Broker, free_port
+from tests.support.data import ROOT
+from tests.support.timing import wait_until
+
+log = logging.getLogger(__name__)
+
+HA_HOME = ROOT / ".tools" / "homeassistant"
+HASS = HA_HOME / "venv" / "bin" / "hass"
+INSTALL = ROOT / "deploy" / "homeassistant.sh"
+
+START_TIMEOUT = 180.0
+"""Seconds for a first start (it writes its storage and compiles nothing; about 10 s here, more under load)."""
+
+CONFIGURATION = """\
+homeassistant:
+  name: edgeface test
+  latitude: 52.52
+  longitude: 13.40
+  elevation: 34
+  unit_system: metric
+  time_zone: UTC
+  country: DE
+  currency: EUR
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+logger:
+  default: warning
+  logs:
+    homeassistant.components.mqtt: info
+"""
+"""Location and units given, so that no start-up step looks them up on the network."""
+
+
+class HomeAssistantError(AssertionError):
+    """Home Assistant answered with an HTTP error (``status``), or did not come up: the message quotes it."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class HomeAssistant:
+    """One ``hass`` process with its own config dir, on ``127.0.0.1:port``."""
+
+    config_dir: Path
+    port: int = field(default_factory=free_port)
+    token: str | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.config_dir / "home-assistant.log"
+
+    def start(self, timeout: float = START_TIMEOUT) -> float:
+        """Start it and wait until its HTTP API answers; returns the seconds that took."""
+        if not HASS.exists():
+            pytest.fail(f"Home Assistant is not installed: run {INSTALL.relative_to(ROOT)} (make test-ha does)")
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        (self.config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=self.port))
+        started = time.monotonic()
+        with open(self.config_dir / "stdout.log", "ab") as out:
+            self._proc = subprocess.Popen(
+                [str(HASS), "--config", str(self.config_dir), "--skip-pip", "--log-file", str(self.log_path)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise HomeAssistantError(f"hass exited with {self._proc.returncode}:\n{self.log_tail()}")
+            try:
+                self.request("GET", "/api/onboarding", auth=False)
+                return time.monotonic() - started
+            except (OSError, HomeAssistantError):
+                time.sleep(0.2)
+        raise HomeAssistantError(f"Home Assistant did not answer on {self.url} within {timeout} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = "".join(
+            p.read_text(errors="replace") for p in (self.config_dir / "stdout.log", self.log_path) if p.exists()
+        )
+        return "\n".join(text.splitlines()[-lines:])
+
+    def setup_errors(self) -> list[str]:
+        """Log lines of integrations or platforms that failed to set up (a missing requirement, a bad entity)."""
+        if not self.log_path.exists():
+            return []
+        markers = ("Setup failed for", "Error setting up", "Unable to install", "Unable to prepare setup")
+        return [
+            line for line in self.log_path.read_text(errors="replace").splitlines() if any(m in line for m in markers)
+        ]
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, auth: bool = True, form: bool = False
+    ) -> Any:
+        """One REST call; its decoded JSON answer. An HTTP error raises HomeAssistantError quoting the answer."""
+        headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
+        data = None
+        if body is not None:
+            data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded" if form else "application/json"
+        call = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(call, timeout=15) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            answer = exc.read().decode(errors="replace")
+            raise HomeAssistantError(f"{method} {path}: HTTP {exc.code}: {answer}", exc.code) from exc
+
+    def onboard(self, username: str = "owner", password: str = "edgeface-test-password") -> None:
+        """Create the owner as the onboarding page does and log in with the auth code it returns."""
+        client_id = f"{self.url}/"
+        user = {"client_id": client_id, "name": "Owner", "username": username, "password": password, "language": "en"}
+        code = self.request("POST", "/api/onboarding/users", user, auth=False)["auth_code"]
+        grant = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
+        self.token = self.request("POST", "/auth/token", grant, auth=False, form=True)["access_token"]
+        wait_until(lambda: self.request("GET", "/api/config")["state"] == "RUNNING", 60, "Home Assistant running")
+
+    def add_mqtt(self, broker: Broker) -> dict[str, Any]:
+        """Add the MQTT integration as the UI does (config flow, step ``broker``); the created entry."""
+        flow = self.request("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
+        assert (flow["type"], flow["step_id"]) == ("form", "broker"), flow
+        done = self.request(
+            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"broker": broker.host, "port": broker.port}
+        )
+        assert done["type"] == "create_entry" and done["result"]["state"] == "loaded", done
+        entry: dict[str, Any] = done["result"]
+        return entry
+
+    def state(self, entity_id: str) -> dict[str, Any] | None:
+        """``/api/states/<entity_id>``: state, attributes, times; None while Home Assistant has no such entity."""
+        try:
+            found: dict[str, Any] = self.request("GET", f"/api/states/{entity_id}")
+        except HomeAssistantError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found
+
+    def states(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.request("GET", "/api/states")
+        return found
+
+    def call(self, domain: str, service: str, **data: Any) -> None:
+        """Call a service as a dashboard button does (``lock.unlock``, ``entity_id=...``)."""
+        self.request("POST", f"/api/services/{domain}/{service}", data)
+
+    def wait_state(self, entity_id: str, state: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The entity once its state is ``state``; AssertionError naming what it was instead."""
+        seen: list[dict[str, Any] | None] = [None]
+
+        def reached() -> bool:
+            seen[0] = self.state(entity_id)
+            return seen[0] is not None and seen[0]["state"] == state
+
+        try:
+            wait_until(reached, timeout, f"{entity_id} == {state!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last seen: {seen[0]}") from None
+        assert seen[0] is not None
+        return seen[0]
+
+
+class StateLog:
+    """Every distinct (state, attributes) of some entities, polled from Home Assistant on a thread.
+
+    A poll every ``interval`` seconds: two changes closer together than that show as the second only,
+    so tests look for what they expect among many, never for an exact sequence.
+    """
+
+    def __init__(self, hass: HomeAssistant, entity_ids: list[str], interval: float = 0.05) -> None:
+        self.hass, self.entity_ids, self.interval = hass, entity_ids, interval
+        self._seen: dict[str, list[dict[str, Any]]] = {entity_id: [] for entity_id in entity_ids}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ha-states", daemon=True)
+
+    def __enter__(self) -> StateLog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            wanted = set(self.entity_ids)
+            for found in self.hass.states():
+                if found["entity_id"] in wanted:
+                    self._record(found)
+
+    def _record(self, found: dict[str, Any]) -> None:
+        with self._lock:
+            history = self._seen[found["entity_id"]]
+            if not history or (history[-1]["state"], history[-1]["attributes"]) != (
+                found["state"],
+                found["attributes"],
+            ):
+                history.append(found)
+
+    def history(self, entity_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._seen[entity_id])
+
+
+@pytest.fixture(scope="session")
+def home_assistant(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
+    """The session's Home Assistant: onboarded, with the MQTT integration on the session's broker."""
+    hass = HomeAssistant(tmp_path_factory.mktemp("homeassistant"))
+    seconds = hass.start()
+    try:
+        hass.onboard()
+        hass.add_mqtt(broker)
+        log.info("Home Assistant answered after %.1f s on %s", seconds, hass.url)
+        yield hass
+    finally:
+        hass.stop()

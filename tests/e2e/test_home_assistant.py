@@ -114,10 +114,8 @@ def test_home_assistant_creates_each_entity_of_the_door_from_its_discovery(
 ) -> None:
     entity_id = getattr(clip_door.entities, entity)
     assert entity_id.startswith(f"{domain}.")
-    wait_until(lambda: home_assistant.state(entity_id) is not None, 30, f"Home Assistant to create {entity_id}")
-    found = home_assistant.state(entity_id)
-    assert found is not None
-    assert found["state"] != "unavailable", f"{entity_id} is unavailable: the door's availability is not online"
+    # Created from the discovery config, then available once the retained "online" arrives.
+    found = home_assistant.wait_available(entity_id, 30)
     expected = {
         k: v.format(device=clip_door.door.cfg.device_id) if isinstance(v, str) else v for k, v in attributes.items()
     }

@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,15 +197,24 @@ class HomeAssistant:
         self.request("POST", f"/api/services/{domain}/{service}", data)
 
     def wait_state(self, entity_id: str, state: str, timeout: float = 20.0) -> dict[str, Any]:
-        """The entity once its state is ``state``; AssertionError naming what it was instead."""
+        """The entity once its state is ``state``; AssertionError saying what it was instead."""
+        return self._wait(entity_id, lambda found: found["state"] == state, f"{entity_id} == {state!r}", timeout)
+
+    def wait_available(self, entity_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The entity once Home Assistant has it and it is not ``unavailable``."""
+        return self._wait(entity_id, lambda found: found["state"] != "unavailable", f"{entity_id} available", timeout)
+
+    def _wait(
+        self, entity_id: str, done: Callable[[dict[str, Any]], bool], what: str, timeout: float
+    ) -> dict[str, Any]:
         seen: list[dict[str, Any] | None] = [None]
 
         def reached() -> bool:
             seen[0] = self.state(entity_id)
-            return seen[0] is not None and seen[0]["state"] == state
+            return seen[0] is not None and done(seen[0])
 
         try:
-            wait_until(reached, timeout, f"{entity_id} == {state!r}")
+            wait_until(reached, timeout, what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last seen: {seen[0]}") from None
         assert seen[0] is not None

@@ -9,6 +9,7 @@ Assistant's has_entity_name naming), which is what the README's automations refe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,15 +18,18 @@ from typing import Any
 
 import pytest
 
+from edgeface.capture.camera import Camera
 from edgeface.config import RelayConfig, RemoteUnlockConfig
 from edgeface.ops.enroll import photos_in
 from tests.support.broker import Broker
 from tests.support.configs import service_config
 from tests.support.data import DEMO_CLIP, DEMO_FACES
 from tests.support.door import Door, running_door
-from tests.support.homeassistant import HomeAssistant, StateLog
+from tests.support.homeassistant import HeldCamera, HomeAssistant, StateLog
 from tests.support.scenes import empty_scene
 from tests.support.timing import wait_until
+
+log = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.homeassistant
 
@@ -77,8 +81,9 @@ class WatchedDoor:
 def clip_door(
     tmp_path_factory: pytest.TempPathFactory, broker: Broker, home_assistant: HomeAssistant
 ) -> Iterator[WatchedDoor]:
-    """A door on the demo clip with Lin enrolled (everyone else in it is a stranger), remote unlock on,
-    its entities' states logged from Home Assistant from before it starts."""
+    """A door on the demo clip with Lin enrolled (everyone else in it is a stranger) and remote unlock on,
+    its entities' states logged from Home Assistant. Its camera shows the clip once Home Assistant has
+    the door's entities, so that Home Assistant sees every decision."""
     cfg = service_config(
         tmp_path_factory.mktemp("clip-door"),
         DEMO_CLIP,
@@ -88,7 +93,21 @@ def clip_door(
     )
     entities = Entities(cfg.device_id)
     enrolled = [(person, photo) for person, photo in photos_in(DEMO_FACES) if person == "lin_manuel_miranda"]
-    with StateLog(home_assistant, entities.all()) as states, running_door(cfg, enrol=enrolled, watch=broker) as door:
+    cameras: list[HeldCamera] = []
+
+    def held(camera: Camera) -> Camera:
+        cameras.append(HeldCamera(camera))
+        return cameras[0]
+
+    with (
+        StateLog(home_assistant, entities.all()) as states,
+        running_door(cfg, enrol=enrolled, watch=broker, wrap_camera=held) as door,
+    ):
+        try:
+            wait_until(lambda: all(home_assistant.available(e) for e in entities.all()), 30, "the door's entities")
+        except AssertionError:
+            log.warning("not every entity of the door is in Home Assistant: the entity tests say which")
+        cameras[0].release()
         yield WatchedDoor(door, entities, states)
 
 

@@ -32,6 +32,8 @@ from typing import Any
 
 import pytest
 
+from edgeface.capture.camera import Camera, CaptureStats
+from edgeface.values import Frame
 from tests.support.broker import Broker, free_port
 from tests.support.data import ROOT
 from tests.support.timing import wait_until
@@ -196,6 +198,11 @@ class HomeAssistant:
         """Call a service as a dashboard button does (``lock.unlock``, ``entity_id=...``)."""
         self.request("POST", f"/api/services/{domain}/{service}", data)
 
+    def available(self, entity_id: str) -> bool:
+        """Whether Home Assistant has the entity and it is not ``unavailable``."""
+        found = self.state(entity_id)
+        return found is not None and found["state"] != "unavailable"
+
     def wait_state(self, entity_id: str, state: str, timeout: float = 20.0) -> dict[str, Any]:
         """The entity once its state is ``state``; AssertionError saying what it was instead."""
         return self._wait(entity_id, lambda found: found["state"] == state, f"{entity_id} == {state!r}", timeout)
@@ -262,6 +269,41 @@ class StateLog:
     def history(self, entity_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._seen[entity_id])
+
+
+class HeldCamera:
+    """A camera whose frames the daemon gets only once :meth:`release` is called; until then each read
+    times out, as a camera with nothing new to show does.
+
+    MQTT events are not retained: a door whose first face comes before Home Assistant has created
+    and subscribed its entities reports a decision that Home Assistant never sees. Holding the frames
+    until the entities exist plays a door that Home Assistant has known for long.
+    """
+
+    def __init__(self, inner: Camera) -> None:
+        self.inner = inner
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def read(self, timeout: float) -> Frame | None:
+        if not self._released.wait(timeout):
+            return None
+        return self.inner.read(timeout)
+
+    @property
+    def stats(self) -> CaptureStats:
+        return self.inner.stats
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> HeldCamera:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @pytest.fixture(scope="session")

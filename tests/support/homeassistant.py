@@ -26,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,11 @@ from typing import Any
 import pytest
 
 from edgeface.capture.camera import Camera, CaptureStats
+from edgeface.config import Config
 from edgeface.values import Frame
 from tests.support.broker import Broker, free_port
 from tests.support.data import ROOT
+from tests.support.door import Door, Enrolment, running_door
 from tests.support.timing import wait_until
 
 log = logging.getLogger(__name__)
@@ -304,6 +307,91 @@ class HeldCamera:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Entities:
+    """The entity ids Home Assistant gives one door's discovery: ``<domain>.edgeface_<device id>_<name>``,
+    from the device name "edgeface <id>" and each entity's name (has_entity_name), as the README lists them."""
+
+    device: str
+
+    def id(self, domain: str, name: str) -> str:
+        return f"{domain}.edgeface_{self.device}_{name}"
+
+    @property
+    def door(self) -> str:
+        """The lock (remote unlock on)."""
+        return self.id("lock", "door")
+
+    @property
+    def last_person(self) -> str:
+        return self.id("sensor", "last_person")
+
+    @property
+    def decision(self) -> str:
+        return self.id("event", "decision")
+
+    @property
+    def face(self) -> str:
+        return self.id("binary_sensor", "face_present")
+
+    @property
+    def camera(self) -> str:
+        return self.id("binary_sensor", "camera")
+
+    def all(self) -> list[str]:
+        return [self.door, self.last_person, self.decision, self.face, self.camera]
+
+
+@dataclass(frozen=True)
+class WatchedDoor:
+    """A running door, its entity ids, and every state Home Assistant showed for them."""
+
+    door: Door
+    entities: Entities
+    states: StateLog
+
+    def shown(self, entity_id: str, state: str, kind: str) -> bool:
+        """Whether Home Assistant showed ``state`` for ``entity_id`` with the id of an event of type ``kind``
+        among its attributes (of any such event: events that follow at once hide each other between polls)."""
+        ids = {e["id"] for e in self.door.events() if e["type"] == kind}
+        return any(s["state"] == state and s["attributes"].get("id") in ids for s in self.states.history(entity_id))
+
+    def event_types(self) -> set[str]:
+        """The types of the decisions the door's event entity showed."""
+        return {
+            s["attributes"]["event_type"]
+            for s in self.states.history(self.entities.decision)
+            if "event_type" in s["attributes"]
+        }
+
+
+@contextmanager
+def watched_door(
+    hass: HomeAssistant, cfg: Config, broker: Broker, *, enrol: Enrolment | None = None
+) -> Iterator[WatchedDoor]:
+    """:func:`~tests.support.door.running_door` on ``broker`` (remote unlock on in ``cfg``, so the door is
+    a lock), its entities' states logged from Home Assistant. Its camera shows nothing until Home
+    Assistant has the door's entities, so that Home Assistant sees every decision."""
+    entities = Entities(cfg.device_id)
+    cameras: list[HeldCamera] = []
+
+    def held(camera: Camera) -> Camera:
+        cameras.append(HeldCamera(camera))
+        return cameras[0]
+
+    with (
+        StateLog(hass, entities.all()) as states,
+        running_door(cfg, enrol=enrol, watch=broker, wrap_camera=held) as door,
+    ):
+        try:
+            wait_until(lambda: all(hass.available(e) for e in entities.all()), 30, "the door's entities")
+        except AssertionError:
+            # Show the camera all the same: the tests of each entity say which one is missing.
+            log.warning("Home Assistant lacks some of the entities of %s: %s", cfg.device_id, entities.all())
+        cameras[0].release()
+        yield WatchedDoor(door, entities, states)
 
 
 @pytest.fixture(scope="session")

@@ -359,12 +359,9 @@ class WatchedDoor:
         return any(s["state"] == state and s["attributes"].get("id") in ids for s in self.states.history(entity_id))
 
     def event_types(self) -> set[str]:
-        """The types of the decisions the door's event entity showed."""
-        return {
-            s["attributes"]["event_type"]
-            for s in self.states.history(self.entities.decision)
-            if "event_type" in s["attributes"]
-        }
+        """The types of the decisions the door's event entity showed (None before the first)."""
+        shown = (s["attributes"].get("event_type") for s in self.states.history(self.entities.decision))
+        return {kind for kind in shown if kind is not None}
 
 
 @contextmanager

@@ -73,14 +73,16 @@ def test_home_assistant_creates_each_entity_of_the_door_from_its_discovery(
     device = clip_door.door.cfg.device_id
     expected = {k: v.format(device=device) if isinstance(v, str) else v for k, v in attributes.items()}
     assert {k: found["attributes"].get(k) for k in expected} == expected
-    assert home_assistant.setup_errors() == []
+    assert home_assistant.errors() == []
 
 
 def test_the_camera_entity_is_on_while_frames_arrive(clip_door: WatchedDoor, home_assistant: HomeAssistant) -> None:
     home_assistant.wait_state(clip_door.entities.camera, "on", 30)
 
 
-def test_the_last_person_and_the_decision_event_follow_a_grant_and_a_stranger(clip_door: WatchedDoor) -> None:
+def test_the_last_person_and_the_decision_event_follow_a_grant_and_a_stranger(
+    clip_door: WatchedDoor, home_assistant: HomeAssistant
+) -> None:
     entities, states = clip_door.entities, clip_door.states
     clip_door.door.wait_event("granted", 60)
     clip_door.door.wait_event("unknown", 60)
@@ -94,6 +96,7 @@ def test_the_last_person_and_the_decision_event_follow_a_grant_and_a_stranger(cl
         return "unlocked" in seen and "locked" in seen[seen.index("unlocked") :]
 
     wait_until(pulse_shown, 20, "the grant's pulse on the lock")
+    assert home_assistant.errors() == []
 
 
 def test_a_denial_that_names_the_person_does_not_read_like_a_grant(
@@ -111,6 +114,7 @@ def test_a_denial_that_names_the_person_does_not_read_like_a_grant(
         wait_until(lambda: door.shown(door.entities.last_person, "denied: lin_manuel_miranda", "denied"), 20, "denial")
         wait_until(lambda: door.event_types() == {"denied"}, 20, "the denial as an event")
         assert True not in door.door.pin_levels()
+    assert home_assistant.errors() == []
 
 
 def test_lock_unlock_opens_the_relay_and_lock_lock_relocks_it_before_the_pulse_ends(
@@ -146,3 +150,4 @@ def test_lock_unlock_opens_the_relay_and_lock_lock_relocks_it_before_the_pulse_e
         wait_until(
             lambda: door_topic()[-2:] == [b"unlocked", b"locked"], 5, f"the door topic to end locked: {door_topic()}"
         )
+    assert home_assistant.errors() == []

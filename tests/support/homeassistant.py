@@ -1,18 +1,19 @@
 """A real Home Assistant core, set up through its own APIs as a new user sets it up, on the session's broker.
 
 ``deploy/homeassistant.sh`` installs the pinned core in a venv of its own under ``.tools/homeassistant/``
-(``make test`` and ``make test-ha`` run it). The ``home_assistant`` fixture starts one per session,
+(``make test`` and ``make test-ha`` run it). The ``home_assistant`` fixture starts one per test module,
 headless on a free loopback port, from a minimal ``configuration.yaml``: no ``default_config``, only
 ``http`` on 127.0.0.1 beside the integrations the core always sets up (frontend, onboarding, ...). Then,
 as the UI would: the onboarding creates the owner (``/api/onboarding/users`` → an auth code →
 ``/auth/token``), and the MQTT integration is added through the config-flow REST API, pointed at the
 session's mosquitto. Home Assistant runs with ``--skip-pip``: it installs nothing while the tests run,
 so a requirement the install step missed shows as an integration that failed to set up
-(:meth:`HomeAssistant.setup_errors`), not as a download.
+(:meth:`HomeAssistant.errors`), not as a download.
 
 Tests read entities with :meth:`HomeAssistant.state` (``/api/states/<entity_id>``) and act with
 :meth:`HomeAssistant.call` (``/api/services/<domain>/<service>``). A :class:`StateLog` polls entities on a
-thread and keeps every distinct state it saw, for states that a later one soon replaces.
+thread and keeps every distinct state it saw, for states that a later one soon replaces;
+:func:`watched_door` runs a door whose decisions all reach Home Assistant (:class:`HeldCamera`).
 """
 
 from __future__ import annotations
@@ -137,14 +138,12 @@ class HomeAssistant:
         )
         return "\n".join(text.splitlines()[-lines:])
 
-    def setup_errors(self) -> list[str]:
-        """Log lines of integrations or platforms that failed to set up (a missing requirement, a bad entity)."""
+    def errors(self) -> list[str]:
+        """Home Assistant's ERROR log lines: an integration that failed to set up (a requirement the install
+        step missed), a discovery config or template it refused, an exception in a callback."""
         if not self.log_path.exists():
             return []
-        markers = ("Setup failed for", "Error setting up", "Unable to install", "Unable to prepare setup")
-        return [
-            line for line in self.log_path.read_text(errors="replace").splitlines() if any(m in line for m in markers)
-        ]
+        return [line for line in self.log_path.read_text(errors="replace").splitlines() if " ERROR (" in line]
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, auth: bool = True, form: bool = False
@@ -391,15 +390,24 @@ def watched_door(
         yield WatchedDoor(door, entities, states)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def home_assistant(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAssistant]:
-    """The session's Home Assistant: onboarded, with the MQTT integration on the session's broker."""
+    """A Home Assistant for the module's tests: onboarded, with the MQTT integration on the session's broker.
+
+    Per module, not per session: it leaves the broker to the other tests once its own are done.
+    """
     hass = HomeAssistant(tmp_path_factory.mktemp("homeassistant"))
-    seconds = hass.start()
+    started = time.monotonic()
     try:
+        answered = hass.start()
         hass.onboard()
         hass.add_mqtt(broker)
-        log.info("Home Assistant answered after %.1f s on %s", seconds, hass.url)
+        log.info(
+            "Home Assistant answered after %.1f s, onboarded and on MQTT after %.1f s (%s)",
+            answered,
+            time.monotonic() - started,
+            hass.url,
+        )
         yield hass
     finally:
         hass.stop()

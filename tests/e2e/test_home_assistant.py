@@ -147,7 +147,5 @@ def test_lock_unlock_opens_the_relay_and_lock_lock_relocks_it_before_the_pulse_e
         def door_topic() -> list[bytes]:
             return [m.payload for m in door.collector.messages(door.topic("door"))]
 
-        wait_until(
-            lambda: door_topic()[-2:] == [b"unlocked", b"locked"], 5, f"the door topic to end locked: {door_topic()}"
-        )
+        wait_until(lambda: door_topic()[-2:] == [b"unlocked", b"locked"], 5, "the door topic to end locked")
     assert home_assistant.errors() == []

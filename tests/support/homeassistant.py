@@ -86,8 +86,9 @@ class HomeAssistant:
 
     config_dir: Path
     port: int = field(default_factory=free_port)
-    token: str | None = None
-    _proc: subprocess.Popen[bytes] | None = None
+    token: str | None = field(default=None, init=False, repr=False)
+    """The owner's access token, once :meth:`onboard` has logged in."""
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -253,9 +254,14 @@ class StateLog:
         self._thread.join(5)
 
     def _run(self) -> None:
+        wanted = set(self.entity_ids)
         while not self._stop.wait(self.interval):
-            wanted = set(self.entity_ids)
-            for found in self.hass.states():
+            try:
+                states = self.hass.states()
+            except (OSError, HomeAssistantError) as exc:  # a slow answer under load: the next poll catches up
+                log.warning("could not poll Home Assistant's states: %s", exc)
+                continue
+            for found in states:
                 if found["entity_id"] in wanted:
                     self._record(found)
 

@@ -34,6 +34,7 @@ if [ -f "$STAMP" ] && [ "$(head -n1 "$STAMP")" = "$want" ] && [ -x "$VENV/bin/ha
     exit 0
 fi
 
+start=$SECONDS
 root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 usable() {  # a Python >= 3.12 that can make a venv with pip and has the modules Home Assistant imports
@@ -62,13 +63,18 @@ build_python() {
     trap 'rm -rf "$work"' EXIT
     (cd "$work" && apt-get "${opts[@]}" source --download-only -qq "$PYTHON_SOURCE")
     tar -xJf "$work"/"${PYTHON_SOURCE}"_*.orig.tar.xz -C "$work"
-    (
+    local log=$HOME_DIR/python-build.log
+    if ! (
         cd "$work"/Python-*/
-        ./configure -q --prefix="$BUILT" --disable-test-modules --without-ensurepip >/dev/null
-        make -s -j"$(nproc)" >/dev/null 2>&1
-        make -s install >/dev/null 2>&1
-    )
-    rm -rf "$work" "$apt"
+        ./configure --prefix="$BUILT" --disable-test-modules --without-ensurepip
+        make -j"$(nproc)"
+        make install
+    ) >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "homeassistant: building CPython failed (the whole log: $log)" >&2
+        exit 1
+    fi
+    rm -rf "$work" "$apt" "$log"
     trap - EXIT
 }
 
@@ -83,7 +89,6 @@ if [ -z "$python" ]; then
     usable "$python" || { echo "homeassistant: the CPython built in $BUILT is incomplete" >&2; exit 1; }
 fi
 
-start=$SECONDS
 rm -rf "$VENV" "$STAMP"
 "$python" -m venv "$VENV"
 # -qq: errors only (pip otherwise warns about every extra index the machine's pip.conf names and lacks).

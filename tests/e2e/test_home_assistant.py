@@ -54,23 +54,21 @@ def clip_door(
 
 
 @pytest.mark.parametrize(
-    ("entity", "domain", "attributes"),
+    ("entity_id", "attributes"),
     [
-        ("door", "lock", {"friendly_name": "edgeface {device} Door"}),
-        ("last_person", "sensor", {"friendly_name": "edgeface {device} Last person"}),
-        ("decision", "event", {"event_types": ["granted", "denied", "unknown"]}),
-        ("face", "binary_sensor", {"friendly_name": "edgeface {device} Face present", "device_class": "occupancy"}),
-        ("camera", "binary_sensor", {"device_class": "connectivity"}),
+        ("lock.edgeface_{device}_door", {"friendly_name": "edgeface {device} Door"}),
+        ("sensor.edgeface_{device}_last_person", {"friendly_name": "edgeface {device} Last person"}),
+        ("event.edgeface_{device}_decision", {"event_types": ["granted", "denied", "unknown"]}),
+        ("binary_sensor.edgeface_{device}_face_present", {"device_class": "occupancy"}),
+        ("binary_sensor.edgeface_{device}_camera", {"device_class": "connectivity"}),
     ],
 )
 def test_home_assistant_creates_each_entity_of_the_door_from_its_discovery(
-    clip_door: WatchedDoor, home_assistant: HomeAssistant, entity: str, domain: str, attributes: dict[str, Any]
+    clip_door: WatchedDoor, home_assistant: HomeAssistant, entity_id: str, attributes: dict[str, Any]
 ) -> None:
-    entity_id = getattr(clip_door.entities, entity)
-    assert entity_id.startswith(f"{domain}.")
-    # Created from the discovery config, then available once the retained "online" arrives.
-    found = home_assistant.wait_available(entity_id, 30)
     device = clip_door.door.cfg.device_id
+    # Created from the discovery config, then available once the retained "online" arrives.
+    found = home_assistant.wait_available(entity_id.format(device=device), 30)
     expected = {k: v.format(device=device) if isinstance(v, str) else v for k, v in attributes.items()}
     assert {k: found["attributes"].get(k) for k in expected} == expected
     assert home_assistant.errors() == []

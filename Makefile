@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit setup clean test-ha
 
-$(STAMP): pyproject.toml deploy/bootstrap.sh deploy/homeassistant.sh
+$(STAMP): pyproject.toml deploy/bootstrap.sh deploy/node-red/install.sh deploy/node-red/package-lock.json \
+          deploy/homeassistant.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
 	touch $(STAMP)
 

@@ -19,6 +19,14 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosqu
 command -v openssl >/dev/null || missing+=(openssl)
 # chromium: the live view test loads the page in headless Chromium.
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+# promtool (Debian ships it only in prometheus: 19 MB download, 96 MB installed, ~15 s): the metrics test lints
+# a running daemon's /metrics with it.
+command -v promtool >/dev/null || missing+=(prometheus)
+# systemd-analyze: the install tests verify the unit and rate its hardening (containers often lack systemd).
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+# node, npm: deploy/node-red/install.sh installs the Node-RED that the flow test imports deploy/node-red/flow.json into.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing system packages: ${missing[*]}"
@@ -33,6 +41,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+# Node-RED for tests/e2e/test_node_red.py, pinned by its lock file, in .tools/node-red/ (quick once installed).
+bash "$(dirname "${BASH_SOURCE[0]}")/node-red/install.sh"
 # Home Assistant core for tests/e2e/test_home_assistant.py, in its own venv under .tools/ (quick once installed).
 bash "$(dirname "${BASH_SOURCE[0]}")/homeassistant.sh"
 echo "bootstrap: ready ($("$VENV/bin/python" --version), $VENV)"

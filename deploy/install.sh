@@ -2,18 +2,25 @@
 # Install edgeface as a systemd service on Raspberry Pi OS (Bookworm) or Jetson (Ubuntu/L4T).
 #
 #   sudo deploy/install.sh                 # system install, service enabled and started
-#   deploy/install.sh --prefix /tmp/root   # everything under a throwaway root (no apt, no user, no systemctl)
+#   deploy/install.sh --prefix /tmp/root   # everything under another root (no apt, no systemctl; the user only
+#                                          # when ROOT/etc/passwd exists, as in an image being built)
 #   options: --no-apt, --no-start, --no-venv (lay out files only; for packagers and the tests)
 #
 # Layout: /opt/edgeface/{src,venv,models}, /etc/edgeface/edgeface.yaml (kept if present),
 # /etc/systemd/system/edgeface.service, state in /var/lib/edgeface (systemd StateDirectory, 0700).
+#
+# Device access comes from the user's groups, not from the unit: the edgeface user joins whichever of
+# gpio (/dev/gpiochip* on Raspberry Pi OS) and video (/dev/video*, /dev/media*, /dev/dma_heap) exist.
+# systemd gives a User= service that user's groups; naming them in SupplementaryGroups= instead would
+# fail the unit (216/GROUP) on a system without them (a stock Debian has no gpio group), and
+# `sudo -u edgeface edgeface enroll --camera` needs the same membership.
 set -euo pipefail
 
 PREFIX=""
 APT=1
 START=1
 VENV=1
-usage() { sed -n '2,9p' "$0"; exit "${1:-0}"; }
+usage() { sed -n '2,10p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) PREFIX=$(realpath -m "$2"); APT=0; START=0; shift 2 ;;
@@ -45,13 +52,24 @@ if [ "$APT" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
-if [ -z "$PREFIX" ]; then
-    if ! id "$USER_NAME" >/dev/null 2>&1; then
-        useradd --system --home-dir /var/lib/edgeface --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
+# Users and groups of the system being installed: this one, or the image under --prefix.
+has_entry() { if [ -z "$PREFIX" ]; then getent "$1" "$2" >/dev/null; else grep -q "^$2:" "$PREFIX/etc/$1"; fi; }
+shadow_tool() { if [ -z "$PREFIX" ]; then "$@"; else "$1" --prefix "$PREFIX" "${@:2}"; fi; }
+
+if [ -z "$PREFIX" ] || [ -f "$PREFIX/etc/passwd" ]; then
+    if ! has_entry passwd "$USER_NAME"; then
+        shadow_tool useradd --system --user-group --home-dir /var/lib/edgeface --no-create-home \
+            --shell /usr/sbin/nologin "$USER_NAME"
         say "created system user $USER_NAME"
     fi
+    declare -A devices=([gpio]="/dev/gpiochip*" [video]="/dev/video*, /dev/media*, /dev/dma_heap/*")
     for group in gpio video; do
-        getent group "$group" >/dev/null && usermod -aG "$group" "$USER_NAME"
+        if has_entry group "$group"; then
+            shadow_tool usermod -aG "$group" "$USER_NAME"
+            say "$USER_NAME is in group $group"
+        else
+            say "no $group group here: $USER_NAME opens ${devices[$group]} only if a udev rule lets it"
+        fi
     done
 fi
 
@@ -88,6 +106,27 @@ else
 fi
 install -m 0644 "$SRC/systemd/edgeface.service" "$UNIT_DIR/edgeface.service"
 
+# MemoryDenyWriteExecute=true keeps a library that needs an executable stack from loading at all (some
+# onnxruntime wheels do): then the daemon would never start, so it is turned off here, and only here.
+DROPIN="$UNIT_DIR/edgeface.service.d/memory-deny-write-execute.conf"
+if [ -x "$OPT/venv/bin/python" ]; then
+    found=0
+    needs=$("$OPT/venv/bin/python" "$SRC/deploy/execstack.py") || found=$?
+    if [ "$found" = 0 ]; then
+        rm -f "$DROPIN"
+    elif [ "$found" = 3 ]; then
+        install -d -m 0755 "$(dirname "$DROPIN")"
+        {
+            echo "# Written by deploy/install.sh: these need an executable stack, which MemoryDenyWriteExecute forbids:"
+            sed 's/^/#   /' <<<"$needs"
+            printf '[Service]\nMemoryDenyWriteExecute=false\n'
+        } > "$DROPIN"
+        say "MemoryDenyWriteExecute turned off in $DROPIN: $(tr '\n' ' ' <<<"$needs")need an executable stack"
+    else
+        exit "$found"
+    fi
+fi
+
 if [ -z "$PREFIX" ]; then
     chgrp "$USER_NAME" "$ETC" "$CONFIG"
     "$EDGEFACE" config check "$CONFIG"
@@ -97,5 +136,5 @@ if [ -z "$PREFIX" ]; then
     say "done: journalctl -u edgeface -f to watch it; enrol people with"
     say "  sudo -u $USER_NAME $EDGEFACE --config $CONFIG enroll --from-dir faces/"
 else
-    say "done (prefix $PREFIX: no user, no systemctl)"
+    say "done (prefix $PREFIX: no systemctl)"
 fi

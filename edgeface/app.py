@@ -88,7 +88,7 @@ def open_service(
         log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), motion is not None)
     camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
     audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
-    metrics = Metrics()
+    metrics = Metrics(model=recognizer.embedder.profile.name)
     metrics.watch(
         outbox=lambda: len(outbox),
         broker=lambda: float(publisher.connected),
@@ -100,10 +100,10 @@ def open_service(
     if cfg.metrics.port is not None:
         metrics.serve(cfg.metrics.address, cfg.metrics.port)
         stack.callback(metrics.close)
-    web = None
+    web, web_port = None, None
     if cfg.web.enabled:
         web = LiveView(cfg.web.fps)
-        web.serve(cfg.web.address, cfg.web.port)
+        web_port = web.serve(cfg.web.address, cfg.web.port)
         stack.callback(web.close)
     service = Service(
         cfg,
@@ -119,6 +119,7 @@ def open_service(
         metrics=metrics,
         audit=audit,
         web=web,
+        web_port=web_port,
         on_stall=on_stall,
         clock=clock,
     )
@@ -126,6 +127,7 @@ def open_service(
     relay.on_change(publisher.publish_door)
     if web is not None:
         web.health = service.health
+    service.announce()  # now that the live page's port is known (discovery links to it)
     service.reload_people()
     if cfg.fleet.enabled:
         # The fleet writes through its own store connection; the loop reloads the gallery on its own thread

@@ -115,6 +115,9 @@ class Event:
     similarity: float
     frames: int
     reason: str | None = None
+    suppressed: int | None = None
+    """On an unknown event: how many stranger decisions were folded into it since the last one reported
+    (see :mod:`edgeface.door.strangers`); None on other events."""
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -128,4 +131,6 @@ class Event:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.suppressed is not None:
+            out["suppressed"] = self.suppressed
         return out

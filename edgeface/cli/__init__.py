@@ -3,7 +3,10 @@
 Each module of this package registers a group of commands; every command is
 a small function taking the parsed arguments and the loaded config, and the
 work is done by the library modules. Errors edgeface raises on purpose
-become one ``edgeface: error: ...`` line and exit status 1.
+become one ``edgeface: error: ...`` line per problem and exit status 1; a
+mistyped command or choice gets the closest one suggested (exit status 2, as
+argparse's usage errors). A reader that goes away early (``edgeface people list
+| head``) ends the command quietly with status 141, as a shell reports SIGPIPE.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from edgeface import __version__
 from edgeface.cli import bench, fleet, models, ops, people, tools
 from edgeface.cli.common import CommandFunc
+from edgeface.cli.output import did_you_mean, error_lines
 from edgeface.config import Config, load_config
 from edgeface.errors import EdgefaceError
 
@@ -38,8 +43,24 @@ def configure_logging(verbosity: int) -> None:
         logging.getLogger(name).setLevel(min(level, logging.INFO))
 
 
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a suggestion for a mistyped choice (``peple`` → ``people``); subcommands inherit it."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            choices = [str(c) for c in action.choices]
+            hint = did_you_mean(str(value), choices)
+            message = f"invalid choice: {value!r}{hint} (choose from {', '.join(choices)})"
+            raise argparse.ArgumentError(action, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgeface", description="Face-recognition access control for the edge.")
+    description = "Face-recognition access control for the edge."
+    parser: argparse.ArgumentParser = Parser(prog="edgeface", description=description)
     parser.add_argument("--version", action="version", version=f"edgeface {__version__}")
     parser.add_argument("-c", "--config", type=Path, help="config file (default: $EDGEFACE_CONFIG, /etc/edgeface)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -58,11 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     func: CommandFunc = args.func
     try:
-        own = getattr(args, "own_config", False) and getattr(args, "path", None)
-        cfg = Config() if own else load_config(args.config)
-        return func(args, cfg)
+        cfg = Config() if getattr(args, "own_config", False) else load_config(args.config)
+        status = func(args, cfg)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return status
     except EdgefaceError as exc:
-        print(f"edgeface: error: {exc}", file=sys.stderr)
+        for line in error_lines(str(exc)):
+            print(line, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The recipe of the signal module's docs: point stdout at /dev/null so that the interpreter's
+        # own flush at exit cannot raise again, and end quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE

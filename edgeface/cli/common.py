@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
@@ -10,6 +11,7 @@ from edgeface.config import Config
 
 if TYPE_CHECKING:
     from edgeface.storage.people import Store
+    from edgeface.vision.recognize import Recognition
 
 T = TypeVar("T")
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -24,10 +26,30 @@ def progress(items: Sequence[T], desc: str) -> Iterable[T]:
     return bar
 
 
+def note(text: str) -> None:
+    """A line on stderr that never lands on a progress bar's line (tqdm clears the bar and redraws it below)."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
+
+
 def open_store(cfg: Config) -> Store:
     from edgeface.storage.people import Store
 
     return Store(cfg.store_path, keep_images=cfg.store.keep_images)
+
+
+def face_row(result: Recognition) -> dict[str, object]:
+    """One face as ``identify --json`` and ``inspect --json`` print it."""
+    return {
+        "box": [round(v, 1) for v in result.face.box],
+        "score": round(result.face.score, 3),
+        "landmarks": [[round(float(v), 1) for v in pt] for pt in result.face.landmarks],
+        "person": result.match.person,
+        "candidate": result.match.candidate,
+        "similarity": round(result.match.similarity, 4),
+        "decision": "known" if result.match.person else "unknown",
+    }
 
 
 def positive_int(text: str) -> int:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers, progress
+from edgeface.cli.output import FAIL, OK, paint_marks
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
 
@@ -20,7 +21,7 @@ def cmd_models_list(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     print(f"models in {cfg.models_dir}:")
     for entry, check in checks:
-        print(f"  {describe(entry, check)}")
+        print(paint_marks(f"  {describe(entry, check)}"))
     return 0
 
 
@@ -31,11 +32,11 @@ def cmd_models_verify(args: argparse.Namespace, cfg: Config) -> int:
     for check in configured_checks(cfg):
         if check.ok:
             pin = "" if check.expected else "  (no SHA-256 pinned)"
-            print(f"✓ {check.role}: {check.path}  sha256 {check.actual}{pin}")
+            print(paint_marks(f"{OK} {check.role}: {check.path}  sha256 {check.actual}{pin}"))
         else:
             failed += 1
             why = check.problem or f"sha256 {check.actual}, expected {check.expected}"
-            print(f"✗ {check.role}: {check.path}  {why}")
+            print(paint_marks(f"{FAIL} {check.role}: {check.path}  {why}"))
     return 1 if failed else 0
 
 

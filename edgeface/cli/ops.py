@@ -8,16 +8,17 @@ import sys
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers
+from edgeface.cli.output import print_json
 from edgeface.config import Config, default_config_path, load_config
 from edgeface.errors import EdgefaceError
 
 
-def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
+def _check_config(path: Path | None) -> None:
+    """Everything ``edgeface run`` checks before it starts; ConfigError (or another EdgefaceError) if not."""
     from edgeface.daemon.preflight import check_model_files
     from edgeface.models.checksums import file_sha256
 
-    path = args.path or default_config_path()
-    checked = load_config(path) if args.path else cfg
+    checked = load_config(path)
     check_model_files(checked)  # the same checks as `edgeface run`: present, and nobody else can change them
     for name in (checked.detector.model, checked.profile.model):
         file_sha256(checked.model_path(name))
@@ -26,8 +27,24 @@ def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
         from edgeface.mqtt.fleet import record_key
 
         record_key(checked.fleet, signing=checked.fleet.role == "admin")  # so is a fleet without its key
-    print(f"{path or '(embedded defaults)'}: ok")
-    return 0
+
+
+def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
+    # The file checked: PATH, else the active config (--config, $EDGEFACE_CONFIG, /etc), else none at all.
+    path = args.path or args.config or default_config_path()
+    name = str(path) if path is not None else "(embedded defaults: no config file)"
+    if not args.json:
+        _check_config(path)
+        print(f"{name}: ok")
+        return 0
+    try:
+        _check_config(path)
+    except EdgefaceError as exc:
+        problems = str(exc).splitlines()
+    else:
+        problems = []
+    print_json({"config": str(path) if path is not None else None, "ok": not problems, "problems": problems})
+    return 1 if problems else 0
 
 
 def cmd_config_show(args: argparse.Namespace, cfg: Config) -> int:
@@ -88,8 +105,9 @@ def register(sub: Subparsers) -> None:
         dest="action", required=True, metavar="ACTION"
     )
     p = config.add_parser("check", help="validate a config file and its model files")
-    p.add_argument("path", nargs="?", type=Path)
-    # With a PATH the file under test is loaded by the command, not as the active config.
+    p.add_argument("path", nargs="?", type=Path, help="the file to check (default: the active config)")
+    p.add_argument("--json", action="store_true", help='print {"config", "ok", "problems"}, also when it fails')
+    # The file under test is loaded by the command, so that its errors are the command's output (--json).
     p.set_defaults(func=cmd_config_check, own_config=True)
     p = config.add_parser("show", help="print the effective config as JSON")
     p.set_defaults(func=cmd_config_show)

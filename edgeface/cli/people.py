@@ -10,7 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from edgeface.cli.common import Subparsers, open_store, positive_int, progress
+from edgeface.cli.common import Subparsers, face_row, note, open_store, positive_int, progress
+from edgeface.cli.output import did_you_mean, print_json
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError, ImageError
 from edgeface.values import Image
@@ -41,7 +42,7 @@ def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
         # Say each piece of advice at most every 2 s: the camera delivers many frames a second.
         if time.monotonic() - told.get(text, -10.0) >= 2.0:
             told[text] = time.monotonic()
-            tqdm.write(f"  {text}", file=sys.stderr)
+            note(f"  {text}")
 
     with Recognizer.from_config(cfg) as recognizer, open_store(cfg) as store:
         with tqdm(total=3 * args.count, desc=f"looking at {args.name}", unit="shot", leave=False) as bar:
@@ -52,12 +53,26 @@ def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
                 "face the camera from about a metre, in good light, and try again"
             )
         added = enroll_shots(recognizer, store, args.name, shots)
-    print(f"enrolled {added} camera shot(s) of {args.name} (best quality {shots[0].score:.2f})")
+        people = len(store.people())
+    if args.json:
+        print_json(
+            {
+                "enrolled": added,
+                "already_enrolled": len(shots) - added,
+                "skipped": [],
+                "people": people,
+                "store": str(cfg.store_path),
+                "name": args.name,
+                "best_quality": round(shots[0].score, 4),
+            }
+        )
+    else:
+        print(f"enrolled {added} camera shot(s) of {args.name} (best quality {shots[0].score:.2f})")
     return 0
 
 
 def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.ops.enroll import EnrolResult, Outcome, enroll_photos, scan_faces
+    from edgeface.ops.enroll import EnrolResult, EnrolTally, enroll_photos, scan_faces
     from edgeface.vision.recognize import Recognizer
 
     if args.camera:
@@ -75,16 +90,13 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
         items, not_photos = [(args.name, p) for p in args.photos], []
     else:
         raise EdgefaceError("nothing to enrol: give NAME PHOTO... or --from-dir DIR")
-    enrolled = skipped = 0
+    tally = EnrolTally()
 
     def report(result: EnrolResult) -> None:
-        nonlocal enrolled, skipped
-        if result.outcome in (Outcome.ENROLLED, Outcome.ALREADY_ENROLLED):
-            enrolled += result.outcome is Outcome.ENROLLED
-            log.info("%s: %s (%s)", result.photo, result.outcome.value, result.name)
-        else:
-            skipped += 1
-            print(f"skipped {result.photo}: {result.outcome.value} — {result.detail}", file=sys.stderr)
+        tally.add(result)
+        log.info("%s: %s (%s)", result.photo, result.outcome.value, result.name)
+        if result.refused and not args.json:
+            note(f"skipped {result.line()}")
 
     for result in not_photos:
         report(result)
@@ -94,8 +106,19 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
         for result in enroll_photos(recognizer, store, progress(items, "enrolling")):
             report(result)
         people = len(store.people())
-    print(f"enrolled {enrolled} photo(s), skipped {skipped}; {people} people in {cfg.store_path}")
-    return 0 if enrolled or not skipped else 1
+    if args.json:
+        print_json(
+            {
+                "enrolled": tally.enrolled,
+                "already_enrolled": tally.already_enrolled,
+                "skipped": [r.to_dict() for r in tally.skipped],
+                "people": people,
+                "store": str(cfg.store_path),
+            }
+        )
+    else:
+        print(f"{tally.summary()}; {people} people in {cfg.store_path}")
+    return 1 if tally.failed else 0
 
 
 def _configured_model(cfg: Config) -> tuple[str, str]:
@@ -137,7 +160,8 @@ def cmd_people_list(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_people_remove(args: argparse.Namespace, cfg: Config) -> int:
     with open_store(cfg) as store:
         if not store.remove_person(args.name):
-            raise EdgefaceError(f"no enrolled person called {args.name!r}")
+            hint = did_you_mean(args.name, [p.name for p in store.people()])
+            raise EdgefaceError(f"no enrolled person called {args.name!r}{hint}")
     print(f"removed {args.name}")
     return 0
 
@@ -163,18 +187,7 @@ def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
                 failures += 1
                 continue
             results = recognizer.identify(image)
-            faces = [
-                {
-                    "box": [round(v, 1) for v in r.face.box],
-                    "score": round(r.face.score, 3),
-                    "landmarks": [[round(float(v), 1) for v in pt] for pt in r.face.landmarks],
-                    "person": r.match.person,
-                    "candidate": r.match.candidate,
-                    "similarity": round(r.match.similarity, 4),
-                    "decision": "known" if r.match.person else "unknown",
-                }
-                for r in results
-            ]
+            faces = [face_row(r) for r in results]
             if args.json:
                 print(json.dumps({"image": str(path), "threshold": round(recognizer.threshold, 4), "faces": faces}))
             else:
@@ -196,6 +209,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--camera", action="store_true", help="take the photos with the configured camera")
     p.add_argument("--count", type=positive_int, default=5, help="--camera: templates to keep (default 5)")
     p.add_argument("--timeout", type=float, default=60.0, help="--camera: give up after this many seconds")
+    p.add_argument("--json", action="store_true", help="print one JSON object (skipped photos in it, not on stderr)")
     p.set_defaults(func=cmd_enroll)
 
     people = sub.add_parser("people", help="list or remove enrolled people").add_subparsers(

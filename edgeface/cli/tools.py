@@ -8,22 +8,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeface.cli.common import Subparsers, open_store, progress
+from edgeface.cli.common import Subparsers, face_row, open_store, progress
+from edgeface.cli.output import mark, paint_marks, print_json
 from edgeface.config import Config, default_config_path
 from edgeface.errors import CameraError, EdgefaceError
-from edgeface.values import Vectors
 
 if TYPE_CHECKING:
-    from edgeface.vision.recognize import Recognizer
+    from edgeface.ops.calibrate import Calibration
 
 
 def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.ops.doctor import run_checks
 
     checks = run_checks(cfg)
-    for check in checks:
-        print(check.line())
     failed = sum(not c.ok for c in checks)
+    if args.json:
+        print_json({"ok": not failed, "passed": len(checks) - failed, "checks": [c.to_dict() for c in checks]})
+        return 1 if failed else 0
+    for check in checks:
+        print(paint_marks(f"{mark(check.ok)} {check.text()}"))
     print(f"{len(checks) - failed} of {len(checks)} checks passed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -69,6 +72,10 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
             raise CameraError(f"camera ({cfg.camera.source}) gave no frame in {args.timeout:.0f} s")
         results = recognizer.identify(frame.image)
     write_private(args.out, encode_image(annotate(frame.image, [(r.face, r.match) for r in results]), args.out))
+    if args.json:
+        faces = [face_row(r) for r in results]
+        print_json({"out": str(args.out), "threshold": round(recognizer.threshold, 4), "faces": faces})
+        return 0
     for r in results:
         box = [round(v) for v in r.face.box]
         print(f"{r.match.person or 'unknown':<24} similarity {r.match.similarity:.3f}  box {box}")
@@ -76,79 +83,85 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _photo_vectors(recognizer: Recognizer, faces: Path) -> tuple[list[Vectors], list[str]]:
-    from edgeface.bench.accuracy import labelled_photos, probe_vector
-
-    people, unknown = labelled_photos(faces)
-    jobs = [(name, p) for name, photos in people.items() for p in photos] + [(f"unknown/{p.stem}", p) for p in unknown]
-    vectors, labels = [], []
-    for label, photo in progress(jobs, "embedding"):
-        vector = probe_vector(recognizer, photo)
-        if vector is not None:
-            vectors.append(vector)
-            labels.append(label)
-    return vectors, labels
-
-
 def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
     import cv2
-    import numpy as np
 
-    from edgeface.ops.calibrate import calibrate, render_plot, write_impostor_tail
+    from edgeface.ops.calibrate import OperatingPoint, Scored, calibrate, render_plot, write_impostor_tail
     from edgeface.vision.recognize import Recognizer
     from edgeface.vision.threshold import tail_threshold
 
+    scored = Scored()
+    # The photos alone when given: the enrolled templates only when asked for, or when there is nothing else.
+    with_enrolled = args.include_enrolled or args.faces is None
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
         gallery = store.gallery_for(recognizer.embedder)
         recognizer.gallery = gallery
         in_use = recognizer.threshold_info
-        vectors = list(gallery.vectors)
-        labels = [gallery.names[i] for i in gallery.owners]
+        if with_enrolled:
+            scored.add_gallery(gallery)
         if args.faces:
-            more, more_labels = _photo_vectors(recognizer, args.faces)
-            vectors += more
-            labels += more_labels
-    if not vectors:
+            scored.add_photos(recognizer, args.faces, lambda jobs: progress(jobs, "embedding"))
+    if not scored.vectors:
         raise EdgefaceError("nothing to calibrate on: enrol people first, or pass --faces DIR")
-    source = f"{len(set(labels))} people of {cfg.store_path.name}{' and ' + str(args.faces) if args.faces else ''}"
-    cal = calibrate(np.stack(vectors), labels, source)
-    if args.plot and not cv2.imwrite(str(args.plot), render_plot(cal)):
-        raise EdgefaceError(f"{args.plot}: cannot write the plot")
+    what = scored.describe(cfg.store_path, enrolled_left_out=not with_enrolled and gallery.template_count > 0)
+    cal = calibrate(scored.stacked(), scored.labels, what.removeprefix("scored: "))
     target_far = args.far if args.far is not None else cfg.match.target_far
-    sizes = sorted({max(1, gallery.template_count), 100, 1000})
-    per_gallery = {n: tail_threshold(cal.tail, target_far, n) for n in sizes} if cal.tail is not None else {}
+    templates = max(1, gallery.template_count)
+    per_gallery = (
+        {n: tail_threshold(cal.tail, target_far, n) for n in sorted({templates, 100, 1000})} if cal.tail else {}
+    )
+    in_force = OperatingPoint.at(cal, "in force", in_use.value, templates)
+    proposed = OperatingPoint.at(cal, "proposed", per_gallery[templates], templates) if per_gallery else None
+    points = [in_force] if proposed is None else [in_force, proposed]
+    if args.plot and not cv2.imwrite(str(args.plot), render_plot(cal, points)):
+        raise EdgefaceError(f"{args.plot}: cannot write the plot (a .png path in a writable folder?)")
     if args.json:
         data = cal.to_dict()
+        data["scored"] = scored.to_dict(cfg.store_path)
         data["target_far"] = target_far
         data["gallery_thresholds"] = [{"templates": n, "threshold": round(v, 4)} for n, v in per_gallery.items()]
-        print(json.dumps(data))
+        data["in_force"] = {**in_force.to_dict(), "source": in_use.describe()}
+        data["proposed"] = {**proposed.to_dict(), "compared": proposed.compared(in_force)} if proposed else None
+        print_json(data)
     else:
-        print(f"{len(cal.genuine)} genuine and {len(cal.impostor)} impostor pairs; EER {cal.eer:.4f}")
-        for far, threshold in cal.thresholds.items():
-            print(f"  pair FAR {far:>7.2%}: threshold {threshold:.4f} (accepts {cal.tar[far]:.1%} of genuine pairs)")
-        if cal.tail is None:
-            print(f"  no impostor tail: {cal.tail_problem}")
-        else:
-            tail = cal.tail
-            print(f"  impostor tail: u {tail.u:.4f}, zeta {tail.zeta:g}, sigma {tail.sigma:.4f}, xi {tail.xi:.4f}")
-            for n, value in per_gallery.items():
-                print(f"  FAR {target_far:g} per attempt with {n} templates: threshold {value:.4f}")
-        print(f"  in use now: {in_use.describe()}")
-    target = args.write_config or default_config_path()
-    if cal.tail is None:
+        print(what)
+        _print_calibration(cal, per_gallery, target_far)
+        print(f"in force: {in_use.describe()}")
+        if proposed is not None:
+            print(f"proposed: {proposed.threshold:.4f}, {proposed.against(in_force)}")
+        for point in points:
+            print(f"  {point.describe()}")
+    target = args.write_config or args.config or default_config_path()  # the config in force, if a file
+    if cal.tail is None or proposed is None:
         if args.write_config:
             raise EdgefaceError(f"nothing written to {args.write_config}: {cal.tail_problem}")
         return 0
-    if args.write_config or (target is not None and sys.stdin.isatty() and _confirm(target)):
+    question = (
+        f"write the fitted impostor tail to {target} (match.impostor_tail)? The threshold becomes "
+        f"{proposed.threshold:.3f}, {proposed.against(in_force)}. [y/N] "
+    )
+    if args.write_config or (target is not None and sys.stdin.isatty() and _confirm(question)):
         assert target is not None
         write_impostor_tail(target, cal.tail, target_far)
         print(f"{target}: match.impostor_tail and match.target_far {target_far:g} written")
     return 0
 
 
-def _confirm(path: Path) -> bool:
-    answer = input(f"write the fitted impostor tail to {path} (match.impostor_tail)? [y/N] ")
-    return answer.strip().lower() in {"y", "yes"}
+def _print_calibration(cal: Calibration, per_gallery: dict[int, float], target_far: float) -> None:
+    print(f"{len(cal.genuine)} genuine and {len(cal.impostor)} impostor pairs; EER {cal.eer:.4f}")
+    for far, threshold in cal.thresholds.items():
+        print(f"  pair FAR {far:>7.2%}: threshold {threshold:.4f} (accepts {cal.tar[far]:.1%} of genuine pairs)")
+    if cal.tail is None:
+        print(f"  no impostor tail: {cal.tail_problem}")
+        return
+    tail = cal.tail
+    print(f"  impostor tail: u {tail.u:.4f}, zeta {tail.zeta:g}, sigma {tail.sigma:.4f}, xi {tail.xi:.4f}")
+    for n, value in per_gallery.items():
+        print(f"  FAR {target_far:g} per attempt with {n} templates: threshold {value:.4f}")
+
+
+def _confirm(question: str) -> bool:
+    return input(question).strip().lower() in {"y", "yes"}
 
 
 def _far(text: str) -> float:
@@ -160,6 +173,7 @@ def _far(text: str) -> float:
 
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("doctor", help="check that this device is ready to run the door")
+    p.add_argument("--json", action="store_true", help='print {"ok", "passed", "checks": [...]}')
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("log", help="the audit log of door decisions")
@@ -178,11 +192,15 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("inspect", help="one frame from the camera with boxes, landmarks and names drawn")
     p.add_argument("--out", type=Path, required=True, metavar="snapshot.jpg")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a frame (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object, its faces as identify --json's")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("calibrate", help="fit the embedder's impostor tail (the threshold's basis) on your photos")
-    p.add_argument("--faces", type=Path, help="also photos in DIR/<person>/*.jpg (and DIR/unknown/)")
-    p.add_argument("--plot", type=Path, metavar="OUT.png", help="write a histogram of the similarities")
+    p.add_argument("--faces", type=Path, help="score the photos in DIR/<person>/*.jpg (and DIR/unknown/)")
+    p.add_argument("--include-enrolled", action="store_true", help="with --faces: score the enrolled templates too")
+    p.add_argument(
+        "--plot", type=Path, metavar="OUT.png", help="write the DET curve with the thresholds in force and proposed"
+    )
     p.add_argument("--far", type=_far, default=None, help="target FAR per attempt (default: match.target_far)")
     p.add_argument(
         "--write-config", type=Path, metavar="PATH", help="write match.impostor_tail and match.target_far here"

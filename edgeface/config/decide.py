@@ -25,6 +25,20 @@ class DecideConfig(Section):
     window_seconds: float = Field(3.0, gt=0.0, le=60.0, description="Agreeing frames must fall within this time.")
     cooldown_seconds: float = Field(10.0, ge=0.0, le=3600.0, description="Per person: one event per visit.")
     unknown_cooldown_seconds: float = Field(30.0, ge=0.0, le=3600.0, description="Per track: unknown event rate.")
+    stranger_cooldown_seconds: float = Field(
+        60.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Per door: after a stranger is reported, no other is for this long; the ones in between are "
+        "counted in the next report (its 'suppressed').",
+    )
+    stranger_memory_seconds: float = Field(
+        600.0,
+        ge=0.0,
+        le=86_400.0,
+        description="A stranger whose face matches one seen within this long is the same stranger: not reported "
+        "again while they stay around (0: per-door cooldown only).",
+    )
     unknown_below: float = Field(
         0.25,
         ge=-1.0,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import typing
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from edgeface.config.base import edgeface_home
 from edgeface.config.root import Config
@@ -18,6 +21,32 @@ SYSTEM_CONFIG = Path("/etc/edgeface/edgeface.yaml")
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _section_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model that holds the key at ``loc`` (``("camera", "fsp")`` → CameraConfig), if it is one."""
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        models = [t for t in (field.annotation, *typing.get_args(field.annotation)) if isinstance(t, type)]
+        nested = [t for t in models if issubclass(t, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+def _problem(source: str, error: ErrorDetails) -> str:
+    """One problem on one line, with the closest known key when the key is unknown (a typo)."""
+    loc = error["loc"]
+    line = f"{source}: {_key_path(loc)}: {error['msg']}"
+    if error["type"] == "extra_forbidden" and loc and (section := _section_at(loc)) is not None:
+        close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
+        if close:
+            line += f"; did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?"
+    return line
 
 
 def _resolve_relative(data: dict[str, object], base: Path) -> None:
@@ -50,8 +79,8 @@ def parse_config(text: str, source: str, base: Path) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{source}: {_key_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("; ".join(problems)) from None
+        # One line per problem: the CLI prints each as an error line of its own.
+        raise ConfigError("\n".join(_problem(source, e) for e in exc.errors())) from None
 
 
 def default_config_path() -> Path | None:

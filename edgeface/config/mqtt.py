@@ -94,6 +94,11 @@ class MqttConfig(Section):
     outbox_max: int = Field(10000, ge=10, le=10_000_000, description="Events kept while the broker is away.")
     remote_unlock: RemoteUnlockConfig = Field(default_factory=RemoteUnlockConfig)
     discovery: bool = Field(True, description="Announce the door to Home Assistant (MQTT discovery).")
+    snapshot: bool = Field(
+        False,
+        description="Publish the JPEG face crop of each decision, retained, to <prefix>/snapshot (a Home Assistant "
+        "image entity); biometric data on the broker, so off by default. Never written to disk.",
+    )
 
     @field_validator("prefix")
     @classmethod

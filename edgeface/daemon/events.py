@@ -3,7 +3,8 @@
 Every event — a recognition decision or a remote unlock — goes through the same steps in the same
 order, so no path can skip one: the outbox first (through the publisher, fsynced; if it cannot be
 stored this raises and the caller must not move the relay), then the decision counter, the audit
-log, the live page and one INFO line for the journal.
+log, the live page and one INFO line for the journal. A remote LOCK is no event, but gets its
+journal line here too (:meth:`EventRecorder.note_lock`).
 """
 
 from __future__ import annotations
@@ -44,9 +45,18 @@ class EventRecorder:
         self._web = web
 
     def record(
-        self, kind: EventType, person: str | None, similarity: float, frames: int, reason: str | None = None
+        self,
+        kind: EventType,
+        person: str | None,
+        similarity: float,
+        frames: int,
+        reason: str | None = None,
+        *,
+        suppressed: int | None = None,
     ) -> Event:
-        """Store the event durably, then count, audit, show and log it; raises if it cannot be stored."""
+        """Store the event durably, then count, audit, show and log it; raises if it cannot be stored.
+
+        ``suppressed``: on an unknown event, the stranger decisions folded into it since the last one."""
         event = Event(
             id=str(uuid.uuid4()),
             ts=utc_now(),
@@ -56,6 +66,7 @@ class EventRecorder:
             similarity=similarity,
             frames=frames,
             reason=reason,
+            suppressed=suppressed,
         )
         self._publisher.publish_event(event)
         self._metrics.decisions.labels(kind.value).inc()
@@ -64,12 +75,20 @@ class EventRecorder:
         if self._web is not None:
             self._web.add_event(event)
         log.info(
-            "decision type=%s person=%s similarity=%.3f frames=%d reason=%s id=%s",
+            "decision type=%s person=%s similarity=%.3f frames=%d reason=%s%s id=%s",
             kind.value,
             person or "-",
             similarity,
             frames,
             reason or "-",
+            f" suppressed={suppressed}" if suppressed is not None else "",
             event.id,
         )
         return event
+
+    def note_lock(self, *, ended: bool) -> None:
+        """A remote LOCK, for the journal: it is no decision (no event, no audit entry), but who locked matters."""
+        if ended:
+            log.info("remote lock: the unlock in progress ended early, door locked")
+        else:
+            log.info("remote lock: the door was already locked")

@@ -14,18 +14,24 @@ relay moves. If it cannot be written (the state directory is full or read-only) 
 does not open and the daemon exits non-zero with one error line, so the service manager
 restarts it rather than run a door without an audit trail.
 
+Strangers: unknown decisions pass :class:`~edgeface.door.strangers.StrangerGate` first (one report per
+door per ``decide.stranger_cooldown_seconds``, none for a stranger already reported who is still
+around); each folded one counts in ``rate_limited_total{what="stranger"}`` and in the next report's
+``suppressed``. Remote ``LOCK`` (Home Assistant's *Lock*) ends an unlock at once; it is never limited.
+
 Guards: decisions and remote unlocks are rate-limited (``daemon.decisions_per_minute``,
 ``mqtt.remote_unlock.per_minute``); a stall guard (:mod:`edgeface.daemon.stallguard`) ends a
 daemon whose loop or camera hangs; face crops kept in the store are purged at start
 and daily (``store.image_retention_days``).
 
 Reload (SIGHUP) re-reads the config and the people store; :mod:`edgeface.daemon.reload` decides
-which changes apply at once and names the rest in one warning. ``cmd/reload`` re-reads the people
-store only, at most once per :data:`PEOPLE_RELOAD_EVERY_SECONDS` (requests in between are merged
-into the next one, never lost). Neither drops the evidence a face in front of the camera has
-gathered: tracks keep their ids (only their cached identities are forgotten, as a person may have
-been removed), so a flood of reloads cannot hold off a grant; the decider starts afresh only when
-what counts as evidence changed (``decide``, ``match`` or ``quality``).
+which changes apply at once and names the rest in one warning; it also announces the door to Home
+Assistant again (a Home Assistant whose entities were deleted gets them back without a restart).
+``cmd/reload`` re-reads the people store only, at most once per :data:`PEOPLE_RELOAD_EVERY_SECONDS`
+(requests in between are merged into the next one, never lost). Neither drops the evidence a face in
+front of the camera has gathered: tracks keep their ids (only their cached identities are forgotten,
+as a person may have been removed), so a flood of reloads cannot hold off a grant; the decider
+starts afresh only when what counts as evidence changed (``decide``, ``match`` or ``quality``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
@@ -53,16 +59,19 @@ from edgeface.daemon.web import LiveView
 from edgeface.door.decide import Decider, Observation
 from edgeface.door.ratelimit import RateLimit
 from edgeface.door.relay import Relay
+from edgeface.door.strangers import StrangerGate
 from edgeface.errors import EdgefaceError
 from edgeface.liveness.levels import describe as describe_liveness
 from edgeface.liveness.stage import LivenessStage
-from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
+from edgeface.mqtt.commands import Command, LockCommand, ReloadCommand, UnlockCommand
+from edgeface.mqtt.discovery import DoorDevice, announcements
 from edgeface.mqtt.publisher import Publisher
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.people import Store
-from edgeface.values import Decision, EventType, Face, Frame, Match
+from edgeface.values import Decision, DoorState, EventType, Face, Frame, Image, Match, Vectors
 from edgeface.vision.quality import QualityGates, passes
 from edgeface.vision.recognize import MatchSettings, Recognizer
+from edgeface.vision.snapshot import face_snapshot
 from edgeface.vision.track import Tracker
 
 log = logging.getLogger(__name__)
@@ -79,6 +88,14 @@ LOCK_ON_STALL_SECONDS = 2.0
 """How long a stall handler waits for the relay before exiting anyway."""
 PEOPLE_RELOAD_EVERY_SECONDS = 5.0
 """``cmd/reload`` re-reads the people store at most this often (it costs a read of every template)."""
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """The frame and the face a decision was made on: what its snapshot shows."""
+
+    image: Image
+    face: Face
 
 
 class Service:
@@ -102,10 +119,12 @@ class Service:
         metrics: Metrics | None = None,
         audit: AuditLog | None = None,
         web: LiveView | None = None,
+        web_port: int | None = None,
     ) -> None:
         """``on_stall(reason)`` runs on the stall guard's thread when the loop or camera hangs; the default
         locks the relay and ends the process with status 3 (:data:`~edgeface.daemon.stallguard.EXIT_STALLED`).
-        ``recorder`` defaults to one that publishes and counts (no audit log, no live page)."""
+        ``recorder`` defaults to one that publishes and counts (no audit log, no live page); ``web_port`` is the
+        live page's bound port, for the link Home Assistant shows."""
         self.cfg = cfg
         self.camera = camera
         self.recognizer = recognizer
@@ -123,7 +142,12 @@ class Service:
         """Only its retention is the loop's business: events reach it through the recorder."""
         self.web = web
         """The live view page, fed frames; None when ``web.enabled`` is false."""
+        self.web_port = web_port
         self._face_present = False
+        self._camera_online: bool | None = None
+        self.strangers = StrangerGate(
+            cfg.decide.stranger_cooldown_seconds, cfg.decide.stranger_memory_seconds, clock=clock
+        )
         self.decider = Decider(cfg.decide, clock=clock)
         self.tracker = Tracker()
         self.on_stall = on_stall or self._exit_stalled
@@ -191,6 +215,7 @@ class Service:
                 log.info("match threshold now %s", self.recognizer.threshold_info.describe())
             applied = f" (applied: {', '.join(plan.applied)})" if plan.applied else ""
             log.info("reloaded %s%s", self.config_path or "the embedded defaults", applied)
+        self.announce()
         self.notifier.ready("reloaded")
 
     def apply(self, cfg: Config) -> None:
@@ -200,12 +225,24 @@ class Service:
         self.recognizer.gates = QualityGates.from_config(cfg.quality)
         if (cfg.decide, cfg.match, cfg.quality) != (old.decide, old.match, old.quality):
             self.decider.reset(cfg.decide)  # evidence judged by other rules than the new ones
+        # The strangers already reported stay remembered, as the decider's cooldowns do.
+        self.strangers.cooldown = cfg.decide.stranger_cooldown_seconds
+        self.strangers.memory = cfg.decide.stranger_memory_seconds
+        if old.mqtt.snapshot and not cfg.mqtt.snapshot:
+            self.publisher.publish_snapshot(None)  # no face left on the broker once snapshots are off
         if cfg.daemon.decisions_per_minute != old.daemon.decisions_per_minute:
             self.decision_limit = RateLimit("recognition decision", cfg.daemon.decisions_per_minute, clock=self.clock)
         if cfg.mqtt.remote_unlock.per_minute != old.mqtt.remote_unlock.per_minute:
             self.unlock_limit = RateLimit("remote unlock", cfg.mqtt.remote_unlock.per_minute, clock=self.clock)
         if self.audit is not None:
             self.audit.retention = cfg.store.audit_retention_days * 86_400.0
+
+    def announce(self) -> None:
+        """(Re-)announce the door to Home Assistant as the running config describes it (``mqtt.discovery``)."""
+        if self.cfg.mqtt.discovery:
+            self.publisher.announce(announcements(DoorDevice.from_config(self.cfg, web_port=self.web_port)))
+        else:
+            self.publisher.announce([])
 
     # -- the loop --------------------------------------------------------------------------------------------------
 
@@ -246,6 +283,7 @@ class Service:
                     self._reload_requested_people(now)
                 self._beat("a camera read")
                 frame = self.camera.read(READ_TIMEOUT_SECONDS)
+                self._report_camera()
                 if frame is not None:
                     self._beat("recognition")
                     self.process(frame)
@@ -269,6 +307,14 @@ class Service:
             m.total("commands"),
             self.camera.stats.reconnects,
         )
+
+    def _report_camera(self) -> None:
+        """Publish the camera's health when it changes (and the first time)."""
+        stats = self.camera.stats
+        online = stats.online and not stats.ended
+        if online != self._camera_online:
+            self._camera_online = online
+            self.publisher.publish_health(online)
 
     def _beat(self, where: str) -> None:
         if self.guard is not None:
@@ -338,6 +384,7 @@ class Service:
             if known(t, frame.ts, REEMBED_SECONDS) is None and passes(frame.image, f, gates)
         ]
         matches: list[Match] = []
+        vectors: Vectors | None = None
         if fresh:
             with metrics.timed("embed"):
                 vectors = rec.embed(frame.image, [f for _, f in fresh])
@@ -356,12 +403,16 @@ class Service:
             ]
             self.web.show(frame.image, [(f, m) for f, m in shown if m is not None])
         decisions = self.decider.observe(frame.ts, observations)
+        # A decision is made on a frame in which its track was fresh: its face, match and vector are here.
+        fresh_index = {t: i for i, (t, _) in enumerate(fresh)}
         for decision in decisions:
-            if decision.track is not None:
-                decided = next((m for (t, _), m in zip(fresh, matches, strict=True) if t == decision.track), None)
-                if decided is not None and decided.person is not None:
-                    self.tracker.remember(decision.track, decided, frame.ts)
-            self.act(decision)
+            i = fresh_index.get(decision.track) if decision.track is not None else None
+            if i is not None and decision.track is not None and matches[i].person is not None:
+                self.tracker.remember(decision.track, matches[i], frame.ts)
+            vector = vectors[i] if vectors is not None and i is not None else None
+            if decision.type is EventType.UNKNOWN and not self._admit_stranger(vector):
+                continue
+            self.act(decision, Sighting(frame.image, fresh[i][1]) if i is not None else None)
         metrics.stage.labels("frame").observe(time.perf_counter() - started)
         return decisions
 
@@ -383,16 +434,35 @@ class Service:
                 observations.append((track, replace(match, live=live)))
         return observations
 
-    def act(self, decision: Decision) -> None:
-        """Record a decision durably, then, for a grant, open the door (within the rate limit)."""
+    def _admit_stranger(self, vector: Vectors | None) -> bool:
+        """Whether an unknown decision is to be reported; a folded one is counted (see the module docstring)."""
+        # The match threshold: the similarity from which the door calls two faces one person.
+        if self.strangers.admit(vector, self.recognizer.threshold):
+            return True
+        self.metrics.rate_limited.labels("stranger").inc()
+        log.debug("stranger folded into the next report (%d so far)", self.strangers.folded)
+        return False
+
+    def act(self, decision: Decision, seen: Sighting | None = None) -> None:
+        """Record a decision durably, then, for a grant, open the door (within the rate limit).
+
+        An unknown event carries the count of the stranger decisions folded since the last one; ``seen``
+        (the frame and face decided on) becomes the snapshot with ``mqtt.snapshot``.
+        """
         if not self.decision_limit.allow():
             self.metrics.rate_limited.labels("decision").inc()
             log.debug("decision dropped by the rate limit: %s %s", decision.type.value, decision.person or "-")
             return
+        suppressed = self.strangers.take_folded() if decision.type is EventType.UNKNOWN else None
         # Audit first: if the event cannot be stored this raises, and the door stays shut.
-        self.recorder.record(decision.type, decision.person, decision.similarity, decision.frames, decision.reason)
+        self.recorder.record(
+            decision.type, decision.person, decision.similarity, decision.frames, decision.reason, suppressed=suppressed
+        )
         if decision.type is EventType.GRANTED:
             self.relay.pulse(self.cfg.relay.pulse_seconds)
+        if self.cfg.mqtt.snapshot and seen is not None:
+            # In memory and on the broker only: a face crop is biometric data (store.keep_images is for enrolment).
+            self.publisher.publish_snapshot(face_snapshot(seen.image, seen.face))
 
     def health(self) -> dict[str, object]:
         """The figures the live view page shows; read from its server's threads."""
@@ -419,6 +489,13 @@ class Service:
             event = self.recorder.record(EventType.GRANTED, None, 0.0, 0, "remote")
             log.info("remote unlock for %.1f s id=%s", seconds, event.id)
             self.relay.pulse(seconds)
+        elif isinstance(command, LockCommand):
+            ended = self.relay.state is DoorState.UNLOCKED
+            self.relay.lock()
+            if not ended:
+                # Nothing changed, so the relay published nothing: say "locked" anyway, the sender waits for it.
+                self.publisher.publish_door(self.relay.state)
+            self.recorder.note_lock(ended=ended)
         elif isinstance(command, ReloadCommand):
             # Done by the loop, at most every PEOPLE_RELOAD_EVERY_SECONDS: a flood merges into one reload.
             self._people_requested = True

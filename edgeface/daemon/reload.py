@@ -5,6 +5,9 @@ key either lies under one of :data:`LIVE` — those take effect at once — or i
 warning the daemon logs, so a change is never silently ignored. The config the daemon then runs
 with is the running one with only the live changes applied: a changed ``device_id`` or
 ``camera.fps`` keeps its old value until the restart, rather than half applying.
+
+Every reload also announces the door to Home Assistant again (:meth:`edgeface.daemon.loop.Service.announce`),
+changed or not: that is how an owner gets back entities deleted in Home Assistant without a restart.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ LIVE: tuple[str, ...] = (
     "decide",
     "daemon.decisions_per_minute",
     "mqtt.remote_unlock.per_minute",
+    "mqtt.discovery",
+    "mqtt.snapshot",
     "relay.pulse_seconds",
     "store.image_retention_days",
     "store.audit_retention_days",

@@ -31,7 +31,9 @@ Semantics (``DecideConfig`` names the settings):
   one person, e.g. a face and its reflection, must not unlock twice).
 * **Unknown** decisions are rate-limited per track (``unknown_cooldown_seconds``).
   A track that has reached agreement on a person is not also reported unknown
-  within that time: a known face seen at a bad angle is not a stranger.
+  within that time: a known face seen at a bad angle is not a stranger. The
+  daemon then folds them per door and per face (:mod:`edgeface.door.strangers`),
+  since a track lasts only as long as the tracker keeps one face.
 * **Liveness.** A match carries ``live`` when the liveness stage ran on it.
   Frames agree only if they also agree on liveness: live frames of P with live
   frames of P, spoof frames with spoof frames, unchecked frames (``live`` None,

@@ -18,19 +18,32 @@ Events
     PUBACK arrived after the last outbox write before a crash, or after a close that stopped
     waiting (it is sent again at the next start).
 
-Availability and door
+Availability, door, presence, discovery, health and snapshot
     Published with QoS 0, retained, only while connected, and re-published on every (re)connect:
     paho would otherwise keep a stale QoS 1 "unlocked" across a reconnect and deliver it *after*
     the fresh state, leaving the wrong retained value. The door's state comes first, before
     "online": a daemon that crashed during a pulse left a retained "unlocked", and the state given at
-    construction (the relay, locked at start) replaces it the moment the broker answers.
+    construction (the relay, locked at start) replaces it the moment the broker answers. The
+    discovery messages (:meth:`MqttPublisher.announce`) follow, so Home Assistant finds the states
+    it subscribes to already there.
+
+    Health and snapshot are retained QoS 0 states too, but newer than the broker ACL the docs used
+    to give: a broker that denies them may drop the connection at the denied publish (mosquitto 2.0
+    over TLS does). Each is followed by a marker, and a topic after which the connection is lost
+    twice in a row before the marker's PUBACK is logged once and not published again until a
+    restart (:class:`~edgeface.mqtt.denied.DeniedTopics`): such a door reconnects twice, then runs
+    as before without that entity.
 
 Connection
     MQTT 5 (mosquitto 1.6 and later), so that CONNECT can carry a Maximum Packet Size of
     :data:`MAX_PACKET_BYTES`: the broker then drops any larger message instead of sending it, and a
     250 MiB publish to ``cmd/unlock`` costs the door nothing (paho would buffer a whole packet
-    before anything could look at it). Paho's reconnect back-off is capped at
-    :data:`RECONNECT_DELAY`'s few seconds: a door is back within moments of its broker.
+    before anything could look at it). That limit is on what the broker sends *us*; what we send
+    (a snapshot is tens of KiB) is bounded only by the broker's own Maximum Packet Size, from its
+    CONNACK: paho does not check it, and a broker that gets a larger packet drops the connection,
+    so a snapshot that would not fit is skipped with one warning per connection. Paho's reconnect
+    back-off is capped at :data:`RECONNECT_DELAY`'s few seconds: a door is back within moments of
+    its broker.
 
 Commands
     Paho's network thread parses each command with :mod:`edgeface.mqtt.commands` (strict parsing, and
@@ -62,7 +75,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgeface.config import MqttConfig
 from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
-from edgeface.mqtt.discovery import Announcement, announcements
+from edgeface.mqtt.denied import DeniedTopics
+from edgeface.mqtt.discovery import Announcement
 from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.pump import OutboxPump
 from edgeface.mqtt.topics import Topics
@@ -84,6 +98,17 @@ MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
 """The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
 RECONNECT_DELAY = (1, 3)
 """Paho's back-off between reconnect attempts, (first, most) in whole seconds."""
+MARKER_QOS = 1
+"""The marker after a newer topic (``online`` again on the availability topic) needs a PUBACK."""
+MARKER_ROOM = 8
+"""Markers in flight at once beyond the events (a camera flapping makes one per change)."""
+PUBLISH_OVERHEAD_BYTES = 16
+"""A QoS 0 PUBLISH's bytes besides its topic and payload: fixed header, lengths, an empty property list."""
+
+
+def _health(camera_online: bool) -> str:
+    """``<prefix>/health``: whether frames arrive, and the broker link (online whenever it can be read)."""
+    return json.dumps({"camera": "online" if camera_online else "offline", "broker": "online"}, sort_keys=True)
 
 
 class _Acked(NamedTuple):
@@ -140,6 +165,12 @@ class MqttPublisher:
         self._state_lock = threading.Lock()
         self._door = door
         self._presence: bool | None = None
+        self._newer: dict[str, bytes] = {}
+        """The latest value of each newer retained topic (health, snapshot), under _state_lock."""
+        self._denied = DeniedTopics()
+        self._broker_max: int | None = None
+        """The broker's Maximum Packet Size from its CONNACK; None: it set none."""
+        self._too_big_logged = False
         self._announcements = tuple(announcements)
         self._connected = False
         self._ready = threading.Event()
@@ -173,15 +204,16 @@ class MqttPublisher:
         cls, cfg: MqttConfig, device_id: str, topic_prefix: str, outbox: Outbox, *, door: DoorState, nonces: NonceLog
     ) -> MqttPublisher:
         """The daemon's publisher: ``config.mqtt``, ``config.device_id``, ``config.topic_prefix``, the relay's
-        state and the nonce file."""
-        found = announcements(device_id, topic_prefix, cfg.remote_unlock.enabled) if cfg.discovery else ()
-        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, announcements=found, door=door, nonces=nonces)
+        state and the nonce file. Discovery comes later, from the service (:meth:`announce`)."""
+        return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, door=door, nonces=nonces)
 
     def _make_client(self, cfg: MqttConfig, client_id: str, reconnect_delay: tuple[int, int]) -> Client:
         client = broker_client(cfg, client_id, log=log)
         # No client.enable_logger(): paho logs an ERROR on every reconnect attempt, and an outage must
         # be logged once. Our callbacks log their own failures (see _guarded).
-        client.max_inflight_messages = self._max_inflight
+        # Room beyond the pump's events for the markers, so that none waits in paho's queue: one sent after
+        # close()'s "offline" would leave the door "online" on the broker.
+        client.max_inflight_messages = self._max_inflight + MARKER_ROOM
         client.reconnect_delay_set(*reconnect_delay)
         client.will_set(self.topics.availability, "offline", qos=WILL_QOS, retain=True)
         client.on_connect = self._on_connect
@@ -224,6 +256,52 @@ class MqttPublisher:
             self._presence = present
             if self._client is not None and self._connected:
                 self._client.publish(self.topics.presence, _ON_OFF[present], qos=STATE_QOS, retain=True)
+
+    def publish_health(self, camera_online: bool) -> None:
+        self._publish_newer(self.topics.health, _health(camera_online).encode())
+
+    def publish_snapshot(self, jpeg: bytes | None) -> None:
+        # Kept in memory only, to be re-published after a reconnect; None (empty) clears the retained one.
+        self._publish_newer(self.topics.snapshot, jpeg or b"")
+
+    def announce(self, items: Sequence[Announcement]) -> None:
+        """Publish these discovery messages (retained) now if connected, and again on every connect."""
+        with self._state_lock:
+            self._announcements = tuple(items)
+            if self._client is not None and self._connected:
+                for item in self._announcements:
+                    self._client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
+
+    def _publish_newer(self, topic: str, payload: bytes) -> None:
+        with self._state_lock:
+            self._newer[topic] = payload
+            if self._client is not None and self._connected:
+                self._send_newer(self._client, topic)
+
+    def _send_newer(self, client: Client, topic: str) -> None:
+        """Publish a newer topic's latest value, then its marker (see :mod:`edgeface.mqtt.denied`)."""
+        if not self._denied.allowed(topic):
+            return
+        payload = self._newer[topic]
+        size = len(payload) + len(topic.encode()) + PUBLISH_OVERHEAD_BYTES
+        if self._broker_max is not None and size > self._broker_max:
+            # The broker would drop the connection: skip it (a snapshot; the health is a few bytes).
+            if not self._too_big_logged:
+                self._too_big_logged = True
+                log.warning(
+                    "%s of %d bytes not published: MQTT broker %s:%d takes packets of at most %d bytes "
+                    "(its max_packet_size)",
+                    topic.rsplit("/", 1)[-1],
+                    len(payload),
+                    self._host,
+                    self._port,
+                    self._broker_max,
+                )
+            return
+        client.publish(topic, payload, qos=STATE_QOS, retain=True)
+        marker = client.publish(self.topics.availability, "online", qos=MARKER_QOS, retain=True)
+        if marker.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._denied.published(topic, marker.mid)
 
     def commands(self, timeout: float = 0.0) -> list[Command]:
         return self._inbox.take(timeout)
@@ -290,6 +368,9 @@ class MqttPublisher:
         if signal is None:
             return
         refused = signal.reason.is_failure
+        with self._state_lock:
+            if self._denied.acked(signal.mid):
+                return
         event_id = self._pump.acked(signal.mid, refused=refused)
         if event_id is None:
             return  # a QoS 0 availability or door message
@@ -332,6 +413,8 @@ class MqttPublisher:
             return
         with self._state_lock:
             self._connected = True
+            self._broker_max = getattr(properties, "MaximumPacketSize", None)
+            self._too_big_logged = False
             self._signals.put(_Link(up=True))
             if self._door is not None:
                 client.publish(self.topics.door, self._door.value, qos=STATE_QOS, retain=True)
@@ -340,6 +423,9 @@ class MqttPublisher:
                 client.publish(self.topics.presence, _ON_OFF[self._presence], qos=STATE_QOS, retain=True)
             for item in self._announcements:
                 client.publish(item.topic, item.payload, qos=STATE_QOS, retain=True)
+            # Last: a broker whose ACL denies one of these may drop the connection there.
+            for topic in self._newer:
+                self._send_newer(client, topic)
         client.subscribe([(topic, COMMAND_QOS) for topic in self._command_names])
         log.info(
             "%s MQTT broker %s:%d (%d events waiting in the outbox)",
@@ -377,6 +463,16 @@ class MqttPublisher:
         self._signals.put(_Link(up=False))
         if self._closing:
             return
+        with self._state_lock:
+            refused = self._denied.dropped()
+        for topic in refused:
+            log.error(
+                "MQTT broker %s:%d dropped the connection twice right after %s: its ACL probably denies it; "
+                "not published again until a restart (let the door's user write it: docs/home-assistant.md)",
+                self._host,
+                self._port,
+                topic,
+            )
         self._note_outage(
             logging.WARNING,
             "lost the connection to MQTT broker %s:%d (%s); events wait in the outbox, retrying",

@@ -7,8 +7,17 @@ alone acts on them. No network I/O here.
 
 Payloads (at most :data:`MAX_COMMAND_BYTES` bytes of UTF-8 JSON; an empty payload means ``{}``)::
 
-    <prefix>/cmd/unlock   {} or {"seconds": n}, 0.1 <= n <= 86400, clamped to mqtt.remote_unlock.max_seconds
+    <prefix>/cmd/unlock   {} or {"seconds": n}, 0.1 <= n <= 86400, clamped to mqtt.remote_unlock.max_seconds;
+                          or the plain text LOCK (Home Assistant's lock.lock): end an unlock now
     <prefix>/cmd/reload   {}
+
+LOCK
+    ``LOCK`` on ``cmd/unlock`` (exactly those four bytes, surrounding white space aside) ends an unlock
+    in progress and re-locks. It needs no signature, even when a secret is set, and is taken whether or
+    not remote unlock is enabled: it can only make the door safer, and Home Assistant's *Lock* button
+    cannot sign. The worst a sender without the secret can do with it is cut a grant short, which anyone
+    standing at the door can do by pulling it shut; it never opens anything. Retained LOCKs are refused
+    like every retained command.
 
 Signed commands
     With a shared secret (``mqtt.remote_unlock.secret`` or ``$EDGEFACE_UNLOCK_SECRET``, at least 16
@@ -81,6 +90,7 @@ __all__ = [
     "CommandError",
     "CommandInbox",
     "CommandName",
+    "LockCommand",
     "ReloadCommand",
     "UnlockCommand",
     "canonical_reload",
@@ -110,6 +120,8 @@ _TS = re.compile(r"-?\d{1,12}")
 _UNSIGNED_FIELDS = frozenset({"seconds"})
 _SIGNED_FIELDS = frozenset({"seconds", "ts", "nonce", "hmac"})
 _SIGNED_RELOAD_FIELDS = frozenset({"ts", "nonce", "hmac"})
+LOCK_PAYLOAD = b"LOCK"
+"""What Home Assistant's MQTT lock sends on ``lock.lock`` (its ``payload_lock``)."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +131,16 @@ class UnlockCommand:
 
 
 @dataclass(frozen=True)
+class LockCommand:
+    """Lock now: end an unlock in progress (``LOCK`` on ``cmd/unlock``)."""
+
+
+@dataclass(frozen=True)
 class ReloadCommand:
     """Reload the configuration and the gallery."""
 
 
-Command: TypeAlias = UnlockCommand | ReloadCommand
+Command: TypeAlias = UnlockCommand | LockCommand | ReloadCommand
 CommandName = Literal["unlock", "reload"]
 
 
@@ -394,7 +411,10 @@ class CommandInbox:
         try:
             if retained:
                 raise CommandError("it is a retained message; commands must not be retained")
-            if name == "unlock":
+            if name == "unlock" and payload.strip() == LOCK_PAYLOAD:
+                # Unsigned and always taken: it can only lock (see "LOCK" in the module docstring).
+                command = LockCommand()
+            elif name == "unlock":
                 if not self._unlock_enabled:
                     raise CommandError("remote unlock is disabled (mqtt.remote_unlock.enabled)")
                 if self._auth is not None:

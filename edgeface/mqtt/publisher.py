@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol
 
 from edgeface.config import RemoteUnlockConfig
 from edgeface.mqtt.commands import Command, CommandInbox, CommandName
+from edgeface.mqtt.discovery import Announcement
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import NonceLog
 from edgeface.values import DoorState, Event
@@ -44,6 +45,18 @@ class Publisher(Protocol):
         """Report whether a face is in front of the camera; call it when that changes."""
         ...
 
+    def publish_health(self, camera_online: bool) -> None:
+        """Report whether frames arrive from the camera; call it when that changes, and once at start."""
+        ...
+
+    def publish_snapshot(self, jpeg: bytes | None) -> None:
+        """Report the face crop (JPEG) of the last decision, or None to clear it; kept in memory only."""
+        ...
+
+    def announce(self, items: Sequence[Announcement]) -> None:
+        """Make these the discovery messages (retained), sent now and on every connect."""
+        ...
+
     def commands(self, timeout: float = 0.0) -> list[Command]:
         """Remote commands received since the last call, oldest first; waits up to ``timeout`` for one."""
         ...
@@ -71,6 +84,9 @@ class MemoryPublisher:
         self.events: list[Event] = []
         self.doors: list[DoorState] = []
         self.presence: list[bool] = []
+        self.health: list[bool] = []
+        self.snapshots: list[bytes | None] = []
+        self.announced: list[list[Announcement]] = []
         self.closed = False
         self.topics = Topics(prefix)
         unlock = remote_unlock or RemoteUnlockConfig()
@@ -98,6 +114,15 @@ class MemoryPublisher:
 
     def publish_presence(self, present: bool) -> None:
         self.presence.append(present)
+
+    def publish_health(self, camera_online: bool) -> None:
+        self.health.append(camera_online)
+
+    def publish_snapshot(self, jpeg: bytes | None) -> None:
+        self.snapshots.append(jpeg)
+
+    def announce(self, items: Sequence[Announcement]) -> None:
+        self.announced.append(list(items))
 
     def inject(self, name: CommandName, payload: bytes = b"", *, retained: bool = False) -> Command | None:
         """Deliver a command as if it arrived on ``<prefix>/cmd/<name>``; returns it, or None if dropped."""

@@ -7,8 +7,12 @@ Topics, under ``<prefix>`` (``mqtt.prefix``, default ``edgeface/<device_id>``)::
     <prefix>/door           out: "locked" / "unlocked", retained, on every relay change and first on connect;
                                  also "locked" from `edgeface relay lock`
     <prefix>/presence       out: "ON" / "OFF", retained, while a face is / is not in front of the camera
+    <prefix>/health         out: {"camera": "online"|"offline", "broker": "online"}, retained, on every change
+                                 and on connect: whether frames arrive (Home Assistant's connectivity sensor)
+    <prefix>/snapshot       out: the JPEG face crop of the last decision, retained; only with mqtt.snapshot
     <prefix>/cmd/unlock     in:  empty, or {"seconds": n}; only with mqtt.remote_unlock.enabled;
-                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands
+                                 signed (ts, nonce, hmac) when a secret is set: see edgeface.mqtt.commands;
+                                 or LOCK (always taken, never signed): end an unlock now
     <prefix>/cmd/reload     in:  empty, or {}; signed (ts, nonce, hmac) when a secret is set
 
 Home Assistant discovery (see :mod:`edgeface.mqtt.discovery`), retained, outside the prefix::
@@ -66,6 +70,14 @@ class Topics:
     @property
     def presence(self) -> str:
         return f"{self.prefix}/presence"
+
+    @property
+    def health(self) -> str:
+        return f"{self.prefix}/health"
+
+    @property
+    def snapshot(self) -> str:
+        return f"{self.prefix}/snapshot"
 
     def command(self, name: CommandName) -> str:
         return f"{self.prefix}/cmd/{name}"

@@ -36,10 +36,13 @@ class Check:
     detail: str
     fix: str = ""
 
-    def line(self) -> str:
-        mark = "✓" if self.ok else "✗"
+    def text(self) -> str:
+        """``name: detail``, and the fix when it failed (the CLI puts the ✓/✗ in front)."""
         hint = f" — fix: {self.fix}" if not self.ok and self.fix else ""
-        return f"{mark} {self.name}: {self.detail}{hint}"
+        return f"{self.name}: {self.detail}{hint}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix if not self.ok else ""}
 
 
 def check_models(cfg: Config) -> Check:

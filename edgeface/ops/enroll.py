@@ -56,6 +56,53 @@ class EnrolResult:
     outcome: Outcome
     detail: str = ""
 
+    @property
+    def refused(self) -> bool:
+        """Not in the store: a photo already enrolled is no failure."""
+        return self.outcome not in (Outcome.ENROLLED, Outcome.ALREADY_ENROLLED)
+
+    @property
+    def reason(self) -> str:
+        """Why, without the photo's path that ``detail`` (an error message) usually begins with."""
+        prefix = f"{self.photo}: "
+        text = self.detail.removeprefix(prefix) if self.detail.startswith(prefix) else self.detail
+        return text or self.outcome.value
+
+    def line(self) -> str:
+        """``photo: outcome — reason``, the path once, the outcome word once (``x.jpg: no face (0 found)``)."""
+        reason = self.reason
+        why = reason if reason.startswith(self.outcome.value) else f"{self.outcome.value} — {reason}"
+        return f"{self.photo}: {why}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"photo": str(self.photo), "name": self.name, "outcome": self.outcome.value, "reason": self.reason}
+
+
+@dataclass
+class EnrolTally:
+    """What an enrolment did: new templates, photos already enrolled (harmless) and photos refused."""
+
+    enrolled: int = 0
+    already_enrolled: int = 0
+    skipped: list[EnrolResult] = field(default_factory=list)
+
+    def add(self, result: EnrolResult) -> None:
+        if result.refused:
+            self.skipped.append(result)
+        elif result.outcome is Outcome.ENROLLED:
+            self.enrolled += 1
+        else:
+            self.already_enrolled += 1
+
+    @property
+    def failed(self) -> bool:
+        """Nothing usable came of it: every photo was refused. A folder enrolled before has not failed."""
+        return bool(self.skipped) and not (self.enrolled or self.already_enrolled)
+
+    def summary(self) -> str:
+        already = f", {self.already_enrolled} already enrolled" if self.already_enrolled else ""
+        return f"enrolled {self.enrolled} photo(s){already}, skipped {len(self.skipped)}"
+
 
 def person_from_stem(stem: str) -> str:
     """``alice`` and ``alice_2`` (or ``alice-2``) both belong to ``alice``."""

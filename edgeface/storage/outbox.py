@@ -66,6 +66,7 @@ def _decode(body: str) -> Event:
         similarity=data["similarity"],
         frames=data["frames"],
         reason=data["reason"],
+        suppressed=data.get("suppressed"),  # absent from events an older edgeface kept
     )
 
 

@@ -90,9 +90,14 @@ def test_edgeface_run_refuses_a_bad_config_with_one_line_naming_the_key(
 def test_config_check_reports_the_same_key_paths(tmp_path: Path) -> None:
     config = tmp_path / "edgeface.yaml"
     config.write_text("camera: {fps: fast}\nrelay: {pin: 99}\nmqtt: {prefix: x/#, remote_unlock: {per_minute: 0}}\n")
-    line = one_error_line(run_edgeface("config", "check", str(config)))
-    for key in ("camera.fps", "relay.pin", "mqtt.prefix", "mqtt.remote_unlock.per_minute"):
-        assert f"{config}: {key}: " in line, line
+    done = run_edgeface("config", "check", str(config))
+    assert done.returncode == 1
+    # One error line per problem (issue 12: several problems on one line were hard to read).
+    lines = done.stderr.strip().splitlines()
+    keys = ("camera.fps", "relay.pin", "mqtt.prefix", "mqtt.remote_unlock.per_minute")
+    assert [line.startswith(f"edgeface: error: {config}: ") for line in lines] == [True] * len(keys), lines
+    for key in keys:
+        assert sum(f"{config}: {key}: " in line for line in lines) == 1, lines
 
 
 def test_a_missing_model_is_named_by_its_config_key_before_anything_loads(tmp_path: Path) -> None:

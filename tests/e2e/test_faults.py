@@ -39,8 +39,11 @@ from tests.support.process import DaemonProcess, NotifySocket
 from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
-EVENT_STORM: dict[str, Any] = {"decide": {"unknown_cooldown_seconds": 0}, "daemon": {"decisions_per_minute": 10_000}}
-"""Config sections under which a stranger makes an event every frame: no cooldown, no rate limit."""
+EVENT_STORM: dict[str, Any] = {
+    "decide": {"unknown_cooldown_seconds": 0, "stranger_cooldown_seconds": 0, "stranger_memory_seconds": 0},
+    "daemon": {"decisions_per_minute": 10_000},
+}
+"""Config sections under which a stranger makes an event every frame: no cooldowns, no rate limit."""
 
 
 def test_events_survive_a_flapping_broker_killed_mid_publish_once_each_and_in_order(tmp_path: Path) -> None:

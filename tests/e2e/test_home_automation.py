@@ -6,7 +6,7 @@ import json
 import urllib.request
 from pathlib import Path
 
-from edgeface.mqtt.discovery import entities
+from edgeface.mqtt.discovery import DoorDevice, entities
 from tests.support.broker import Broker, Collector, free_port, fresh_device_id
 from tests.support.cli import edgeface
 from tests.support.configs import mqtt_section, write_config
@@ -48,7 +48,7 @@ def test_a_running_door_announces_itself_reports_faces_serves_metrics_and_keeps_
             assert daemon.terminate(15) == 0
         discovery = [m for m in watcher.messages() if m.topic.startswith("homeassistant/")]
         announced = {m.topic: json.loads(m.payload) for m in discovery if m.payload}
-        assert set(announced) == set(entities(device, prefix, remote_unlock=False))
+        assert set(announced) == set(entities(DoorDevice(device, prefix)))
         assert [m.payload for m in watcher.messages(f"{prefix}/presence")][:1] == [b"ON"]
         [event] = [json.loads(m.payload) for m in watcher.messages(f"{prefix}/event")]
     # Retained: a Home Assistant that starts later still finds the door.

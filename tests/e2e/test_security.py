@@ -237,9 +237,21 @@ DEVICE = "tlsdoor"
 PREFIX = f"edgeface/{DEVICE}"
 
 
+DOOR_WRITES = ("event", "availability", "door", "presence", "health", "snapshot")
+"""The topics under its prefix the door's user may write, as docs/home-assistant.md's ACL lists them."""
+DOOR_WRITES_BEFORE_HEALTH = DOOR_WRITES[:4]
+"""The documented ACL before the door published its health and snapshots."""
+
+
 @pytest.fixture
 def secure_broker(make_broker: Callable[..., Broker], pki: Path, tmp_path: Path) -> Broker:
-    """mosquitto with TLS only (client certificates required), passwords and a per-user ACL."""
+    """mosquitto with TLS only (client certificates required), passwords and the documented per-user ACL."""
+    return start_secure_broker(make_broker, pki, tmp_path, DOOR_WRITES)
+
+
+def start_secure_broker(
+    make_broker: Callable[..., Broker], pki: Path, tmp_path: Path, door_writes: tuple[str, ...]
+) -> Broker:
     passwords = tmp_path / "passwords"
     tool = shutil.which("mosquitto_passwd")
     assert tool, "mosquitto_passwd is missing (it ships with mosquitto)"
@@ -248,8 +260,8 @@ def secure_broker(make_broker: Callable[..., Broker], pki: Path, tmp_path: Path)
     acl = tmp_path / "acl"
     acl.write_text(
         "user door\n"
-        f"topic write {PREFIX}/event\ntopic write {PREFIX}/availability\ntopic write {PREFIX}/door\n"
-        f"topic write {PREFIX}/presence\ntopic write homeassistant/#\n"
+        + "".join(f"topic write {PREFIX}/{topic}\n" for topic in door_writes)
+        + "topic write homeassistant/#\n"
         f"topic read {PREFIX}/cmd/#\n"
         "user operator\n"
         f"topic write {PREFIX}/cmd/unlock\ntopic read {PREFIX}/#\n"
@@ -377,6 +389,29 @@ def test_the_daemon_over_tls_with_a_password_and_acl_takes_only_signed_unlocks_f
         assert len(commands) == 4, "the daemon saw the operator's four commands, never the viewer's"
         wait_until(lambda: b"unlocked" in [m.payload for m in viewer.messages(f"{PREFIX}/door")], 5, "unlocked")
         assert daemon.terminate() == 0
+
+
+def test_a_door_whose_acl_predates_its_health_topic_stays_connected_once_refused_and_says_why(
+    tmp_path: Path, make_broker: Callable[..., Broker], pki: Path
+) -> None:
+    # mosquitto 2.0 over TLS drops a client whose publish its ACL denies: a topic it refused is not sent again.
+    old = start_secure_broker(make_broker, pki, tmp_path, DOOR_WRITES_BEFORE_HEALTH)
+    config = tls_config(tmp_path, old, pki, still_frames(tmp_path / "cam"))
+    env = {"EDGEFACE_MQTT_PASSWORD": USERS["door"]}
+
+    def drops() -> int:
+        return sum("lost the connection" in line for line in daemon.lines())
+
+    with TlsCollector(old, [f"{PREFIX}/#"], pki, "viewer") as viewer, DaemonProcess(config, env=env) as daemon:
+        daemon.wait_for(f"dropped the connection twice right after {PREFIX}/health")
+        viewer.wait(1, f"{PREFIX}/event", timeout=15)
+        time.sleep(2)  # the reconnect after the second drop
+        settled = drops()
+        time.sleep(4)  # several reconnect periods: a door that kept publishing it would drop again
+        assert drops() == settled <= 2
+        assert [m.payload for m in viewer.messages(f"{PREFIX}/availability")][-1] == b"online"
+        assert daemon.terminate() == 0
+    assert sum("its ACL probably denies it" in line for line in daemon.lines()) == 1
 
 
 def test_a_captured_signed_unlock_does_not_open_the_door_again_after_a_restart(tmp_path: Path, broker: Broker) -> None:

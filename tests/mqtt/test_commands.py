@@ -26,6 +26,7 @@ from edgeface.mqtt.commands import (
     CommandAuth,
     CommandError,
     CommandInbox,
+    LockCommand,
     ReloadCommand,
     UnlockCommand,
     canonical_reload,
@@ -293,6 +294,23 @@ def test_with_a_secret_an_unsigned_reload_is_dropped_and_a_signed_one_queued() -
     assert commands.take() == [ReloadCommand()]
     unsigned, _ = inbox(clock, secret=None)
     assert unsigned.offer("reload", b"{}") == ReloadCommand()
+
+
+def test_lock_is_taken_unsigned_even_with_a_secret_or_remote_unlock_off_and_never_when_retained() -> None:
+    clock = Clock(SIGNED_AT)
+    signed, _ = inbox(clock)
+    assert signed.offer("unlock", b"LOCK") == LockCommand()
+    assert signed.offer("unlock", b" LOCK\n") == LockCommand()  # as a shell's mosquitto_pub -m may send it
+    assert signed.offer("unlock", b"{}") is None, "an unsigned unlock is still refused"
+    assert signed.offer("unlock", b"LOCK", retained=True) is None
+    for near_miss in (b"lock", b"LOCKED", b'"LOCK"', b"UNLOCK"):
+        assert signed.offer("unlock", near_miss) is None, near_miss
+    off = CommandInbox(
+        RemoteUnlockConfig(enabled=False), {"unlock": TOPIC, "reload": RELOAD_TOPIC}, log=logging.getLogger("t")
+    )
+    assert off.offer("unlock", b"LOCK") == LockCommand()
+    assert off.offer("unlock", b"{}") is None
+    assert signed.take() == [LockCommand(), LockCommand()] and off.take() == [LockCommand()]
 
 
 def test_a_flood_of_bad_commands_logs_a_few_warnings_and_then_their_count(caplog: pytest.LogCaptureFixture) -> None:

@@ -44,9 +44,24 @@ class Door:
     """A daemon running on a thread of the test process: its service, its relay's pin, its topics and, when
     it was started with ``watch=broker``, everything it published there."""
 
-    def __init__(self, service: Service, pin: MockPin, cfg: Config, collector: Collector | None = None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        pin: MockPin,
+        cfg: Config,
+        collector: Collector | None = None,
+        loop: threading.Thread | None = None,
+    ) -> None:
         self.service, self.pin, self.cfg = service, pin, cfg
         self._collector = collector
+        self._loop = loop
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the frame loop and wait for it to end: nothing decides after this (the broker link stays up)."""
+        self.service.stop()
+        if self._loop is not None:
+            self._loop.join(timeout)
+            assert not self._loop.is_alive(), "the frame loop did not stop"
 
     @property
     def collector(self) -> Collector:
@@ -84,9 +99,11 @@ def running_door(
     notifier: Notifier | None = None,
     on_stall: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    config_path: Path | None = None,
 ) -> Iterator[Door]:
     """The daemon's own composition (:func:`open_service`) on a MockFactory the test can read, on a thread.
 
+    ``config_path`` is the file a reload (:meth:`Service.request_reload`) reads: the one ``cfg`` came from.
     With ``watch=broker`` a :class:`Collector` subscribes to the door's topics before it starts
     (:attr:`Door.collector`). Leaving the block stops the loop and checks that it ended.
     """
@@ -94,7 +111,14 @@ def running_door(
     with ExitStack() as stack:
         collector = stack.enter_context(Collector(watch, [f"{cfg.topic_prefix}/#"])) if watch else None
         service = open_service(
-            cfg, stack, pin_factory=factory, notifier=notifier, wrap_camera=wrap_camera, on_stall=on_stall, clock=clock
+            cfg,
+            stack,
+            config_path=config_path,
+            pin_factory=factory,
+            notifier=notifier,
+            wrap_camera=wrap_camera,
+            on_stall=on_stall,
+            clock=clock,
         )
         if enrol is not None:
             list(enroll_photos(service.recognizer, service.store, enrol))
@@ -107,7 +131,7 @@ def running_door(
         loop = threading.Thread(target=service.run, name="daemon")
         loop.start()
         try:
-            yield Door(service, pin, cfg, collector)
+            yield Door(service, pin, cfg, collector, loop)
         finally:
             service.stop()
             loop.join(10)

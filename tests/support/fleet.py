@@ -44,7 +44,13 @@ def door_config(folder: Path, broker: Broker, site: str, camera: Path, **section
         mqtt=mqtt_section(broker),
         fleet=fleet_section(site),
         camera={"path": str(camera), "fps": 5},
-        decide={"cooldown_seconds": 1.0, "unknown_cooldown_seconds": 1.0},
+        # Every stranger decision reported: the tests count unknown events (a removed person is one again).
+        decide={
+            "cooldown_seconds": 1.0,
+            "unknown_cooldown_seconds": 1.0,
+            "stranger_cooldown_seconds": 0.0,
+            "stranger_memory_seconds": 0.0,
+        },
         **sections,
     )
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -27,10 +28,19 @@ EVENT_ID = re.compile(r" id=([0-9a-f-]{36})")
 class DaemonProcess:
     """``edgeface -v --config CONFIG run`` in a child process, its stderr collected line by line."""
 
-    def __init__(self, config: Path, *, env: dict[str, str] | None = None, verbose: bool = True) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *,
+        env: dict[str, str] | None = None,
+        verbose: bool = True,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        """``wrapper`` goes before the command (a sandbox that execs it, e.g. ``tests.support.sandbox``)."""
         self.config = config
         self.settings = yaml.safe_load(config.read_text())
-        args = [sys.executable, "-m", "edgeface", *(["-v"] if verbose else []), "--config", str(config), "run"]
+        flags = ["-v"] if verbose else []
+        args = [*wrapper, sys.executable, "-m", "edgeface", *flags, "--config", str(config), "run"]
         inherited = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
         child_env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(

@@ -1,0 +1,51 @@
+"""What the commands print: marks coloured only for a person at a terminal, JSON, suggestions, error lines.
+
+Colour follows https://no-color.org: escape codes go to a terminal only, never into a pipe or a
+file, and not at all when ``NO_COLOR`` is set to anything but the empty string.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+OK, FAIL = "✓", "✗"
+_GREEN, _RED, _RESET = "\033[32m", "\033[31m", "\033[0m"
+
+
+def wants_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR", ""):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint_marks(text: str, stream: TextIO | None = None) -> str:
+    """``text`` with each ✓ green and each ✗ red when it is printed to a terminal that wants colour."""
+    if not wants_colour(stream or sys.stdout):
+        return text
+    return text.replace(OK, f"{_GREEN}{OK}{_RESET}").replace(FAIL, f"{_RED}{FAIL}{_RESET}")
+
+
+def mark(ok: bool) -> str:
+    return OK if ok else FAIL
+
+
+def print_json(data: object) -> None:
+    """One JSON document on one line: what scripts and the tests parse."""
+    print(json.dumps(data))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` (difflib), or ``""`` when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def error_lines(message: str) -> list[str]:
+    """One ``edgeface: error:`` line per problem: a message of several lines carries several problems."""
+    return [f"edgeface: error: {line}" for line in message.splitlines() if line.strip()] or ["edgeface: error"]

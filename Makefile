@@ -6,9 +6,10 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit setup clean
+.PHONY: run test lint typecheck unit setup clean test-ha
 
-$(STAMP): pyproject.toml deploy/bootstrap.sh deploy/node-red/install.sh deploy/node-red/package-lock.json
+$(STAMP): pyproject.toml deploy/bootstrap.sh deploy/node-red/install.sh deploy/node-red/package-lock.json \
+          deploy/homeassistant.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
 	touch $(STAMP)
 
@@ -31,6 +32,11 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Only the tests against the real Home Assistant (installed under .tools/ by deploy/homeassistant.sh).
+test-ha: $(STAMP)
+	bash deploy/homeassistant.sh
+	$(BIN)/pytest -m homeassistant
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -43,4 +43,6 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
 # Node-RED for tests/e2e/test_node_red.py, pinned by its lock file, in .tools/node-red/ (quick once installed).
 bash "$(dirname "${BASH_SOURCE[0]}")/node-red/install.sh"
+# Home Assistant core for tests/e2e/test_home_assistant.py, in its own venv under .tools/ (quick once installed).
+bash "$(dirname "${BASH_SOURCE[0]}")/homeassistant.sh"
 echo "bootstrap: ready ($("$VENV/bin/python" --version), $VENV)"

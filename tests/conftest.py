@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.broker",
     "tests.support.tls",
     "tests.support.events",
+    "tests.support.homeassistant",
 ]

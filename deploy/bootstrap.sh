@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Development set-up used by `make run` and `make test`: system packages, then the virtualenv.
+# The set-up `make run` needs (and `make test` starts from): python3-venv, then the virtualenv with
+# edgeface and its development tools. The tests' own servers and clients are deploy/test-tools.sh.
 # Safe to run again; it only installs what is missing.
 set -euo pipefail
 
@@ -13,36 +14,15 @@ as_root() {
 }
 
 missing=()
-# mosquitto: the tests start their own broker from this binary.
-command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-# openssl: the TLS tests make a throwaway CA and broker certificate.
-command -v openssl >/dev/null || missing+=(openssl)
-# chromium: the live view test loads the page in headless Chromium.
-command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
-# promtool (Debian ships it only in prometheus: 19 MB download, 96 MB installed, ~15 s): the metrics test lints
-# a running daemon's /metrics with it.
-command -v promtool >/dev/null || missing+=(prometheus)
-# systemd-analyze: the install tests verify the unit and rate its hardening (containers often lack systemd).
-command -v systemd-analyze >/dev/null || missing+=(systemd)
-# node, npm: deploy/node-red/install.sh installs the Node-RED that the flow test imports deploy/node-red/flow.json into.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing system packages: ${missing[*]}"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# Debian starts the packaged broker as a service; edgeface's tests do not need it, and a
-# daemon on its defaults simply publishes to it if it runs.
-
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
-# Node-RED for tests/e2e/test_node_red.py, pinned by its lock file, in .tools/node-red/ (quick once installed).
-bash "$(dirname "${BASH_SOURCE[0]}")/node-red/install.sh"
-# Home Assistant core for tests/e2e/test_home_assistant.py, in its own venv under .tools/ (quick once installed).
-bash "$(dirname "${BASH_SOURCE[0]}")/homeassistant.sh"
 echo "bootstrap: ready ($("$VENV/bin/python" --version), $VENV)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Home Assistant core for tests/e2e/test_home_assistant.py, in a venv of its own under .tools/homeassistant/.
-# Called by deploy/bootstrap.sh (so `make test` has it on a fresh machine) and by `make test-ha`.
+# Called by deploy/test-tools.sh, so `make test` and `make test-ha` have it on a fresh machine.
 # Safe to run again: it returns at once when this version is installed.
 #
 # Home Assistant 2025.1 needs Python >= 3.12; Raspberry Pi OS and Debian bookworm ship 3.11. A

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Node-RED for tests/e2e/test_node_red.py: exactly the versions in deploy/node-red/package-lock.json,
-# installed in the gitignored .tools/node-red/ (override with NODE_RED_DIR). deploy/bootstrap.sh runs it.
+# installed in the gitignored .tools/node-red/ (override with NODE_RED_DIR). deploy/test-tools.sh runs it.
 # Idempotent: when the installed tree was made from this very lock file it returns at once.
 set -euo pipefail
 

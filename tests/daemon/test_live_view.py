@@ -115,7 +115,7 @@ def test_the_stream_serves_decodable_frames_and_health_and_events_are_json(
 def test_the_page_in_headless_chromium_shows_the_stream_and_an_unknown_event(
     live_daemon: tuple[DaemonProcess, int], tmp_path: Path
 ) -> None:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: deploy/bootstrap.sh installs it (make test)"
+    assert CHROMIUM.exists(), "Debian's chromium is missing: deploy/test-tools.sh installs it (make test)"
     daemon, port = live_daemon
     daemon.wait_for("decision type=unknown")
     browser = subprocess.run(

@@ -77,7 +77,7 @@ def node_red_script() -> Path:
     lock = hashlib.sha256((ROOT / "deploy" / "node-red" / "package-lock.json").read_bytes()).hexdigest()
     if not script.is_file() or not stamp.is_file() or stamp.read_text().strip() != lock:
         state = "is not installed" if not script.is_file() else "is not the one deploy/node-red/package-lock.json pins"
-        pytest.fail(f"Node-RED in {NODE_RED_DIR} {state}: run deploy/node-red/install.sh (bootstrap does)")
+        pytest.fail(f"Node-RED in {NODE_RED_DIR} {state}: run deploy/node-red/install.sh (deploy/test-tools.sh does)")
     return script
 
 

@@ -1,4 +1,4 @@
-"""A throwaway PKI for the TLS tests, made once per session with openssl (which bootstrap installs)."""
+"""A throwaway PKI for the TLS tests, made once per session with openssl (which deploy/test-tools.sh installs)."""
 
 from __future__ import annotations
 

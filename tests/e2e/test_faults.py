@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from edgeface.capture.camera import Camera, CaptureStats
+from edgeface.capture.camera import Camera
 from edgeface.config import DaemonConfig
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.stallguard import EXIT_STALLED
@@ -31,6 +31,7 @@ from edgeface.storage.people import Store
 from edgeface.values import DoorState, Frame
 from edgeface.vision.recognize import Recognizer
 from tests.support.broker import Broker, Collector, FlaggedCollector, killable_broker
+from tests.support.cameras import WrappedCamera
 from tests.support.configs import mqtt_section, service_config, write_config
 from tests.support.data import DEMO_CLIP, LIN, ROOT
 from tests.support.disk import fill, integrity, outbox_count, remount, small_filesystem
@@ -291,11 +292,11 @@ def test_a_read_only_state_directory_is_refused_at_start_with_one_line(tmp_path:
 # --- the watchdog -------------------------------------------------------------------------------------------
 
 
-class FreezableCamera:
+class FreezableCamera(WrappedCamera):
     """The real camera, whose ``read`` can be made to hang as a wedged driver's would."""
 
     def __init__(self, inner: Camera) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.frozen = threading.Event()
         self.released = threading.Event()
 
@@ -303,19 +304,6 @@ class FreezableCamera:
         if self.frozen.is_set():
             self.released.wait()
         return self.inner.read(timeout)
-
-    @property
-    def stats(self) -> CaptureStats:
-        return self.inner.stats
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> FreezableCamera:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def test_a_frozen_frame_loop_stops_the_watchdog_pings_and_the_stall_guard_fires(

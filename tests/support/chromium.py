@@ -1,6 +1,6 @@
 """Headless Chromium driven over the DevTools protocol, for tests that look at a page as a browser shows it.
 
-Debian's ``/usr/bin/chromium`` (deploy/bootstrap.sh installs it) speaks the protocol over a pipe
+Debian's ``/usr/bin/chromium`` (deploy/test-tools.sh installs it) speaks the protocol over a pipe
 (``--remote-debugging-pipe``: it reads JSON messages from fd 3 and writes them to fd 4, each ended by
 a NUL byte), so no WebSocket client is needed. A :class:`Tab` has the size of a phone or a desktop
 window, evaluates JavaScript and saves screenshots as PNG files.
@@ -27,17 +27,17 @@ class Chromium:
     """One headless browser process; :meth:`tab` opens pages in it. A context manager."""
 
     def __init__(self, profile: Path) -> None:
-        assert CHROMIUM.exists(), "Debian's chromium is missing: deploy/bootstrap.sh installs it (make test)"
+        assert CHROMIUM.exists(), "Debian's chromium is missing: deploy/test-tools.sh installs it (make test)"
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         # Above 4, so that moving one onto fd 3 or 4 cannot clobber the other.
         to_browser_r, from_browser_w = (_above_4(fd) for fd in (to_browser_r, from_browser_w))
 
-        # The shell moves the pipe onto fds 3 and 4, where --remote-debugging-pipe looks for it.
+        # bash (dash takes single-digit fds only) moves the pipe onto fds 3 and 4, where the browser looks for it.
         onto_3_and_4 = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w} {to_browser_r}<&- {from_browser_w}>&-'
         self.proc = subprocess.Popen(
             [
-                "/bin/sh",
+                "/bin/bash",
                 "-c",
                 onto_3_and_4,
                 str(CHROMIUM),

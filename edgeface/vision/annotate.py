@@ -113,15 +113,17 @@ def draw(image: Image, seen: Sequence[Seen]) -> Image:
     sizes = [cv2.getTextSize(text, _FONT, scale, weight) for text in texts]
     boxes = [_rect(seen[i].face) for i in order]
     spots = place_labels(boxes, [(tw + 2 * _PAD, th + base + 2 * _PAD) for (tw, th), base in sizes], (width, height))
-    for i, text, ((_, th), _), spot, box in zip(order, texts, sizes, spots, boxes, strict=True):
-        if spot is None:
-            continue
-        lx, ly, lw, lh = spot
-        if not touches(spot, box):  # slid away by other labels: a line says whose it is
-            bx, by, bw, bh = box
+    labels = [
+        (i, text, th, spot, box)
+        for i, text, ((_, th), _), spot, box in zip(order, texts, sizes, spots, boxes, strict=True)
+        if spot is not None
+    ]
+    for i, _, _, (lx, ly, lw, lh), (bx, by, bw, bh) in labels:
+        if not _touches((lx, ly, lw, lh), (bx, by, bw, bh)):  # slid away by other labels: a line says whose it is
             start = (bx + bw // 2, by + bh if ly > by else by)
             end = (min(max(lx, start[0]), lx + lw - 1), ly if ly > by else ly + lh - 1)
             cv2.line(out, start, end, COLOURS[seen[i].style], 1, cv2.LINE_AA)
+    for i, text, th, (lx, ly, lw, lh), _ in labels:  # after every line, so that no line crosses a label
         cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), COLOURS[seen[i].style], -1)
         cv2.putText(out, text, (lx + _PAD, ly + _PAD + th), _FONT, scale, _TEXT[seen[i].style], weight, cv2.LINE_AA)
     return np.asarray(out, dtype=np.uint8)
@@ -159,7 +161,7 @@ def _candidates(box: Rect, lw: int, lh: int, width: int, height: int) -> list[Re
     return [(min(max(0, left), width - lw), min(max(0, top), height - lh), lw, lh) for left, top in near + far]
 
 
-def touches(label: Rect, box: Rect) -> bool:
+def _touches(label: Rect, box: Rect) -> bool:
     """Whether a label sits against (or on) its box, so that no leader line is needed to tell whose it is."""
     return not _free(label, [(box[0] - 2, box[1] - 2, box[2] + 4, box[3] + 4)])
 

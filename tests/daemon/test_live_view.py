@@ -11,6 +11,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ import numpy as np
 import pytest
 
 from edgeface.daemon.httpserve import IDLE_SECONDS, MAX_CONNECTIONS
-from edgeface.daemon.web import BOUNDARY, LiveView
+from edgeface.daemon.web import BOUNDARY, LiveView, sightings
 from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.people import Store
+from edgeface.values import Match
 from edgeface.vision.quality import rejection
 from edgeface.vision.recognize import Recognizer
 from tests.support.boxes import boxed
@@ -63,7 +65,7 @@ def live_daemon(
         assert daemon.terminate() == 0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def crowd_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess, int, list[Path]]]:
     """``edgeface run`` with the live view on a camera that shows two street crowds by turns, frame after frame."""
     root = tmp_path_factory.mktemp("crowd")
@@ -208,6 +210,10 @@ def test_the_page_in_headless_chromium_fits_the_screen_and_speaks_plainly(
         assert page["stream"]["width"] >= width / 2, f"the stream gets most of the width {where}"
 
     assert (page["badge"], page["badgeClass"]) == ("Door locked", "locked")
+    badge = "(d => [d.textContent, d.className, getComputedStyle(d).backgroundColor])(document.getElementById('door'))"
+    locked = tab.evaluate(badge)
+    unlocked = tab.evaluate(f"showDoor('unlocked'), {badge}")  # what the next poll shows while the relay is open
+    assert unlocked[:2] == ["Door unlocked", "unlocked"] and unlocked[2] != locked[2], "an open door stands out"
     assert page["headers"] == ["When", "Decision", "Person", "Similarity"]
     health = page["health"]
     assert health["People enrolled"] == "1" and health["Camera"] == "online"
@@ -249,6 +255,38 @@ def test_every_face_identify_finds_is_boxed_on_the_very_frame_it_was_found_in(
         if shown == {0, 1}:
             break
     assert shown == {0, 1}, "the camera showed both crowds"
+
+
+def test_each_face_is_shown_as_the_loop_used_it_or_with_why_not(tmp_path: Path, recognizer: Recognizer) -> None:
+    picture = cv2.imread(str(crowd_photos(tmp_path, (20,))[0]))
+    detected = recognizer.detector.detect(picture)
+    gates = recognizer.gates
+    tracked = list(enumerate(recognizer.large_enough(detected)))
+    why = {t: rejection(picture, f, gates) for t, f in tracked}
+    usable = [t for t, reason in why.items() if reason is None]
+    assert len(usable) >= 4 and "turned" in why.values()
+    alice = Match("alice", 0.7, "alice", 0.1)
+    fresh = {usable[0]: alice, usable[1]: alice, usable[2]: Match(None, 0.2, "alice", -1.0)}
+    evidence = {usable[1]: replace(alice, live=False), usable[2]: fresh[usable[2]]}  # usable[0]: liveness pending
+    seen = sightings(
+        picture,
+        detected,
+        tracked,
+        fresh=fresh,
+        evidence=evidence,
+        cached=lambda t: alice if t == usable[3] else None,
+        gates=gates,
+    )
+    assert [s.face for s in seen] == detected, "every detected face, in the detector's order"
+    by_track = {t: seen[detected.index(f)] for t, f in tracked}
+    assert [by_track[t].label for t in usable[:4]] == [
+        "alice: liveness check",
+        "alice: spoof",
+        "unknown 0.20",
+        "alice 0.70",
+    ]
+    assert {by_track[t].reason for t, reason in why.items() if reason} == {"turned"}
+    assert [s.reason for s in seen if all(s.face is not f for _, f in tracked)] == ["small"]
 
 
 def test_nothing_is_encoded_while_nobody_watches() -> None:

@@ -137,7 +137,7 @@ function showEvents(events) {
     t.dateTime = e.ts; t.title = new Date(e.ts).toLocaleString(); t.textContent = ago(e.ts); when.appendChild(t);
     const decision = cell(r, e.type, e.type);
     if (e.reason) { note(decision, e.reason); }
-    if (e.suppressed) { note(decision, "+" + e.suppressed + " more").title = "stranger decisions folded into this report"; }
+    if (e.suppressed) { note(decision, "+" + e.suppressed + " more").title = "strangers folded into this report"; }
     cell(r, e.person);
     cell(r, e.person == null && !e.similarity ? "-" : Number(e.similarity).toFixed(2), "num");
   }

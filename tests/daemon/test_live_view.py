@@ -76,7 +76,7 @@ def crowd_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dae
         shutil.copy(photos[i % 2], camera / f"{i:03d}.jpg")
     config = write_config(
         root / "edgeface.yaml",
-        camera={"path": str(camera), "fps": 10},
+        camera={"path": str(camera), "fps": 5},  # slower than the loop: it sees every picture, by turns
         # Detected at the size `edgeface identify` uses, so the door sees the faces identify finds.
         detector={"live_max_side": 640},
         web={"enabled": True, "address": "127.0.0.1", "port": 0, "fps": 10},

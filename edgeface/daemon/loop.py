@@ -55,7 +55,7 @@ from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.reload import plan_reload
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.stallguard import EXIT_STALLED, StallGuard
-from edgeface.daemon.web import LiveView
+from edgeface.daemon.web import LiveView, sightings
 from edgeface.door.decide import Decider, Observation
 from edgeface.door.ratelimit import RateLimit
 from edgeface.door.relay import Relay
@@ -370,7 +370,8 @@ class Service:
         started = time.perf_counter()
         rec, metrics = self.recognizer, self.metrics
         with metrics.timed("detect"):
-            faces = rec.detect(frame.image)
+            detected = rec.detector.detect(frame.image)
+        faces = rec.large_enough(detected)  # the live page draws the smaller ones too
         metrics.frames.inc()
         metrics.faces.inc(len(faces))
         if bool(faces) != self._face_present:
@@ -397,11 +398,16 @@ class Service:
             observations = self._check_liveness(self.liveness, frame, fresh, matches)
         if self.web is not None and self.web.watching:
             fresh_matches = {t: m for (t, _), m in zip(fresh, matches, strict=True)}
-            shown = [
-                (f, fresh_matches.get(t) or known(t, frame.ts, REEMBED_SECONDS))
-                for t, f in zip(tracks, faces, strict=True)
-            ]
-            self.web.show(frame.image, [(f, m) for f, m in shown if m is not None])
+            seen = sightings(
+                frame.image,
+                detected,
+                list(zip(tracks, faces, strict=True)),
+                fresh=fresh_matches,
+                evidence=dict(observations),
+                cached=lambda t: known(t, frame.ts, REEMBED_SECONDS),
+                gates=gates,
+            )
+            self.web.show(frame.image, seen)
         decisions = self.decider.observe(frame.ts, observations)
         # A decision is made on a frame in which its track was fresh: its face, match and vector are here.
         fresh_index = {t: i for i, (t, _) in enumerate(fresh)}

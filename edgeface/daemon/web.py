@@ -3,14 +3,17 @@
 Off by default (``web.enabled``). Standard library only: a bounded ThreadingHTTPServer
 (:mod:`edgeface.daemon.httpserve`: a few connections at once, idle ones closed) on a daemon thread serves
 
-- ``/``              the page (inline HTML and JS, no external assets);
-- ``/stream.mjpg``   the latest annotated frame as an MJPEG stream (multipart/x-mixed-replace), at most ``web.fps``;
+- ``/``              the page (:mod:`edgeface.daemon.webpage`: inline HTML and JS, no external assets);
+- ``/stream.mjpg``   the latest frame with every detected face drawn on it, as an MJPEG stream
+                     (multipart/x-mixed-replace), at most ``web.fps``;
 - ``/events.json``   the last events, each as the MQTT event JSON, newest first;
 - ``/health.json``   people enrolled, frames processed, broker link, camera, door state, uptime.
 
-The frame loop calls :meth:`LiveView.show` on every frame; it annotates and encodes a JPEG at most ``fps``
-times a second and only while a viewer is connected, so the view costs nothing when nobody looks. Each
-viewer always gets the newest frame: a slow client skips frames, it never receives a backlog.
+The frame loop calls :meth:`LiveView.show` on every frame with what became of each face the detector
+found in it (:func:`sightings`: used, and with which match, or why not); the faces are drawn onto that
+frame's own image and encoded at once, so a box can never sit on another frame than its own. This happens
+at most ``fps`` times a second and only while a viewer is connected, so the view costs nothing when nobody
+looks. Each viewer always gets the newest frame: a slow client skips frames, it never receives a backlog.
 """
 
 from __future__ import annotations
@@ -20,73 +23,22 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 
 import cv2
 
 from edgeface.daemon.httpserve import BoundedServer, QuietHandler, stop_server
+from edgeface.daemon.webpage import PAGE
 from edgeface.values import Event, Face, Image, Match
-from edgeface.vision.annotate import annotate
+from edgeface.vision.annotate import Seen, draw
+from edgeface.vision.quality import QualityGates, rejection
 
 log = logging.getLogger(__name__)
 
 BOUNDARY = "edgefaceframe"
 JPEG_QUALITY = 80
 EVENTS_KEPT = 20
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>edgeface live view</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:sans-serif;margin:1em;background:#111;color:#eee}
-main{display:flex;flex-wrap:wrap;gap:1em}
-img{max-width:100%;background:#333;min-width:320px;min-height:240px}
-table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #333}
-.granted{color:#6c6}.denied{color:#fa4}.unknown{color:#f66}
-</style></head>
-<body data-frames="0" data-polls="0">
-<h1>edgeface live view</h1>
-<main>
-<section><img id="stream" src="/stream.mjpg" alt="camera stream"></section>
-<section>
-<h2>Health</h2><table id="health"></table>
-<h2>Last events</h2><table id="events"><tr><td>none yet</td></tr></table>
-</section>
-</main>
-<script>
-"use strict";
-const body = document.body, img = document.getElementById("stream");
-function frameSeen() {
-  if (img.naturalWidth > 0) {
-    body.dataset.frames = String(Number(body.dataset.frames) + 1);
-    body.dataset.stream = img.naturalWidth + "x" + img.naturalHeight;
-  }
-}
-img.addEventListener("load", frameSeen);
-function cell(row, text, cls) {
-  const td = row.insertCell(); td.textContent = text == null ? "-" : String(text); if (cls) td.className = cls;
-}
-async function poll() {
-  try {
-    const health = await (await fetch("/health.json", {cache: "no-store"})).json();
-    const ht = document.getElementById("health"); ht.replaceChildren();
-    for (const [key, value] of Object.entries(health)) { const r = ht.insertRow(); cell(r, key); cell(r, value); }
-    const events = await (await fetch("/events.json", {cache: "no-store"})).json();
-    const et = document.getElementById("events"); et.replaceChildren();
-    for (const e of events) {
-      const r = et.insertRow(); r.className = "event";
-      cell(r, e.ts); cell(r, e.type, e.type); cell(r, e.person); cell(r, e.similarity); cell(r, e.reason);
-    }
-    if (!events.length) { cell(et.insertRow(), "none yet"); }
-    body.dataset.polls = String(Number(body.dataset.polls) + 1);
-  } catch (err) { body.dataset.error = String(err); }
-  frameSeen();
-}
-poll(); setInterval(poll, 1000);
-</script>
-</body></html>
-"""
 
 
 class LiveView:
@@ -113,15 +65,15 @@ class LiveView:
         """Whether a viewer is connected to the stream."""
         return self._viewers > 0
 
-    def show(self, image: Image, results: Sequence[tuple[Face, Match]]) -> None:
-        """Offer a frame: annotated and encoded only while watched and at most ``fps`` times a second."""
+    def show(self, image: Image, seen: Sequence[Seen]) -> None:
+        """Offer a frame and its faces: drawn and encoded only while watched and at most ``fps`` times a second."""
         if not self._viewers:
             return
         now = self.clock()
         if now - self._last_encode < self.interval:
             return
         self._last_encode = now
-        ok, buf = cv2.imencode(".jpg", annotate(image, list(results)), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, buf = cv2.imencode(".jpg", draw(image, seen), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             log.warning("live view: a frame could not be encoded as JPEG")
             return
@@ -179,6 +131,39 @@ class LiveView:
             self._cond.notify_all()
         stop_server(self._server, self._thread)
         self._server, self._thread = None, None
+
+
+def sightings(
+    image: Image,
+    detected: Sequence[Face],
+    tracked: Sequence[tuple[int, Face]],
+    *,
+    fresh: Mapping[int, Match],
+    evidence: Mapping[int, Match],
+    cached: Callable[[int], Match | None],
+    gates: QualityGates,
+) -> list[Seen]:
+    """What became of each face the detector found in ``image``, as the frame loop decided it.
+
+    ``tracked``: (track, face) for the faces large enough to track, the same objects as in ``detected``;
+    ``fresh``: the matches of the tracks embedded in this frame; ``evidence``: what the decider was given
+    (liveness verdicts set, a match still waiting for its liveness frames left out); ``cached``: a track's
+    remembered identity. A face in none of these failed a quality gate, named by :func:`rejection`.
+    """
+    tracks = {id(face): track for track, face in tracked}  # by identity: Face holds arrays, == is elementwise
+    out: list[Seen] = []
+    for face in detected:
+        track = tracks.get(id(face))
+        if track is None:
+            out.append(Seen(face, reason="small"))  # the loop tracks every face of at least quality.min_face
+        elif track in fresh:
+            used = evidence.get(track)
+            out.append(Seen(face, used) if used is not None else Seen(face, fresh[track], "liveness"))
+        elif (remembered := cached(track)) is not None:
+            out.append(Seen(face, remembered))
+        else:
+            out.append(Seen(face, reason=rejection(image, face, gates)))
+    return out
 
 
 class _Server(BoundedServer):

@@ -8,6 +8,7 @@ best frames by the same measures.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 import cv2
 import numpy as np
@@ -52,9 +53,20 @@ def yaw(face: Face) -> float:
     return abs(float(np.dot(face.landmarks[2] - midpoint, axis))) / eye_distance
 
 
-def passes(image: Image, face: Face, gates: QualityGates) -> bool:
+Rejection: TypeAlias = Literal["small", "turned", "blurred"]
+"""The gate a face failed, in the words the live page shows."""
+
+
+def rejection(image: Image, face: Face, gates: QualityGates) -> Rejection | None:
+    """The first gate the face fails (the cheap ones first), or None when it passes them all."""
     if face.size < gates.min_face:
-        return False
+        return "small"
     if gates.max_yaw < 1.0 and yaw(face) > gates.max_yaw:
-        return False
-    return gates.min_sharpness <= 0.0 or sharpness(image, face) >= gates.min_sharpness
+        return "turned"
+    if gates.min_sharpness > 0.0 and sharpness(image, face) < gates.min_sharpness:
+        return "blurred"
+    return None
+
+
+def passes(image: Image, face: Face, gates: QualityGates) -> bool:
+    return rejection(image, face, gates) is None

@@ -178,7 +178,11 @@ class Recognizer:
 
     def detect(self, image: Image) -> list[Face]:
         """Faces large enough to recognise."""
-        return [f for f in self.detector.detect(image) if f.size >= self.gates.min_face]
+        return self.large_enough(self.detector.detect(image))
+
+    def large_enough(self, faces: list[Face]) -> list[Face]:
+        """The faces not smaller than ``quality.min_face`` (the live page still draws the others)."""
+        return [f for f in faces if f.size >= self.gates.min_face]
 
     def embed(self, image: Image, faces: list[Face]) -> Vectors:
         spec = CropSpec.for_profile(self.embedder.profile)

@@ -1,0 +1,158 @@
+"""The live view's one page: inline HTML, CSS and JS, no external assets (the door may have no internet).
+
+What it shows, polled every second from ``/health.json`` and ``/events.json``:
+
+- a door badge (``Door locked`` / ``Door unlocked``) from the health report's ``door``;
+- the stream, as wide as the screen allows;
+- the health figures under human labels (``Uptime 3 min 19 s``, ``MQTT broker connected``); a key this
+  page does not know yet is shown with its underscores as spaces, so a new figure is never hidden;
+- the last events under column headers (When, Decision, Person, Similarity), a decision's reason
+  (``spoof``, ``remote``...) beside it; times relative and local (``12 s ago``, the absolute local time
+  on hover).
+
+One column on a phone (390 px wide), the stream beside the tables from 900 px; the tables wrap long names
+instead of widening the page. ``body``'s ``data-*`` attributes (frames seen, polls done, the last error)
+let a test, or a curious operator in the browser's console, see that the page is alive.
+"""
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>edgeface live view</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#111;color:#eee}
+header{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.4em 1em;
+  padding:.6em 1em;border-bottom:1px solid #333}
+h1{font-size:1.15em;margin:0;font-weight:600}
+h2{font-size:1em;margin:0 0 .4em;color:#aaa;font-weight:600;text-transform:uppercase;letter-spacing:.05em}
+#door{padding:.2em .8em;border-radius:1em;font-weight:700;background:#444;color:#eee;white-space:nowrap}
+#door.locked{background:#1f5130;color:#c9f5d3}
+#door.unlocked{background:#8a5a00;color:#fff2cc}
+main{display:grid;grid-template-columns:minmax(0,1fr);gap:1em;padding:1em}
+@media (min-width:900px){main{grid-template-columns:minmax(0,3fr) minmax(0,2fr);align-items:start}}
+#stream{display:block;width:100%;height:auto;max-height:80vh;object-fit:contain;aspect-ratio:auto 4/3;
+  background:#222;border-radius:4px}
+section+section{margin-top:1.2em}
+table{width:100%;border-collapse:collapse;table-layout:fixed}
+th,td{padding:4px 6px;text-align:left;vertical-align:top;border-bottom:1px solid #2a2a2a;overflow-wrap:anywhere}
+thead th{color:#aaa;font-weight:600;border-bottom-color:#555;overflow-wrap:normal}
+#health th{font-weight:400;color:#aaa;width:50%}
+#events col.when{width:22%}#events col.type{width:29%}#events col.person{width:27%}#events col.sim{width:22%}
+.note{color:#aaa}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+.granted{color:#7d7}.denied{color:#fb5}.unknown{color:#f77}
+.bad{color:#f77}.good{color:#7d7}
+time{border-bottom:1px dotted #777;cursor:help}
+@media (max-width:480px){body{font-size:14px}main{padding:.6em}th,td{padding:4px 3px}}
+</style></head>
+<body data-frames="0" data-polls="0">
+<header><h1>edgeface live view</h1><span id="door" class="unknown-state">Door …</span></header>
+<main>
+<div><img id="stream" src="/stream.mjpg" alt="camera stream"></div>
+<div>
+<section><h2>Health</h2><table id="health"><tbody></tbody></table></section>
+<section><h2>Last events</h2>
+<table id="events">
+<colgroup><col class="when"><col class="type"><col class="person"><col class="sim"></colgroup>
+<thead><tr><th scope="col">When</th><th scope="col">Decision</th><th scope="col">Person</th>
+<th scope="col" class="num">Similarity</th></tr></thead>
+<tbody><tr><td colspan="4">none yet</td></tr></tbody>
+</table></section>
+</div>
+</main>
+<script>
+"use strict";
+const body = document.body, img = document.getElementById("stream");
+function frameSeen() {
+  if (img.naturalWidth > 0) {
+    body.dataset.frames = String(Number(body.dataset.frames) + 1);
+    body.dataset.stream = img.naturalWidth + "x" + img.naturalHeight;
+  }
+}
+img.addEventListener("load", frameSeen);
+
+function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
+  return Math.floor(s / 86400) + " d " + Math.floor(s % 86400 / 3600) + " h";
+}
+function ago(ts) {
+  const seconds = (Date.now() - Date.parse(ts)) / 1000;
+  if (!isFinite(seconds)) return String(ts);
+  if (seconds < 1) return "just now";
+  if (seconds < 60) return Math.floor(seconds) + " s ago";
+  if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+  if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+  return new Date(ts).toLocaleDateString();
+}
+const yesNo = (good, bad) => (v) => [v ? good : bad, v ? "good" : "bad"];
+const HEALTH = [
+  ["camera_online", "Camera", yesNo("online", "offline")],
+  ["broker_connected", "MQTT broker", yesNo("connected", "not connected")],
+  ["people_enrolled", "People enrolled"],
+  ["liveness", "Liveness check"],
+  ["match_threshold", "Match threshold", (v) => [Number(v).toFixed(3)]],
+  ["target_far", "Target false accepts", (v) => [+(Number(v) * 100).toPrecision(3) + " % of attempts"]],
+  ["frames_processed", "Frames processed", (v) => [Number(v).toLocaleString()]],
+  ["uptime_seconds", "Uptime", (v) => [duration(v)]],
+];
+const SHOWN_ELSEWHERE = new Set(["door"]);
+function plain(v) { return [typeof v === "boolean" ? (v ? "yes" : "no") : v == null ? "-" : String(v)]; }
+function humanKey(key) { const s = key.replace(/_/g, " "); return s.charAt(0).toUpperCase() + s.slice(1); }
+
+function cell(row, text, cls) {
+  const td = row.insertCell(); td.textContent = text == null ? "-" : String(text); if (cls) td.className = cls;
+  return td;
+}
+function note(td, text) {
+  const span = document.createElement("span"); span.className = "note"; span.textContent = " · " + text;
+  td.appendChild(span); return span;
+}
+function showDoor(state) {
+  const badge = document.getElementById("door");
+  badge.textContent = state ? "Door " + state : "Door state unknown";
+  badge.className = state || "unknown-state";
+}
+function showHealth(health) {
+  showDoor(health.door);
+  const rows = document.querySelector("#health tbody"); rows.replaceChildren();
+  const known = new Set(HEALTH.map(([key]) => key));
+  const entries = HEALTH.filter(([key]) => key in health).concat(
+    Object.keys(health).filter((k) => !known.has(k) && !SHOWN_ELSEWHERE.has(k)).map((k) => [k, humanKey(k)]));
+  for (const [key, label, format] of entries) {
+    const [text, cls] = (format || plain)(health[key]);
+    const r = rows.insertRow(); r.dataset.key = key;
+    const th = document.createElement("th"); th.scope = "row"; th.textContent = label; r.appendChild(th);
+    cell(r, text, cls);
+  }
+}
+function showEvents(events) {
+  const rows = document.querySelector("#events tbody"); rows.replaceChildren();
+  for (const e of events) {
+    const r = rows.insertRow(); r.className = "event";
+    const when = r.insertCell(), t = document.createElement("time");
+    t.dateTime = e.ts; t.title = new Date(e.ts).toLocaleString(); t.textContent = ago(e.ts); when.appendChild(t);
+    const decision = cell(r, e.type, e.type);
+    if (e.reason) { note(decision, e.reason); }
+    if (e.suppressed) { note(decision, "+" + e.suppressed + " more").title = "strangers folded into this report"; }
+    cell(r, e.person);
+    cell(r, e.person == null && !e.similarity ? "-" : Number(e.similarity).toFixed(2), "num");
+  }
+  if (!events.length) { cell(rows.insertRow(), "none yet").colSpan = 4; }
+}
+async function poll() {
+  try {
+    showHealth(await (await fetch("/health.json", {cache: "no-store"})).json());
+    showEvents(await (await fetch("/events.json", {cache: "no-store"})).json());
+    body.dataset.polls = String(Number(body.dataset.polls) + 1);
+    delete body.dataset.error;
+  } catch (err) { body.dataset.error = String(err); }
+  frameSeen();
+}
+poll(); setInterval(poll, 1000);
+</script>
+</body></html>
+"""

@@ -14,7 +14,6 @@ measure "before"), else from this checkout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from localbroker import start_mosquitto  # beside this file
 from paho.mqtt.enums import CallbackAPIVersion
+from report import print_result  # beside this file
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent(
@@ -94,11 +94,7 @@ def main() -> int:
         "big_one_reached_the_parser": done[2:3] == ["1"],
         "seconds": round(seconds, 1),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    print_result(result, args.json)
     return 0
 
 

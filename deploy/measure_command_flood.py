@@ -13,7 +13,6 @@ worktree of an older commit, to measure "before"), else from this checkout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from localbroker import start_mosquitto  # beside this file
 from paho.mqtt.enums import CallbackAPIVersion
+from report import print_result  # beside this file
 
 ROOT = Path(__file__).resolve().parents[1]
 STRANGER = ROOT / "config" / "demo" / "faces" / "alex_lacamoire.jpg"
@@ -85,11 +85,7 @@ def main() -> int:
         "dropped_command_warnings": sum("ignoring MQTT command" in line for line in lines),
         "decision_lines": sum("decision type=" in line for line in lines),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    print_result(result, args.json)
     return 0
 
 

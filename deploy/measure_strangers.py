@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from localbroker import start_mosquitto  # beside this file
 from paho.mqtt.enums import CallbackAPIVersion
+from report import print_result  # beside this file
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "config" / "demo" / "hamilton_clip.mp4"
@@ -90,11 +91,7 @@ def main() -> int:
         "stranger_decisions_folded_into_them": folded,
         "granted_events": sum(e["type"] == "granted" for e in events),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    print_result(result, args.json)
     return 0
 
 

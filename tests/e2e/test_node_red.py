@@ -1,7 +1,8 @@
 """The shipped Node-RED flow (deploy/node-red/flow.json) in a real Node-RED, fed by a real door and its camera.
 
-What its user sees: node status and the debug sidebar, read from the editor's websocket; and that events a
-door publishes while Node-RED is down reach the flow once it is back.
+What its user sees: node status and the debug sidebar, read from the editor's websocket; that events a
+door publishes while Node-RED is down reach the flow once it is back; and when a door or its camera goes
+offline and comes back, from the door's own retained availability (its last will too) and health topics.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edgeface.config import RemoteUnlockConfig
 from edgeface.values import Decision, EventType
 from tests.support.broker import Broker, Collector, fresh_device_id
-from tests.support.configs import service_config
+from tests.support.configs import mqtt_section, service_config, write_config
 from tests.support.data import LIN
 from tests.support.data import STRANGER as STRANGER_PHOTO
 from tests.support.door import Door, running_door
 from tests.support.events import make_event
-from tests.support.nodered import Comms, NodeRed, shipped_flow
+from tests.support.nodered import Comms, NodeRed, Status, shipped_flow
+from tests.support.process import DaemonProcess
 from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
@@ -34,6 +37,7 @@ EVENTS_IN, DEDUPE, EVENT, GRANTED, DENIED, STRANGER, DOOR = (
     "edgeface.unknown",
     "edgeface.doorshow",
 )
+HEALTH_IN, UPDOWN, WENT_OFFLINE, CAME_BACK = "edgeface.health", "edgeface.updown", "edgeface.down", "edgeface.up"
 CONNECTED = "node-red:common.status.connected"
 
 
@@ -135,6 +139,81 @@ def test_a_payload_that_is_no_event_costs_one_line_and_the_next_event_still_show
         comms.wait(lambda: event in comms.debug(EVENT), 10, "the event after the bad payloads")
     assert comms.debug(EVENTS_IN)[errors:] == ["Failed to parse JSON string"]
     assert comms.debug(DEDUPE)[warnings:] == [f"not an edgeface event on {topic}"] * 2
+
+
+def test_a_door_going_offline_and_its_camera_failing_show_on_status_and_reach_the_two_outputs(
+    node_red: NodeRed, broker: Broker, tmp_path: Path
+) -> None:
+    comms = node_red.comms
+    assert comms is not None
+    camera = empty_scene(tmp_path / "camera")
+    config = write_config(
+        tmp_path / "edgeface.yaml",
+        camera={"path": str(camera), "fps": 30, "reopen_max_seconds": 0.4},
+        mqtt=mqtt_section(broker),
+    )
+    offline, camera_offline, online = (
+        Status(f"{door_id(config)} {state}", fill, shape)
+        for state, fill, shape in (
+            ("offline", "red", "ring"),
+            ("camera offline", "yellow", "ring"),
+            ("online", "green", "dot"),
+        )
+    )
+    with DaemonProcess(config) as daemon, Collector(broker, [f"{daemon.prefix}/health"]) as health:
+        health.wait(1, timeout=30)  # the frame loop runs: it connects to the broker before it opens the camera
+        assert comms.wait_status(UPDOWN, online.text) == online
+        hidden = camera.rename(camera.with_name("camera.gone"))  # the camera vanishes: the daemon runs on
+        assert comms.wait_status(UPDOWN, camera_offline.text) == camera_offline
+        hidden.rename(camera)
+        assert comms.wait_status(UPDOWN, online.text) == online
+        assert daemon.terminate() == 0  # a clean stop publishes "offline" itself
+        assert comms.wait_status(UPDOWN, offline.text) == offline
+    with DaemonProcess(config) as daemon:
+        assert comms.wait_status(UPDOWN, online.text, timeout=30) == online
+        daemon.kill()  # kill -9: only the broker can say so, with the last will
+        assert comms.wait_status(UPDOWN, offline.text) == offline
+
+    # The debug nodes hear of each change just after the status shows it.
+    went = sent_about(comms, WENT_OFFLINE, config, 3)
+    assert went == [camera_offline.text, offline.text, offline.text]
+    back = sent_about(comms, CAME_BACK, config, 2)
+    assert back == [online.text, online.text], "back after the camera, and after the restart; not at the first start"
+
+
+def test_a_payload_that_is_no_availability_or_health_costs_one_line_and_changes_nothing(
+    node_red: NodeRed, broker: Broker
+) -> None:
+    comms = node_red.comms
+    assert comms is not None
+    here = fresh_device_id()
+    availability, health = f"edgeface/{here}/availability", f"edgeface/{here}/health"
+    errors, warnings = len(comms.debug(HEALTH_IN)), len(comms.debug(UPDOWN))
+    with Collector(broker, [f"edgeface/{here}/#"]) as publisher:
+        publisher.send(availability, "maybe")
+        publisher.send(health, "{")
+        publisher.send(health, json.dumps({"broker": "online"}))
+        publisher.send(health, json.dumps({"camera": "offline", "broker": "online"}))
+        comms.wait_status(UPDOWN, f"{here} camera offline")
+    assert comms.debug(HEALTH_IN)[errors:] == ["Failed to parse JSON string"]
+    assert comms.debug(UPDOWN)[warnings:] == [
+        f"not an edgeface availability on {availability}",
+        f"not an edgeface health on {health}",
+    ]
+    assert [text for text in comms.debug(WENT_OFFLINE) if text.startswith(f"{here} ")] == [f"{here} camera offline"]
+
+
+def door_id(config: Path) -> str:
+    return str(yaml.safe_load(config.read_text())["device_id"])
+
+
+def sent_about(comms: Comms, node_id: str, config: Path, count: int) -> list[str]:
+    """What debug node ``node_id`` sent to the sidebar about the door of ``config``, once it is ``count`` things."""
+    mine = f"{door_id(config)} "
+    comms.wait(
+        lambda: len([t for t in comms.debug(node_id) if t.startswith(mine)]) >= count, 5, f"{count} from {node_id}"
+    )
+    return [text for text in comms.debug(node_id) if text.startswith(mine)]
 
 
 def test_events_published_while_node_red_is_down_reach_the_flow_when_it_is_back(node_red: NodeRed, door: Door) -> None:

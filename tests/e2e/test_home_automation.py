@@ -20,7 +20,8 @@ def test_the_node_red_flow_is_importable_and_listens_to_our_topics() -> None:
     flow = json.loads((ROOT / "deploy" / "node-red" / "flow.json").read_text())
     ids = {node["id"] for node in flow}
     subscriptions = {node["topic"] for node in flow if node["type"] == "mqtt in"}
-    assert subscriptions == {"edgeface/+/event", "edgeface/+/door"}
+    # Decisions and lock changes, and whether each door and its camera are up (README, "MQTT topics").
+    assert subscriptions == {"edgeface/+/event", "edgeface/+/door", "edgeface/+/availability", "edgeface/+/health"}
     for node in flow:
         for wire in node.get("wires", []):
             assert set(wire) <= ids, f"{node['id']} wires to a node that is not in the flow"

@@ -37,7 +37,13 @@ EVENTS_IN, DEDUPE, EVENT, GRANTED, DENIED, STRANGER, DOOR = (
     "edgeface.unknown",
     "edgeface.doorshow",
 )
-HEALTH_IN, UPDOWN, WENT_OFFLINE, CAME_BACK = "edgeface.health", "edgeface.updown", "edgeface.down", "edgeface.up"
+TAB, HEALTH_IN, UPDOWN, WENT_OFFLINE, CAME_BACK = (
+    "edgeface.tab",
+    "edgeface.health",
+    "edgeface.updown",
+    "edgeface.down",
+    "edgeface.up",
+)
 CONNECTED = "node-red:common.status.connected"
 
 
@@ -173,6 +179,7 @@ def test_a_door_going_offline_and_its_camera_failing_show_on_status_and_reach_th
         assert comms.wait_status(UPDOWN, online.text, timeout=30) == online
         daemon.kill()  # kill -9: only the broker can say so, with the last will
         assert comms.wait_status(UPDOWN, offline.text) == offline
+    assert node_red.flow_context(TAB, "doors")[door_id(config)] == "offline"
 
     # The debug nodes hear of each change just after the status shows it.
     went = sent_about(comms, WENT_OFFLINE, config, 3)

@@ -245,10 +245,10 @@ class NodeRed:
             self.comms.close()
             self.comms = None
 
-    def _api(self, method: str, path: str, body: object, **headers: str) -> Any:
+    def _api(self, method: str, path: str, body: object = None, **headers: str) -> Any:
         request = urllib.request.Request(
             f"{self.url}{path}",
-            data=json.dumps(body).encode(),
+            data=None if body is None else json.dumps(body).encode(),
             method=method,
             headers={"Content-Type": "application/json", **headers},
         )
@@ -263,6 +263,11 @@ class NodeRed:
         """Start the flows it loaded from its flows file (it always starts with them stopped)."""
         state = self._api("POST", "/flows/state", {"state": "start"})
         assert state == {"state": "start"}, state
+
+    def flow_context(self, flow_id: str, key: str) -> Any:
+        """A value of the flow context of tab ``flow_id``, as the editor's *Context Data* sidebar reads it."""
+        shown = self._api("GET", f"/context/flow/{flow_id}/{key}?store=memory")
+        return json.loads(shown["msg"]) if shown.get("format", "").startswith("Object") else shown.get("msg")
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -181,11 +182,17 @@ def test_a_door_going_offline_and_its_camera_failing_show_on_status_and_reach_th
         assert comms.wait_status(UPDOWN, offline.text) == offline
     assert node_red.flow_context(TAB, "doors")[door_id(config)] == "offline"
 
-    # The debug nodes hear of each change just after the status shows it.
-    went = sent_about(comms, WENT_OFFLINE, config, 3)
-    assert went == [camera_offline.text, offline.text, offline.text]
-    back = sent_about(comms, CAME_BACK, config, 2)
-    assert back == [online.text, online.text], "back after the camera, and after the restart; not at the first start"
+    # Each change once, on its output, the whole message in the sidebar: just after the status shows it.
+    went = [(m["payload"], m["state"], m["was"]) for m in sent_about(comms, WENT_OFFLINE, config, 3)]
+    assert went == [
+        (camera_offline.text, "camera offline", "online"),
+        (offline.text, "offline", "online"),  # the clean stop
+        (offline.text, "offline", "online"),  # the last will
+    ]
+    back = [(m["payload"], m["state"], m["was"]) for m in sent_about(comms, CAME_BACK, config, 2)]
+    assert back == [(online.text, "online", "camera offline"), (online.text, "online", "offline")], (
+        "back after the camera and after the restart; not at the first start"
+    )
 
 
 def test_a_payload_that_is_no_availability_or_health_costs_one_line_and_changes_nothing(
@@ -207,20 +214,22 @@ def test_a_payload_that_is_no_availability_or_health_costs_one_line_and_changes_
         f"not an edgeface availability on {availability}",
         f"not an edgeface health on {health}",
     ]
-    assert [text for text in comms.debug(WENT_OFFLINE) if text.startswith(f"{here} ")] == [f"{here} camera offline"]
+    assert [m["payload"] for m in comms.debug(WENT_OFFLINE) if m["door"] == here] == [f"{here} camera offline"]
 
 
 def door_id(config: Path) -> str:
     return str(yaml.safe_load(config.read_text())["device_id"])
 
 
-def sent_about(comms: Comms, node_id: str, config: Path, count: int) -> list[str]:
-    """What debug node ``node_id`` sent to the sidebar about the door of ``config``, once it is ``count`` things."""
-    mine = f"{door_id(config)} "
-    comms.wait(
-        lambda: len([t for t in comms.debug(node_id) if t.startswith(mine)]) >= count, 5, f"{count} from {node_id}"
-    )
-    return [text for text in comms.debug(node_id) if text.startswith(mine)]
+def sent_about(comms: Comms, node_id: str, config: Path, count: int) -> list[dict[str, Any]]:
+    """What debug node ``node_id`` sent to the sidebar about the door of ``config``, once there are ``count``."""
+    here = door_id(config)
+
+    def mine() -> list[dict[str, Any]]:
+        return [m for m in comms.debug(node_id) if m["door"] == here]
+
+    comms.wait(lambda: len(mine()) >= count, 5, f"{count} messages about {here} from {node_id}")
+    return mine()
 
 
 def test_events_published_while_node_red_is_down_reach_the_flow_when_it_is_back(node_red: NodeRed, door: Door) -> None:

@@ -34,7 +34,7 @@ from tests.support.broker import Broker
 from tests.support.chromium import Chromium, Tab
 from tests.support.configs import service_config, write_config
 from tests.support.data import LIN
-from tests.support.door import running_door
+from tests.support.door import Door, running_door
 from tests.support.events import EVENT_KEYS
 from tests.support.process import DaemonProcess
 from tests.support.scenes import crowd_photos, empty_scene, still_frames
@@ -242,6 +242,13 @@ UNLOCK_SECONDS = 1.5
 BADGE = "(d => [d.textContent, getComputedStyle(d).backgroundColor])(document.getElementById('door'))"
 
 
+def badge_while(door: Door, tab: Tab, *, energised: bool) -> list[str] | None:
+    """The badge's text and colour if the relay stayed ``energised`` while the page was read, else None."""
+    before = door.pin.state
+    badge: list[str] = tab.evaluate(BADGE)
+    return badge if before is door.pin.state is energised else None
+
+
 def test_the_badge_follows_a_real_remote_unlock_and_the_unlock_is_listed(
     tmp_path: Path, broker: Broker, browser: Chromium
 ) -> None:
@@ -262,19 +269,13 @@ def test_the_badge_follows_a_real_remote_unlock_and_the_unlock_is_listed(
             door.collector.send(door.topic("cmd/unlock"), json.dumps({"seconds": UNLOCK_SECONDS}))
             wait_until(lambda: door.pin.state is True, 5, "the relay energised")
 
-            def badge_while(energised: bool) -> list[str] | None:
-                """The badge's text and colour if the relay stayed ``energised`` while the page was read, else None."""
-                before = door.pin.state
-                badge: list[str] = tab.evaluate(BADGE)
-                return badge if before is door.pin.state is energised else None
-
             opened: list[list[str]] = []
 
             def reads_unlocked() -> bool:
                 assert door.pin.state, (
                     f"the relay was released before the badge read 'Door unlocked' {tab.evaluate(BADGE)}"
                 )
-                badge = badge_while(energised=True)
+                badge = badge_while(door, tab, energised=True)
                 if badge is not None and badge[0] == "Door unlocked":
                     opened.append(badge)
                 return bool(opened)
@@ -284,7 +285,11 @@ def test_the_badge_follows_a_real_remote_unlock_and_the_unlock_is_listed(
             )
             assert opened[0][1] != locked_colour, "an open door stands out"
             wait_until(lambda: door.pin.state is False, UNLOCK_SECONDS + 3, "the relay released")
-            wait_until(lambda: badge_while(energised=False) == ["Door locked", locked_colour], 5, "'Door locked' again")
+            wait_until(
+                lambda: badge_while(door, tab, energised=False) == ["Door locked", locked_colour],
+                5,
+                "'Door locked' again",
+            )
             assert door.pulses() == [pytest.approx(UNLOCK_SECONDS, abs=0.15)]
 
             unlock = door.wait_event("granted")

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgeface.config import CameraConfig, RemoteUnlockConfig, WebConfig
 from edgeface.daemon.httpserve import IDLE_SECONDS, MAX_CONNECTIONS
 from edgeface.daemon.web import BOUNDARY, LiveView, sightings
 from edgeface.ops.enroll import enroll_photos
@@ -29,12 +30,14 @@ from edgeface.values import Match
 from edgeface.vision.quality import rejection
 from edgeface.vision.recognize import Recognizer
 from tests.support.boxes import boxed
+from tests.support.broker import Broker
 from tests.support.chromium import Chromium, Tab
-from tests.support.configs import write_config
+from tests.support.configs import service_config, write_config
 from tests.support.data import LIN
+from tests.support.door import Door, running_door
 from tests.support.events import EVENT_KEYS
 from tests.support.process import DaemonProcess
-from tests.support.scenes import crowd_photos, still_frames
+from tests.support.scenes import crowd_photos, empty_scene, still_frames
 from tests.support.timing import wait_until
 
 HEALTH_KEYS = {
@@ -174,15 +177,20 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
 
 
 def open_page(browser: Chromium, port: int, width: int, height: int) -> Tab:
-    """The live page at ``width`` × ``height`` in :data:`ZONE`, once it has polled, shown a frame and an event."""
+    """The live page at ``width`` × ``height`` in :data:`ZONE`, once it has polled and shown a frame."""
     tab = browser.tab("about:blank", width, height)
     tab.send("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
     tab.send("Emulation.setLocaleOverride", {"locale": "en-GB"})
     tab.send("Page.navigate", {"url": f"http://127.0.0.1:{port}/"})
     ready = "!!document.body && Number(document.body.dataset.polls) >= 1 && Number(document.body.dataset.frames) >= 1"
-    ready += " && document.querySelector('#events tr.event') !== null"
-    wait_until(lambda: tab.evaluate(ready) is True, 30, "the page polled, streamed and listed an event")
+    wait_until(lambda: tab.evaluate(ready) is True, 30, "the page polled and streamed")
     return tab
+
+
+def listed_events(tab: Tab) -> list[dict[str, str]]:
+    """The rows of the page's events table as the page shows them, newest first (see PAGE_FACTS)."""
+    facts: list[dict[str, str]] = tab.evaluate(PAGE_FACTS)["events"]
+    return facts
 
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)], ids=["phone", "desktop"])
@@ -191,45 +199,105 @@ def test_the_page_in_headless_chromium_fits_the_screen_and_speaks_plainly(
 ) -> None:
     daemon, port = live_daemon
     daemon.wait_for("decision type=unknown")
-    tab = open_page(browser, port, width, height)
-    shot = tab.screenshot(tmp_path / f"live-{width}x{height}.png")
-    page = tab.evaluate(PAGE_FACTS)
-    where = f"(screenshot {shot})"
-    assert "error" not in page["data"], page["data"]
-    assert re.fullmatch(r"[1-9]\d*x[1-9]\d*", page["data"].get("stream", "")), page["data"]
+    with open_page(browser, port, width, height) as tab:
+        wait_until(lambda: listed_events(tab) != [], 10, "the page lists the stranger")
+        shot = tab.screenshot(tmp_path / f"live-{width}x{height}.png")
+        page = tab.evaluate(PAGE_FACTS)
+        where = f"(screenshot {shot})"
+        assert "error" not in page["data"], page["data"]
+        assert re.fullmatch(r"[1-9]\d*x[1-9]\d*", page["data"].get("stream", "")), page["data"]
 
-    assert page["innerWidth"] == width, "the page sets a viewport for phones"
-    assert page["scrollWidth"] <= page["innerWidth"], f"the page scrolls sideways {where}"
-    assert page["wider"] == [], f"elements run off the screen {where}"
-    assert all(scroll <= client for _, scroll, client in page["tables"]), page["tables"]
-    if width < 600:
-        assert page["stream"]["bottom"] <= page["side"]["top"], f"one column on a phone {where}"
-        assert page["stream"]["width"] >= width - 40, f"the stream as wide as the phone {where}"
-    else:
-        assert page["stream"]["right"] <= page["side"]["left"], f"stream beside the tables {where}"
-        assert page["stream"]["width"] >= width / 2, f"the stream gets most of the width {where}"
+        assert page["innerWidth"] == width, "the page sets a viewport for phones"
+        assert page["scrollWidth"] <= page["innerWidth"], f"the page scrolls sideways {where}"
+        assert page["wider"] == [], f"elements run off the screen {where}"
+        assert all(scroll <= client for _, scroll, client in page["tables"]), page["tables"]
+        if width < 600:
+            assert page["stream"]["bottom"] <= page["side"]["top"], f"one column on a phone {where}"
+            assert page["stream"]["width"] >= width - 40, f"the stream as wide as the phone {where}"
+        else:
+            assert page["stream"]["right"] <= page["side"]["left"], f"stream beside the tables {where}"
+            assert page["stream"]["width"] >= width / 2, f"the stream gets most of the width {where}"
 
-    assert (page["badge"], page["badgeClass"]) == ("Door locked", "locked")
-    badge = "(d => [d.textContent, d.className, getComputedStyle(d).backgroundColor])(document.getElementById('door'))"
-    locked = tab.evaluate(badge)
-    unlocked = tab.evaluate(f"showDoor('unlocked'), {badge}")  # what the next poll shows while the relay is open
-    assert unlocked[:2] == ["Door unlocked", "unlocked"] and unlocked[2] != locked[2], "an open door stands out"
-    assert page["headers"] == ["When", "Decision", "Person", "Similarity"]
-    health = page["health"]
-    assert health["People enrolled"] == "1" and health["Camera"] == "online"
-    assert health["MQTT broker"] == "not connected" and health["Liveness check"] == "off"
-    assert health["Target false accepts"] == "0.1 % of attempts" and re.fullmatch(
-        r"0\.\d{3}", health["Match threshold"]
+        assert (page["badge"], page["badgeClass"]) == ("Door locked", "locked")
+        assert page["headers"] == ["When", "Decision", "Person", "Similarity"]
+        health = page["health"]
+        assert health["People enrolled"] == "1" and health["Camera"] == "online"
+        assert health["MQTT broker"] == "not connected" and health["Liveness check"] == "off"
+        assert health["Target false accepts"] == "0.1 % of attempts" and re.fullmatch(
+            r"0\.\d{3}", health["Match threshold"]
+        )
+        assert re.fullmatch(r"\d+ s|\d+ min \d+ s", health["Uptime"]), health
+        assert not [key for key in HEALTH_KEYS if key in page["text"]], "no raw JSON keys on the page"
+
+        stranger = next(e for e in page["events"] if e["decision"] == "unknown")
+        assert stranger["decisionClass"] == "unknown"
+        assert re.fullmatch(r"just now|\d+ s ago|\d+ min ago", stranger["when"]), stranger
+        local = datetime.fromisoformat(stranger["datetime"].replace("Z", "+00:00")).astimezone(ZoneInfo(ZONE))
+        assert local.strftime("%H:%M:%S") in stranger["title"], f"the local time on hover: {stranger}"
+        assert stranger["datetime"].endswith("Z") and local.utcoffset() != timedelta(0)
+
+
+UNLOCK_SECONDS = 1.5
+"""The remote unlock the badge test sends: long enough to read the badge while the relay is energised."""
+BADGE = "(d => [d.textContent, getComputedStyle(d).backgroundColor])(document.getElementById('door'))"
+
+
+def badge_while(door: Door, tab: Tab, *, energised: bool) -> list[str] | None:
+    """The badge's text and colour if the relay stayed ``energised`` while the page was read, else None."""
+    before = door.pin.state
+    badge: list[str] = tab.evaluate(BADGE)
+    return badge if before is door.pin.state is energised else None
+
+
+def test_the_badge_follows_a_real_remote_unlock_and_the_unlock_is_listed(
+    tmp_path: Path, broker: Broker, browser: Chromium
+) -> None:
+    cfg = service_config(
+        tmp_path,
+        empty_scene(tmp_path / "empty"),
+        broker,
+        remote_unlock=RemoteUnlockConfig(enabled=True, max_seconds=UNLOCK_SECONDS),
+        camera=CameraConfig(path=str(tmp_path / "empty"), fps=5.0, loop=True),
+        web=WebConfig(enabled=True, port=0),
     )
-    assert re.fullmatch(r"\d+ s|\d+ min \d+ s", health["Uptime"]), health
-    assert not [key for key in HEALTH_KEYS if key in page["text"]], "no raw JSON keys on the page"
+    with running_door(cfg, watch=broker) as door:
+        assert door.service.web_port is not None
+        with open_page(browser, door.service.web_port, 1280, 800) as tab:
+            text, locked_colour = tab.evaluate(BADGE)
+            assert text == "Door locked" and door.pin.state is False
 
-    stranger = next(e for e in page["events"] if e["decision"] == "unknown")
-    assert stranger["decisionClass"] == "unknown"
-    assert re.fullmatch(r"just now|\d+ s ago|\d+ min ago", stranger["when"]), stranger
-    local = datetime.fromisoformat(stranger["datetime"].replace("Z", "+00:00")).astimezone(ZoneInfo(ZONE))
-    assert local.strftime("%H:%M:%S") in stranger["title"], f"the local time on hover: {stranger}"
-    assert stranger["datetime"].endswith("Z") and local.utcoffset() != timedelta(0)
+            door.collector.send(door.topic("cmd/unlock"), json.dumps({"seconds": UNLOCK_SECONDS}))
+            wait_until(lambda: door.pin.state is True, 5, "the relay energised")
+
+            opened: list[list[str]] = []
+
+            def reads_unlocked() -> bool:
+                assert door.pin.state, (
+                    f"the relay was released before the badge read 'Door unlocked' {tab.evaluate(BADGE)}"
+                )
+                badge = badge_while(door, tab, energised=True)
+                if badge is not None and badge[0] == "Door unlocked":
+                    opened.append(badge)
+                return bool(opened)
+
+            wait_until(
+                reads_unlocked, UNLOCK_SECONDS + 1, "the badge reading 'Door unlocked' while the relay is energised"
+            )
+            assert opened[0][1] != locked_colour, "an open door stands out"
+            wait_until(lambda: door.pin.state is False, UNLOCK_SECONDS + 3, "the relay released")
+            wait_until(
+                lambda: badge_while(door, tab, energised=False) == ["Door locked", locked_colour],
+                5,
+                "'Door locked' again",
+            )
+            assert door.pulses() == [pytest.approx(UNLOCK_SECONDS, abs=0.15)]
+
+            unlock = door.wait_event("granted")
+            assert unlock["reason"] == "remote"
+            wait_until(lambda: any(e["datetime"] == unlock["ts"] for e in listed_events(tab)), 5, "the unlock listed")
+            row = next(e for e in listed_events(tab) if e["datetime"] == unlock["ts"])
+            assert (row["decision"], row["decisionClass"]) == ("granted · remote", "granted")
+            assert re.fullmatch(r"just now|\d s ago", row["when"]), row
 
 
 def test_every_face_identify_finds_is_boxed_on_the_very_frame_it_was_found_in(

@@ -101,7 +101,7 @@ class Chromium:
         """A page of ``width`` × ``height`` CSS pixels (a phone's touch screen below 600 px) loading ``url``."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        tab = Tab(self, session)
+        tab = Tab(self, session, target)
         mobile = width < 600
         tab.send(
             "Emulation.setDeviceMetricsOverride",
@@ -142,11 +142,21 @@ def _above_4(fd: int) -> int:
 
 
 class Tab:
-    """One page in the browser."""
+    """One page in the browser; a context manager that closes it (a page left open keeps polling its server)."""
 
-    def __init__(self, browser: Chromium, session: str) -> None:
+    def __init__(self, browser: Chromium, session: str, target: str) -> None:
         self.browser = browser
         self.session = session
+        self.target = target
+
+    def close(self) -> None:
+        self.browser.send("Target.closeTarget", {"targetId": self.target})
+
+    def __enter__(self) -> Tab:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
 
     def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.browser.send(method, params, self.session)

@@ -57,12 +57,12 @@ def _report_locked(source: ConfigSource) -> None:
 
     try:
         mqtt = source.section("mqtt", MqttConfig)
+        if not mqtt.enabled:
+            return
         device_id = source.value("device_id", TypeAdapter[str](DeviceId), DEFAULT_DEVICE_ID)
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"edgeface: warning: not reporting the door locked: {line}", file=sys.stderr)
-        return
-    if not mqtt.enabled:
         return
     # Only now, with the door locked, the MQTT client is imported: a daemon killed during a pulse left a
     # retained "unlocked" on the broker.

@@ -282,17 +282,27 @@ def test_relay_lock_still_locks_when_another_section_is_broken(
     assert (out.splitlines(), err) == (["relay on GPIO17 locked"], "")
 
 
-def test_relay_lock_with_a_broken_mqtt_section_locks_and_only_warns(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("sections", "problem"),
+    [
+        (
+            {"mqtt": {"enabled": True, "prot": 1883}},
+            "mqtt.prot: Extra inputs are not permitted; did you mean 'mqtt.port'?",
+        ),
+        (
+            {"device_id": "no spaces", "mqtt": {"enabled": True, "host": "127.0.0.1", "port": free_port()}},
+            "device_id: String should match pattern '^[A-Za-z0-9_-]{1,64}$'",
+        ),
+    ],
+)
+def test_relay_lock_with_a_broken_mqtt_section_or_device_id_locks_and_only_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sections: dict[str, object], problem: str
 ) -> None:
-    config = write_config(tmp_path / "edgeface.yaml", mqtt={"enabled": True, "prot": 1883}, device_id="no spaces")
+    config = write_config(tmp_path / "edgeface.yaml", **sections)
     assert edgeface(config, "relay", "lock") == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == ["relay on GPIO17 locked"]
-    assert err.splitlines() == [
-        f"edgeface: warning: not reporting the door locked: {config}: mqtt.prot: Extra inputs are not permitted; "
-        "did you mean 'mqtt.port'?"
-    ]
+    assert err.splitlines() == [f"edgeface: warning: not reporting the door locked: {config}: {problem}"]
 
 
 def test_relay_lock_cannot_lock_from_a_file_that_is_not_yaml(

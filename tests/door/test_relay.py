@@ -14,7 +14,7 @@ import gpiozero
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface.cli import relay_lock_args
+from edgeface.cli import main, relay_lock_args
 from edgeface.cli.lock import RELAY_LOCK_BROKER_SECONDS
 from edgeface.config import RelayConfig
 from edgeface.door import relay as relay_module
@@ -312,6 +312,15 @@ def test_relay_lock_cannot_lock_from_a_file_that_is_not_yaml(
     config.write_text("relay: {pin: 17\n")
     assert edgeface(config, "relay", "lock") == 1
     assert capsys.readouterr().err.startswith(f"edgeface: error: {config}:2:1: not valid YAML")
+
+
+def test_relay_lock_through_the_full_parser_is_the_same_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "--conf" is an abbreviation only the full parser accepts: the same lock, the same disregard for other sections.
+    config = write_config(tmp_path / "edgeface.yaml", relay={"pin": 5}, camera={"fsp": 5})
+    assert main(["--conf", str(config), "relay", "lock"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["relay on GPIO5 locked"]
 
 
 @pytest.mark.parametrize(

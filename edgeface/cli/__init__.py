@@ -90,12 +90,12 @@ def relay_lock_args(argv: Sequence[str]) -> argparse.Namespace | None:
     Anything else, ``relay lock --help`` or a misspelling included, goes to the full parser, which also
     knows ``relay lock`` and gives the same command.
     """
-    parser = argparse.ArgumentParser(prog="edgeface", add_help=False, allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="edgeface", add_help=False, allow_abbrev=False, exit_on_error=False)
     _add_global_options(parser)
     parser.add_argument("words", nargs=argparse.REMAINDER)
     try:
         args, unknown = parser.parse_known_args(argv)
-    except SystemExit:  # a bad global option: the full parser says what is wrong
+    except argparse.ArgumentError:  # a bad global option: the full parser says what is wrong
         return None
     return args if args.words == ["relay", "lock"] and not unknown else None
 

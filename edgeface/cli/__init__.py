@@ -7,6 +7,10 @@ become one ``edgeface: error: ...`` line per problem and exit status 1; a
 mistyped command or choice gets the closest one suggested (exit status 2, as
 argparse's usage errors). A reader that goes away early (``edgeface people list
 | head``) ends the command quietly with status 141, as a shell reports SIGPIPE.
+
+``relay lock``, which systemd runs after every stop, is recognised before the full parser is built: building
+it imports every command module and so the whole config schema, which the lock neither needs nor may depend
+on (see :mod:`edgeface.cli.lock`).
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeface import __version__
-from edgeface.cli import bench, fleet, models, ops, people, tools
-from edgeface.cli.common import CommandFunc
 from edgeface.cli.output import did_you_mean, error_lines
-from edgeface.config import Config, load_config
 from edgeface.errors import EdgefaceError
+
+if TYPE_CHECKING:
+    from edgeface.cli.common import CommandFunc
 
 ALWAYS_INFO = ("edgeface.daemon.events",)
 """Loggers at INFO even without -v: every decision (``decision type=...``) belongs in the journal."""
@@ -58,12 +62,18 @@ class Parser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, message)
 
 
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, help="config file (default: $EDGEFACE_CONFIG, /etc/edgeface)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from edgeface.cli import bench, fleet, models, ops, people, tools
+
     description = "Face-recognition access control for the edge."
     parser: argparse.ArgumentParser = Parser(prog="edgeface", description=description)
     parser.add_argument("--version", action="version", version=f"edgeface {__version__}")
-    parser.add_argument("-c", "--config", type=Path, help="config file (default: $EDGEFACE_CONFIG, /etc/edgeface)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     people.register(sub)
     bench.register(sub)
@@ -74,13 +84,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def relay_lock_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The global options of ``edgeface [OPTIONS] relay lock``, or None for any other command line.
+
+    Anything else, ``relay lock --help`` or a misspelling included, goes to the full parser, which also
+    knows ``relay lock`` and gives the same command.
+    """
+    parser = argparse.ArgumentParser(prog="edgeface", add_help=False, allow_abbrev=False, exit_on_error=False)
+    _add_global_options(parser)
+    parser.add_argument("words", nargs=argparse.REMAINDER)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except argparse.ArgumentError:  # a bad global option: the full parser says what is wrong
+        return None
+    return args if args.words == ["relay", "lock"] and not unknown else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if (fast := relay_lock_args(argv)) is not None:
+        from edgeface.cli.lock import relay_lock
+
+        configure_logging(fast.verbose)
+        return _finish(lambda: relay_lock(fast.config))
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     func: CommandFunc = args.func
-    try:
+
+    def call() -> int:
+        from edgeface.config import Config, load_config
+
         cfg = Config() if getattr(args, "own_config", False) else load_config(args.config)
-        status = func(args, cfg)
+        return func(args, cfg)
+
+    return _finish(call)
+
+
+def _finish(command: Callable[[], int]) -> int:
+    """Run a command: its exit status, or the status and one line per problem for what it raised."""
+    try:
+        status = command()
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
         return status
     except EdgefaceError as exc:

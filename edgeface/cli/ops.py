@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers
+from edgeface.cli.lock import relay_lock
 from edgeface.cli.output import print_json
 from edgeface.config import Config, default_config_path, load_config
 from edgeface.errors import EdgefaceError
@@ -58,37 +58,10 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     return run_daemon(cfg, args.config)
 
 
-RELAY_LOCK_BROKER_SECONDS = 2.0
-"""How long each step of telling the broker may take after ``relay lock``: it runs on every service stop."""
-
-
 def cmd_relay_lock(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.door.relay import DoorRelay, make_pin_factory
-
-    factory = make_pin_factory(cfg.relay.pin_factory)
-    try:
-        with DoorRelay.from_config(cfg.relay, factory) as relay:
-            relay.lock()
-    finally:
-        factory.close()
-    print(f"relay on GPIO{cfg.relay.pin} locked")
-    if cfg.mqtt.enabled:
-        # Only now, with the door locked, the MQTT client is imported: a daemon killed during a pulse left a
-        # retained "unlocked" on the broker. Best effort: the relay is what counts, so this never fails the command.
-        from edgeface.mqtt.connect import publish_retained
-        from edgeface.mqtt.topics import Topics
-        from edgeface.values import DoorState
-
-        topic = Topics(cfg.topic_prefix).door
-        try:
-            publish_retained(
-                cfg.mqtt, topic, DoorState.LOCKED.value, purpose="relay-lock", timeout=RELAY_LOCK_BROKER_SECONDS
-            )
-        except (EdgefaceError, OSError, ValueError) as exc:  # unreachable, refused, bad TLS files
-            print(f"edgeface: warning: could not report the door locked on {topic}: {exc}", file=sys.stderr)
-        else:
-            print(f"{topic}: locked (retained)")
-    return 0
+    # main() takes the quicker way to the same function (edgeface.cli.relay_lock_args); ``cfg`` is unused, as
+    # the lock reads only the sections it needs (own_config), so that a broken one elsewhere cannot stop it.
+    return relay_lock(args.config)
 
 
 def register(sub: Subparsers) -> None:
@@ -99,7 +72,7 @@ def register(sub: Subparsers) -> None:
         dest="action", required=True, metavar="ACTION"
     )
     p = relay.add_parser("lock", help="release the relay (door locked) and exit")
-    p.set_defaults(func=cmd_relay_lock)
+    p.set_defaults(func=cmd_relay_lock, own_config=True)
 
     config = sub.add_parser("config", help="check or show the configuration").add_subparsers(
         dest="action", required=True, metavar="ACTION"

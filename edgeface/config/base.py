@@ -23,8 +23,17 @@ def default_state_dir() -> Path:
     return Path(base) / "edgeface"
 
 
+MIN_SECONDS = 0.1
+"""The shortest unlock anything may ask for (a relay pulse, a remote unlock): a shorter pulse cannot move a
+strike, and a log line saying "granted for 0.0 s" would be a lie."""
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+
+DEFAULT_DEVICE_ID = "edgeface"
+DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+"""The top-level ``device_id``: it names the door in MQTT topics and entity ids."""

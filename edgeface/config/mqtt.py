@@ -6,18 +6,13 @@ import os
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
-from edgeface.config.base import Section
+from edgeface.config.base import MIN_SECONDS, Section
 from edgeface.errors import ConfigError
 
 ENV_UNLOCK_SECRET = "EDGEFACE_UNLOCK_SECRET"
 MIN_SECRET_CHARS = 16
 SECRET_MASK = "**********"
 """What a secret prints as (pydantic's own mask for SecretStr)."""
-
-
-MIN_SECONDS = 0.1
-"""The shortest unlock anything may ask for: a shorter pulse cannot move a strike, and a log line saying
-"granted for 0.0 s" would be a lie."""
 
 
 def secret_problem(secret: str) -> str | None:
@@ -107,6 +102,10 @@ class MqttConfig(Section):
         if value and (problem := prefix_problem(value)):
             raise ValueError(problem)
         return value
+
+    def topic_prefix(self, device_id: str) -> str:
+        """The prefix of every topic of the door ``device_id``."""
+        return self.prefix or f"edgeface/{device_id}"
 
     @field_serializer("password", when_used="json")
     def _hide_password(self, password: str | None) -> str | None:

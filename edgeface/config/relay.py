@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edgeface.config.base import Section
-from edgeface.config.mqtt import MIN_SECONDS
+from edgeface.config.base import MIN_SECONDS, Section
 
 
 class RelayConfig(Section):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from edgeface.config.base import Section, default_state_dir, edgeface_home
+from edgeface.config.base import DEFAULT_DEVICE_ID, DeviceId, Section, default_state_dir, edgeface_home
 from edgeface.config.camera import CameraConfig
 from edgeface.config.daemon import DaemonConfig, MetricsConfig, WebConfig
 from edgeface.config.decide import DecideConfig
@@ -25,7 +25,7 @@ from edgeface.models.profiles import EmbedderProfile
 
 
 class Config(Section):
-    device_id: str = Field("edgeface", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this door in MQTT.")
+    device_id: DeviceId = Field(DEFAULT_DEVICE_ID, description="Names this door in MQTT.")
     models_dir: Path = Field(default_factory=lambda: edgeface_home() / "models")
     state_dir: Path = Field(default_factory=default_state_dir, description="Store and outbox live here (0700).")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
@@ -84,7 +84,7 @@ class Config(Section):
 
     @property
     def topic_prefix(self) -> str:
-        return self.mqtt.prefix or f"edgeface/{self.device_id}"
+        return self.mqtt.topic_prefix(self.device_id)
 
 
 def _is_loopback(host: str) -> bool:

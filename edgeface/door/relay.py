@@ -24,14 +24,16 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gpiozero import OutputDevice
 from gpiozero.exc import GPIOPinInUse, PinInvalidPin
 from gpiozero.pins import Factory
-from gpiozero.pins.mock import MockFactory
 
-from edgeface.config import RelayConfig
+if TYPE_CHECKING:
+    from gpiozero.pins.mock import MockFactory
+
+from edgeface.config.relay import RelayConfig
 from edgeface.errors import ConfigError
 from edgeface.values import DoorState
 
@@ -108,6 +110,13 @@ def _auto_factory() -> Factory:
         "Set relay.pin_factory: mock to silence this.",
         reasons,
     )
+    return _mock_factory()
+
+
+def _mock_factory() -> MockFactory:
+    # Imported only when used: ``relay lock`` on a Pi never needs the mock backend.
+    from gpiozero.pins.mock import MockFactory
+
     return MockFactory()
 
 
@@ -121,7 +130,7 @@ def make_pin_factory(name: str) -> Factory:
     the factory and should ``close()`` it after the relay.
     """
     if name == "mock":
-        return MockFactory()
+        return _mock_factory()
     if name == "auto":
         return _auto_factory()
     if name not in _REAL_FACTORIES:

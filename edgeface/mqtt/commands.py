@@ -79,7 +79,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from edgeface.config import RemoteUnlockConfig
-from edgeface.config.mqtt import MIN_SECONDS, secret_problem
+from edgeface.config.base import MIN_SECONDS
+from edgeface.config.mqtt import secret_problem
 from edgeface.errors import CommandError, NonceLogError
 from edgeface.storage.nonces import MemoryNonces, NonceLog
 

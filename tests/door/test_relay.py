@@ -14,7 +14,8 @@ import gpiozero
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface.cli.ops import RELAY_LOCK_BROKER_SECONDS
+from edgeface.cli import main, relay_lock_args
+from edgeface.cli.lock import RELAY_LOCK_BROKER_SECONDS
 from edgeface.config import RelayConfig
 from edgeface.door import relay as relay_module
 from edgeface.door.relay import DoorRelay, make_pin_factory
@@ -225,8 +226,9 @@ def test_auto_honours_gpiozero_pin_factory(monkeypatch: pytest.MonkeyPatch, capl
     factory.close()
 
 
-def test_relay_lock_the_safety_command_loads_no_vision_stack(tmp_path: Path) -> None:
-    # systemd runs it after every stop: it must be quick and small, so it may not pull in OpenCV or onnxruntime.
+def test_relay_lock_the_safety_command_loads_no_vision_stack_and_no_other_config_section(tmp_path: Path) -> None:
+    # systemd runs it after every stop: it must be quick and small, so it may not pull in OpenCV or onnxruntime,
+    # nor build the schema of sections it does not read (that is most of its start-up time).
     config = tmp_path / "edgeface.yaml"
     config.write_text(f"relay: {{pin_factory: mock}}\nmqtt: {{host: 127.0.0.1, port: {free_port()}}}\n")
     probe = (
@@ -234,9 +236,109 @@ def test_relay_lock_the_safety_command_loads_no_vision_stack(tmp_path: Path) -> 
         "from edgeface.cli import main\n"
         f"rc = main(['--config', {str(config)!r}, 'relay', 'lock'])\n"
         "print(rc, sorted(m for m in ('cv2', 'onnxruntime', 'numpy') if m in sys.modules))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('edgeface.config.')))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "0 []"
+    assert done.stdout.splitlines()[-2:] == [
+        "0 []",
+        "['edgeface.config.base', 'edgeface.config.mqtt', 'edgeface.config.relay', 'edgeface.config.source']",
+    ]
+
+
+def test_relay_lock_reads_the_relay_section_as_the_daemon_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "edgeface.yaml", relay={"pin": 22, "active_high": False})
+    assert edgeface(config, "relay", "lock") == 0
+    assert capsys.readouterr().out.splitlines() == ["relay on GPIO22 locked"]
+
+
+@pytest.mark.parametrize(
+    ("relay", "problem"),
+    [
+        ({"pni": 22}, "relay.pni: Extra inputs are not permitted; did you mean 'relay.pin'?"),
+        ({"pin": 40}, "relay.pin: Input should be less than or equal to 27"),
+        ({"pin_factory": "gpio"}, "relay.pin_factory: Input should be 'auto', 'mock', 'lgpio'"),
+    ],
+)
+def test_relay_lock_refuses_a_bad_relay_section_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], relay: dict[str, object], problem: str
+) -> None:
+    # Guessing would be worse than failing: GPIO17 driven low unlocks a door wired active-low.
+    config = write_config(tmp_path / "edgeface.yaml", relay=relay)
+    assert edgeface(config, "relay", "lock") == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"edgeface: error: {config}: {problem}"), err
+
+
+def test_relay_lock_still_locks_when_another_section_is_broken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The daemon refuses this file, but the door must still be locked after it stopped (fail secure).
+    config = write_config(tmp_path / "edgeface.yaml", camera={"fsp": 5}, detector=3, web={"port": -1})
+    assert edgeface(config, "relay", "lock") == 0
+    out, err = capsys.readouterr()
+    assert (out.splitlines(), err) == (["relay on GPIO17 locked"], "")
+
+
+@pytest.mark.parametrize(
+    ("sections", "problem"),
+    [
+        (
+            {"mqtt": {"enabled": True, "prot": 1883}},
+            "mqtt.prot: Extra inputs are not permitted; did you mean 'mqtt.port'?",
+        ),
+        (
+            {"device_id": "no spaces", "mqtt": {"enabled": True, "host": "127.0.0.1", "port": free_port()}},
+            "device_id: String should match pattern '^[A-Za-z0-9_-]{1,64}$'",
+        ),
+    ],
+)
+def test_relay_lock_with_a_broken_mqtt_section_or_device_id_locks_and_only_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sections: dict[str, object], problem: str
+) -> None:
+    config = write_config(tmp_path / "edgeface.yaml", **sections)
+    assert edgeface(config, "relay", "lock") == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["relay on GPIO17 locked"]
+    assert err.splitlines() == [f"edgeface: warning: not reporting the door locked: {config}: {problem}"]
+
+
+def test_relay_lock_cannot_lock_from_a_file_that_is_not_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "edgeface.yaml"
+    config.write_text("relay: {pin: 17\n")
+    assert edgeface(config, "relay", "lock") == 1
+    assert capsys.readouterr().err.startswith(f"edgeface: error: {config}:2:1: not valid YAML")
+
+
+def test_relay_lock_through_the_full_parser_is_the_same_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "--conf" is an abbreviation only the full parser accepts: the same lock, the same disregard for other sections.
+    config = write_config(tmp_path / "edgeface.yaml", relay={"pin": 5}, camera={"fsp": 5})
+    assert main(["--conf", str(config), "relay", "lock"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["relay on GPIO5 locked"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "quick"),
+    [
+        (["relay", "lock"], True),
+        (["-c", "x.yaml", "-vv", "relay", "lock"], True),
+        (["--config=x.yaml", "relay", "lock"], True),
+        (["relay", "lock", "--help"], False),
+        (["--conf", "x.yaml", "relay", "lock"], False),  # an abbreviation: the full parser decides
+        (["relay", "lcok"], False),
+        (["run"], False),
+        (["-c", "relay", "lock"], False),
+        (["-c"], False),  # a usage error: said once, by the full parser
+    ],
+)
+def test_only_a_plain_relay_lock_takes_the_quick_way(argv: list[str], quick: bool) -> None:
+    assert (relay_lock_args(argv) is not None) is quick
 
 
 def test_relay_lock_also_replaces_a_stale_retained_unlocked_on_the_broker(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,20 @@ def test_a_fleet_needs_mqtt_a_long_key_and_a_usable_site() -> None:
         parse_config("fleet: {site: 'a/#'}\n", "t", Path())
     with pytest.raises(ConfigError, match=r"fleet\.key: a fleet needs its site's key"):
         parse_config("fleet: {enabled: true}\n", "t", Path()).fleet.signing_key()
+
+
+def test_every_lazily_exported_config_name_is_typed_listed_and_found_where_it_is_said_to_live() -> None:
+    package = importlib.import_module("edgeface.config")
+    tree = ast.parse(Path(str(package.__file__)).read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for stmt in node.body
+        if isinstance(stmt, ast.ImportFrom)
+        for alias in stmt.names
+    }
+    homes: dict[str, str] = vars(package)["_HOME"]
+    assert typed == set(homes) == set(package.__all__)
+    for name, module in homes.items():
+        assert getattr(package, name) is getattr(importlib.import_module(module), name), name

@@ -458,6 +458,8 @@ class Service:
         if not self.decision_limit.allow():
             self.metrics.rate_limited.labels("decision").inc()
             log.debug("decision dropped by the rate limit: %s %s", decision.type.value, decision.person or "-")
+            if decision.type is EventType.UNKNOWN:
+                self.strangers.withdraw()
             return
         suppressed = self.strangers.take_folded() if decision.type is EventType.UNKNOWN else None
         # Audit first: if the event cannot be stored this raises, and the door stays shut.

@@ -51,6 +51,8 @@ class StrangerGate:
         self._reported: float | None = None
         self._seen: list[_Seen] = []
         self._folded = 0
+        # What the last admission changed, so that a report dropped after it can take it back.
+        self._undo: tuple[float | None, _Seen | None] | None = None
 
     def admit(self, vector: Vectors | None, same: float) -> bool:
         """True if this unknown decision is to be reported; False if it is folded (and counted).
@@ -65,13 +67,28 @@ class StrangerGate:
         cooling = self._reported is not None and 0.0 <= now - self._reported < self.cooldown
         if known or cooling:
             self._folded += 1
+            self._undo = None
             return False
-        self._reported = now
+        remembered = None
         if vector is not None and self.memory > 0:
-            self._seen.append(_Seen(np.asarray(vector, np.float32).reshape(1, -1), now))
+            remembered = _Seen(np.asarray(vector, np.float32).reshape(1, -1), now)
+            self._seen.append(remembered)
             if len(self._seen) > MAX_FACES:
                 self._seen.remove(min(self._seen, key=lambda s: s.last))
+        self._undo, self._reported = (self._reported, remembered), now
         return True
+
+    def withdraw(self) -> None:
+        """The report just admitted was not made (the decision rate limit dropped it): forget it.
+
+        Otherwise the door would stay in cooldown, and the stranger remembered, for a report nobody saw.
+        """
+        if self._undo is None:
+            return
+        self._reported, remembered = self._undo
+        if remembered is not None and remembered in self._seen:
+            self._seen.remove(remembered)
+        self._undo = None
 
     def take_folded(self) -> int:
         """How many decisions were folded since the last report, for the report being made now; resets it."""

@@ -92,3 +92,17 @@ def test_memory_is_bounded_and_forgets_the_stranger_seen_longest_ago() -> None:
         assert gate.admit(face(seed), SAME)
     assert gate.admit(face(0, jitter=0.3), SAME), "the first stranger was forgotten"
     assert not gate.admit(face(MAX_FACES, jitter=0.3), SAME)
+
+
+def test_a_report_withdrawn_after_the_gate_let_it_through_neither_starts_a_cooldown_nor_remembers_the_face() -> None:
+    clock = Clock()
+    gate = StrangerGate(cooldown=60.0, memory=600.0, clock=clock)
+    assert gate.admit(face(1), SAME)
+    gate.withdraw()  # the decision rate limit dropped that report
+    clock.now += 1
+    assert gate.admit(face(1, jitter=0.05), SAME), "the same stranger is reported, not folded into a report never made"
+    clock.now += 1
+    assert not gate.admit(face(2), SAME), "a report that was made still starts the cooldown"
+    gate.withdraw()  # only the last admission can be taken back, and it was a fold
+    clock.now += 1
+    assert not gate.admit(face(3), SAME)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers, frame_size, non_negative_int, positive_int, progress
+from edgeface.cli.output import print_json
 from edgeface.config import Config
 
 
@@ -29,7 +29,7 @@ def cmd_bench_accuracy(args: argparse.Namespace, cfg: Config) -> int:
         )
     data = report.to_dict()
     if args.json:
-        print(json.dumps(data))
+        print_json(data)
         return 0
     galleries, holdout = data.pop("galleries"), data.pop("holdout")
     width = max(len(k) for k in data)
@@ -59,7 +59,7 @@ def cmd_bench_pairs(args: argparse.Namespace, cfg: Config) -> int:
         report = run_pairs(recognizer, args.pairs, args.root, progress=lambda photos: progress(list(photos), "pairs"))
     data = report.to_dict()
     if args.json:
-        print(json.dumps(data))
+        print_json(data)
     else:
         print(
             f"{report.model}: accuracy {report.accuracy:.4f} ± {report.accuracy_std:.4f} over {report.folds} folds "
@@ -86,7 +86,10 @@ def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
             threads=cfg.runtime.threads or default_threads(),
             detector_name=Path(cfg.detector.model).name,
         )
-    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print("\n".join(report.table()))
     return 0
 
 
@@ -149,7 +152,10 @@ def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
         marks = {"here": threshold, **marks}
     if args.plot is not None and not cv2.imwrite(str(args.plot), render_det(report.presentations(), marks)):
         raise ConfigError(f"{args.plot}: cannot write the plot (a .png path in a writable folder?)")
-    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.table()))
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print("\n".join(report.table()))
     return 0
 
 

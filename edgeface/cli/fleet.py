@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import time as dtime
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers, open_store
+from edgeface.cli.output import print_json
 from edgeface.config import WEEKDAYS, Config, Window
 from edgeface.errors import EdgefaceError
 
@@ -25,7 +25,7 @@ def cmd_push(args: argparse.Namespace, cfg: Config) -> int:
 
     pushed = push(cfg, args.names)
     if args.json:
-        print(json.dumps({"site": cfg.fleet.site, "people": pushed.people, "tombstones": pushed.tombstones}))
+        print_json({"site": cfg.fleet.site, "people": pushed.people, "tombstones": pushed.tombstones})
     else:
         print(f"pushed {pushed.people} people and {pushed.tombstones} removals to site {cfg.fleet.site}")
     return 0
@@ -36,7 +36,7 @@ def cmd_pull(args: argparse.Namespace, cfg: Config) -> int:
 
     pulled = pull(cfg, _model(cfg), args.settle)
     if args.json:
-        print(json.dumps({"site": cfg.fleet.site, **pulled.__dict__}))
+        print_json({"site": cfg.fleet.site, **pulled.__dict__})
     else:
         print(
             f"site {cfg.fleet.site}: {pulled.applied} records taken, {pulled.unchanged} already held, "
@@ -56,7 +56,7 @@ def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
     if args.json:
         doors = [{**d.__dict__, "in_sync": ok} for d, ok in state.doors]
         summary = {k: v for k, v in state.__dict__.items() if k != "doors"}
-        print(json.dumps({**summary, "doors": doors}))
+        print_json({**summary, "doors": doors})
         return 0
     print(f"site {state.site}: {state.people} people, {state.records} records (digest {state.digest})")
     if state.refused:

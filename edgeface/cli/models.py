@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers, progress
-from edgeface.cli.output import FAIL, OK, paint_marks
+from edgeface.cli.output import FAIL, OK, paint_marks, print_json
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
 
@@ -17,7 +16,7 @@ def cmd_models_list(args: argparse.Namespace, cfg: Config) -> int:
 
     checks = catalogue_status(cfg.models_dir)
     if args.json:
-        print(json.dumps({"models_dir": str(cfg.models_dir), "models": [status_row(e, c) for e, c in checks]}))
+        print_json({"models_dir": str(cfg.models_dir), "models": [status_row(e, c) for e, c in checks]})
         return 0
     print(f"models in {cfg.models_dir}:")
     for entry, check in checks:

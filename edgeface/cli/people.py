@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -138,16 +137,14 @@ def cmd_people_list(args: argparse.Namespace, cfg: Config) -> int:
     threshold = ThresholdPolicy.from_config(cfg).for_gallery(templates)
     if args.json:
         rows = [{"name": p.name, "templates": p.templates, "other_model_templates": p.other_templates} for p in people]
-        print(
-            json.dumps(
-                {
-                    "model": model[0],
-                    "people": rows,
-                    "threshold": round(threshold.value, 4),
-                    "target_far": threshold.target_far,
-                    "threshold_source": threshold.source,
-                }
-            )
+        print_json(
+            {
+                "model": model[0],
+                "people": rows,
+                "threshold": round(threshold.value, 4),
+                "target_far": threshold.target_far,
+                "threshold_source": threshold.source,
+            }
         )
         return 0
     for p in people:
@@ -189,7 +186,7 @@ def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
             results = recognizer.identify(image)
             faces = [face_row(r) for r in results]
             if args.json:
-                print(json.dumps({"image": str(path), "threshold": round(recognizer.threshold, 4), "faces": faces}))
+                print_json({"image": str(path), "threshold": round(recognizer.threshold, 4), "faces": faces})
             else:
                 print(f"{path}: {len(faces)} face(s)")
                 for f in faces:

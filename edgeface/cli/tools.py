@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +37,7 @@ def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
     with AuditLog(cfg.store_path, cfg.store.audit_retention_days) as audit:
         entries = audit.entries(since=since, person=args.person, limit=args.limit)
     if args.json:
-        print(json.dumps([e.to_dict() for e in entries]))
+        print_json([e.to_dict() for e in entries])
         return 0
     for e in entries:
         reason = f" ({e.reason})" if e.reason else ""

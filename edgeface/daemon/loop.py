@@ -396,7 +396,7 @@ class Service:
         observations: list[Observation] = [(t, m) for (t, _), m in zip(fresh, matches, strict=True)]
         if self.liveness is not None:
             observations = self._check_liveness(self.liveness, frame, fresh, matches)
-        if self.web is not None and self.web.watching:
+        if self.web is not None and self.web.due:
             fresh_matches = {t: m for (t, _), m in zip(fresh, matches, strict=True)}
             seen = sightings(
                 frame.image,

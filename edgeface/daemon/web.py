@@ -65,14 +65,17 @@ class LiveView:
         """Whether a viewer is connected to the stream."""
         return self._viewers > 0
 
+    @property
+    def due(self) -> bool:
+        """Whether :meth:`show` would draw a frame now (watched, and ``1/fps`` since the last): the frame loop
+        asks first, so that it sorts out what became of each face only for the frames that are drawn."""
+        return self.watching and self.clock() - self._last_encode >= self.interval
+
     def show(self, image: Image, seen: Sequence[Seen]) -> None:
         """Offer a frame and its faces: drawn and encoded only while watched and at most ``fps`` times a second."""
-        if not self._viewers:
+        if not self.due:
             return
-        now = self.clock()
-        if now - self._last_encode < self.interval:
-            return
-        self._last_encode = now
+        self._last_encode = self.clock()
         ok, buf = cv2.imencode(".jpg", draw(image, seen), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             log.warning("live view: a frame could not be encoded as JPEG")

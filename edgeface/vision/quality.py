@@ -30,6 +30,10 @@ class QualityGates:
     def from_config(cls, section: QualityConfig) -> QualityGates:
         return cls(min_face=section.min_face, min_sharpness=section.min_sharpness, max_yaw=section.max_yaw)
 
+    def large_enough(self, face: Face) -> bool:
+        """The size gate alone: the frame loop tracks every face that passes it, then applies the others."""
+        return face.size >= self.min_face
+
 
 def sharpness(image: Image, face: Face) -> float:
     """Variance of the Laplacian inside the face box (higher is sharper)."""
@@ -59,7 +63,7 @@ Rejection: TypeAlias = Literal["small", "turned", "blurred"]
 
 def rejection(image: Image, face: Face, gates: QualityGates) -> Rejection | None:
     """The first gate the face fails (the cheap ones first), or None when it passes them all."""
-    if face.size < gates.min_face:
+    if not gates.large_enough(face):
         return "small"
     if gates.max_yaw < 1.0 and yaw(face) > gates.max_yaw:
         return "turned"

@@ -182,7 +182,7 @@ class Recognizer:
 
     def large_enough(self, faces: list[Face]) -> list[Face]:
         """The faces not smaller than ``quality.min_face`` (the live page still draws the others)."""
-        return [f for f in faces if f.size >= self.gates.min_face]
+        return [f for f in faces if self.gates.large_enough(f)]
 
     def embed(self, image: Image, faces: list[Face]) -> Vectors:
         spec = CropSpec.for_profile(self.embedder.profile)

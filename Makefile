@@ -10,13 +10,14 @@ TOOLS  := .tools/.installed
 
 .PHONY: run test lint typecheck unit setup clean test-ha
 
-$(STAMP): pyproject.toml deploy/bootstrap.sh
+$(STAMP): pyproject.toml deploy/bootstrap.sh deploy/apt.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
 	touch $(STAMP)
 
 # The real servers and clients the tests start (mosquitto, Chromium, promtool, Node-RED, Home Assistant):
 # `make test` installs them, `make run` needs none.
-$(TOOLS): deploy/test-tools.sh deploy/node-red/install.sh deploy/node-red/package-lock.json deploy/homeassistant.sh
+$(TOOLS): deploy/test-tools.sh deploy/apt.sh deploy/node-red/install.sh deploy/node-red/package-lock.json \
+          deploy/homeassistant.sh
 	bash deploy/test-tools.sh
 	mkdir -p $(dir $(TOOLS)) && touch $(TOOLS)
 

@@ -35,7 +35,7 @@ if [ -f "$STAMP" ] && [ "$(head -n1 "$STAMP")" = "$want" ] && [ -x "$VENV/bin/ha
 fi
 
 start=$SECONDS
-root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+source "$ROOT/deploy/apt.sh"
 
 usable() {  # a Python >= 3.12 that can make a venv with pip and has the modules Home Assistant imports
     "$1" -c 'import sys, venv, ensurepip, ssl, sqlite3, ctypes, zlib, lzma, bz2
@@ -47,10 +47,7 @@ build_python() {
     local deps=(gcc make xz-utils libssl-dev libffi-dev zlib1g-dev libsqlite3-dev libbz2-dev liblzma-dev uuid-dev)
     local missing=()
     for pkg in "${deps[@]}"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
-    if [ ${#missing[@]} -gt 0 ]; then
-        root apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive root apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    fi
+    apt_install homeassistant "${missing[@]}"
     # A private apt state, so the system's sources and package lists stay as they are.
     local apt=$HOME_DIR/apt work
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"

@@ -5,11 +5,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        echo "test-tools: need root to run: $*" >&2; exit 1
-    fi
-}
+source "$here/apt.sh"
 
 missing=()
 # mosquitto: the tests start their own broker from this binary.
@@ -26,11 +22,7 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 # node, npm: node-red/install.sh installs the Node-RED that the flow test imports deploy/node-red/flow.json into.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "test-tools: installing system packages: ${missing[*]}"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install test-tools "${missing[@]}"
 # Debian starts the packaged broker (and Prometheus) as services where systemd runs; the tests start
 # their own on free ports and do not need them.
 

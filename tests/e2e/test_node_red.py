@@ -183,13 +183,13 @@ def test_a_door_going_offline_and_its_camera_failing_show_on_status_and_reach_th
     assert node_red.flow_context(TAB, "doors")[door_id(config)] == "offline"
 
     # Each change once, on its output, the whole message in the sidebar: just after the status shows it.
-    went = [(m["payload"], m["state"], m["was"]) for m in sent_about(comms, WENT_OFFLINE, config, 3)]
+    went = [(m["payload"], m["state"], m["was"]) for m in sent_about(comms, WENT_OFFLINE, door_id(config), 3)]
     assert went == [
         (camera_offline.text, "camera offline", "online"),
         (offline.text, "offline", "online"),  # the clean stop
         (offline.text, "offline", "online"),  # the last will
     ]
-    back = [(m["payload"], m["state"], m["was"]) for m in sent_about(comms, CAME_BACK, config, 2)]
+    back = [(m["payload"], m["state"], m["was"]) for m in sent_about(comms, CAME_BACK, door_id(config), 2)]
     assert back == [(online.text, "online", "camera offline"), (online.text, "online", "offline")], (
         "back after the camera and after the restart; not at the first start"
     )
@@ -214,16 +214,16 @@ def test_a_payload_that_is_no_availability_or_health_costs_one_line_and_changes_
         f"not an edgeface availability on {availability}",
         f"not an edgeface health on {health}",
     ]
-    assert [m["payload"] for m in comms.debug(WENT_OFFLINE) if m["door"] == here] == [f"{here} camera offline"]
+    # The sidebar gets the change just after the status shows it.
+    assert [m["payload"] for m in sent_about(comms, WENT_OFFLINE, here, 1)] == [f"{here} camera offline"]
 
 
 def door_id(config: Path) -> str:
     return str(yaml.safe_load(config.read_text())["device_id"])
 
 
-def sent_about(comms: Comms, node_id: str, config: Path, count: int) -> list[dict[str, Any]]:
-    """What debug node ``node_id`` sent to the sidebar about the door of ``config``, once there are ``count``."""
-    here = door_id(config)
+def sent_about(comms: Comms, node_id: str, here: str, count: int) -> list[dict[str, Any]]:
+    """What debug node ``node_id`` sent to the sidebar about door ``here``, once there are ``count``."""
 
     def mine() -> list[dict[str, Any]]:
         return [m for m in comms.debug(node_id) if m["door"] == here]

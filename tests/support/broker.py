@@ -14,7 +14,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -30,6 +29,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.process import log_tail, stop_gently, wait_answering
 
 MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
 
@@ -87,34 +88,25 @@ class Broker:
             return
         with open(self.workdir / "stderr.log", "ab") as err:
             self._proc = subprocess.Popen([self.executable, "-c", str(self.config_path)], stderr=err)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self._proc.returncode}:\n{self.log_tail()}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"mosquitto did not accept connections on {self.port} within {timeout}s:\n{self.log_tail()}")
+        try:
+            wait_answering(self._proc, self._answers, timeout, f"mosquitto on {self.port}", self.log_tail)
+        except AssertionError:
+            self.stop()
+            raise
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_gently(proc, 5.0)
 
     def log_tail(self, lines: int = 30) -> str:
-        text = "".join(
-            p.read_text(errors="replace") for p in (self.workdir / "stderr.log", self.log_path) if p.exists()
-        )
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail((self.workdir / "stderr.log", self.log_path), lines)
 
 
 @dataclass(frozen=True)

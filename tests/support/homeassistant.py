@@ -41,6 +41,7 @@ from tests.support.broker import Broker, free_port
 from tests.support.cameras import WrappedCamera
 from tests.support.data import ROOT
 from tests.support.door import Door, Enrolment, running_door
+from tests.support.process import log_tail, stop_gently, wait_answering
 from tests.support.timing import wait_until
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ logger:
 
 
 class HomeAssistantError(AssertionError):
-    """Home Assistant answered with an HTTP error (``status``), or did not come up: the message quotes it."""
+    """Home Assistant answered with an HTTP error (``status``): the message quotes it."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -112,33 +113,23 @@ class HomeAssistant:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = started + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise HomeAssistantError(f"hass exited with {self._proc.returncode}:\n{self.log_tail()}")
-            try:
-                self.request("GET", "/api/onboarding", auth=False)
-                return time.monotonic() - started
-            except (OSError, HomeAssistantError):
-                time.sleep(0.2)
-        raise HomeAssistantError(f"Home Assistant did not answer on {self.url} within {timeout} s:\n{self.log_tail()}")
+        # Every 0.2 s: each try is an HTTP request to a server busy starting.
+        wait_answering(self._proc, self._answers, timeout, f"Home Assistant on {self.url}", self.log_tail, interval=0.2)
+        return time.monotonic() - started
+
+    def _answers(self) -> bool:
+        try:
+            self.request("GET", "/api/onboarding", auth=False)
+            return True
+        except (OSError, HomeAssistantError):
+            return False
 
     def stop(self, timeout: float = 30.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_gently(proc, timeout)
 
     def log_tail(self, lines: int = 40) -> str:
-        text = "".join(
-            p.read_text(errors="replace") for p in (self.config_dir / "stdout.log", self.log_path) if p.exists()
-        )
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail((self.config_dir / "stdout.log", self.log_path), lines)
 
     def errors(self) -> list[str]:
         """Home Assistant's ERROR log lines: an integration that failed to set up (a requirement the install

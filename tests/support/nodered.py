@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import threading
 import urllib.request
@@ -31,7 +30,7 @@ import pytest
 
 from tests.support.broker import Broker, free_port
 from tests.support.data import ROOT
-from tests.support.timing import wait_until
+from tests.support.process import log_tail, stop_gently, wait_answering
 
 NODE_RED_DIR = Path(os.environ.get("NODE_RED_DIR", ROOT / ".tools" / "node-red"))
 FLOW = ROOT / "deploy" / "node-red" / "flow.json"
@@ -214,7 +213,7 @@ class NodeRed:
                 env={**os.environ, "NODE_RED_DISABLE_TELEMETRY": "1"},
             )
         try:
-            wait_until(self._answers, timeout, f"Node-RED on {self.url}\n{self.log_tail()}")
+            wait_answering(self._proc, self._answers, timeout, f"Node-RED on {self.url}", self.log_tail)
             self.comms = Comms(self.port).__enter__()
         except BaseException:
             self.stop()
@@ -222,9 +221,6 @@ class NodeRed:
         return self.comms
 
     def _answers(self) -> bool:
-        assert self._proc is not None
-        if self._proc.poll() is not None:
-            raise AssertionError(f"Node-RED exited with {self._proc.returncode}:\n{self.log_tail()}")
         try:
             with urllib.request.urlopen(f"{self.url}/settings", timeout=1) as response:
                 return bool(response.status == 200)
@@ -234,13 +230,7 @@ class NodeRed:
     def stop(self) -> None:
         """A clean shutdown (SIGTERM), as systemd or ``docker stop`` would do it."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_gently(proc, 15)
         if self.comms is not None:
             self.comms.close()
             self.comms = None
@@ -270,5 +260,4 @@ class NodeRed:
         return json.loads(shown["msg"]) if shown.get("format", "").startswith("Object") else shown.get("msg")
 
     def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail((self.log_path,), lines)

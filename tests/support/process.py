@@ -1,8 +1,11 @@
-"""The real daemon as a child process, and the systemd notify socket it talks to.
+"""The real daemon as a child process, the systemd notify socket it talks to, and what every test server shares.
 
 ``DaemonProcess`` runs ``python -m edgeface -v --config FILE run`` and reads its log lines on a
 thread, so a test can wait for a line, read the event ids the daemon logged (``id=...``) and kill
 it at any moment. Its config comes from :func:`tests.support.configs.write_config`.
+
+The servers the tests start (mosquitto, Home Assistant, Node-RED) come up, go down and show their logs
+alike: :func:`wait_answering`, :func:`stop_gently` and :func:`log_tail`.
 """
 
 from __future__ import annotations
@@ -15,14 +18,55 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from tests.support.data import ROOT
 
 EVENT_ID = re.compile(r" id=([0-9a-f-]{36})")
+
+
+def wait_answering(
+    proc: subprocess.Popen[Any],
+    answers: Callable[[], bool],
+    timeout: float,
+    name: str,
+    logs: Callable[[], str],
+    *,
+    interval: float = 0.02,
+) -> None:
+    """Return once the server in ``proc`` ``answers()`` (asked every ``interval`` s); AssertionError quoting
+    ``logs()`` if it exits first or has not answered within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited with {proc.returncode}:\n{logs()}")
+        if answers():
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{name} did not answer within {timeout} s:\n{logs()}")
+        time.sleep(interval)
+
+
+def stop_gently(proc: subprocess.Popen[Any] | None, timeout: float) -> None:
+    """A clean shutdown (SIGTERM), as systemd would do it; SIGKILL if it has not ended within ``timeout`` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def log_tail(paths: Iterable[Path], lines: int) -> str:
+    """The last ``lines`` lines of the log files ``paths`` (those that exist), one after the other."""
+    text = "".join(path.read_text(errors="replace") for path in paths if path.exists())
+    return "\n".join(text.splitlines()[-lines:])
 
 
 class DaemonProcess:

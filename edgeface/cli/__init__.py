@@ -8,6 +8,9 @@ mistyped command or choice gets the closest one suggested (exit status 2, as
 argparse's usage errors). A reader that goes away early (``edgeface people list
 | head``) ends the command quietly with status 141, as a shell reports SIGPIPE.
 
+The global options (``-c/--config``, ``-v``) are accepted before the command and after it, where a user types
+them (``edgeface run --config x.yaml``): the latter wins for ``--config``, and ``-v`` counts wherever it is.
+
 ``relay lock``, which systemd runs after every stop, is recognised before the full parser is built: building
 it imports every command module and so the whole config schema, which the lock neither needs nor may depend
 on (see :mod:`edgeface.cli.lock`).
@@ -19,7 +22,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,9 +65,35 @@ class Parser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, message)
 
 
-def _add_global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", type=Path, help="config file (default: $EDGEFACE_CONFIG, /etc/edgeface)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+VERBOSE_AFTER_COMMAND = "verbose_after_command"
+"""Where ``-v`` given after the command is counted: a subcommand parses into a namespace of its own, whose
+values replace the main parser's, so a count of its own is added, not replaced (``edgeface -v run -v`` is -vv)."""
+
+
+def _add_global_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    # After the command no default: an option not repeated there must not replace one given before it.
+    default: Any = argparse.SUPPRESS if after_command else None
+    parser.add_argument(
+        "-c", "--config", type=Path, default=default, help="config file (default: $EDGEFACE_CONFIG, /etc/edgeface)"
+    )
+    verbose_dest = VERBOSE_AFTER_COMMAND if after_command else "verbose"
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        dest=verbose_dest,
+        default=argparse.SUPPRESS if after_command else 0,
+        help="more log output (-vv for debug)",
+    )
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every parser that ends a command line (``run``, ``people list``, ...), below ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # an alias maps to the same parser
+                children = list(_command_parsers(child))
+                yield from children or [child]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,20 +110,27 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(sub)
     ops.register(sub)
     tools.register(sub)
+    for command in _command_parsers(parser):
+        _add_global_options(command, after_command=True)
     return parser
 
 
+def verbosity(args: argparse.Namespace) -> int:
+    """The number of ``-v`` before and after the command."""
+    return int(args.verbose) + int(getattr(args, VERBOSE_AFTER_COMMAND, 0))
+
+
 def relay_lock_args(argv: Sequence[str]) -> argparse.Namespace | None:
-    """The global options of ``edgeface [OPTIONS] relay lock``, or None for any other command line.
+    """The global options of ``edgeface [OPTIONS] relay lock [OPTIONS]``, or None for any other command line.
 
     Anything else, ``relay lock --help`` or a misspelling included, goes to the full parser, which also
     knows ``relay lock`` and gives the same command.
     """
     parser = argparse.ArgumentParser(prog="edgeface", add_help=False, allow_abbrev=False, exit_on_error=False)
     _add_global_options(parser)
-    parser.add_argument("words", nargs=argparse.REMAINDER)
+    parser.add_argument("words", nargs="*")
     try:
-        args, unknown = parser.parse_known_args(argv)
+        args, unknown = parser.parse_known_intermixed_args(argv)
     except argparse.ArgumentError:  # a bad global option: the full parser says what is wrong
         return None
     return args if args.words == ["relay", "lock"] and not unknown else None
@@ -108,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(fast.verbose)
         return _finish(lambda: relay_lock(fast.config))
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(verbosity(args))
     func: CommandFunc = args.func
 
     def call() -> int:

@@ -48,7 +48,9 @@ def cmd_config_check(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace, cfg: Config) -> int:
-    print(json.dumps(cfg.model_dump(mode="json"), indent=2))
+    # As config check: PATH, else the active config (own_config, so that PATH alone is read).
+    shown = load_config(args.path or args.config)
+    print(json.dumps(shown.model_dump(mode="json"), indent=2))
     return 0
 
 
@@ -83,4 +85,5 @@ def register(sub: Subparsers) -> None:
     # The file under test is loaded by the command, so that its errors are the command's output (--json).
     p.set_defaults(func=cmd_config_check, own_config=True)
     p = config.add_parser("show", help="print the effective config as JSON")
-    p.set_defaults(func=cmd_config_show)
+    p.add_argument("path", nargs="?", type=Path, help="the file to show (default: the active config)")
+    p.set_defaults(func=cmd_config_show, own_config=True)

@@ -52,7 +52,7 @@ def check_models(cfg: Config) -> Check:
         for path, sha in files:
             verify_model(path, sha)
     except EdgefaceError as exc:
-        return Check("models", False, str(exc), "copy the model files into models_dir (see README, Models)")
+        return Check("models", False, str(exc), "copy the model files into models_dir (see docs/models.md)")
     entry = CATALOGUE.get(Path(profile.model).name)
     licence = f"; embedder weights: {entry.licence}" if entry is not None and entry.noncommercial else ""
     return Check("models", True, f"{cfg.detector.model}, {profile.model} (SHA-256 verified){licence}")
@@ -80,7 +80,7 @@ def check_match(cfg: Config) -> Check:
 
 
 def check_liveness(cfg: Config) -> Check:
-    """What the liveness stage would refuse; off is a choice, not a fault (see the README's figures)."""
+    """What the liveness stage would refuse; off is a choice, not a fault (see docs/liveness.md)."""
     if not cfg.liveness.enabled:
         return Check("liveness", True, f"off (liveness.enabled: false); when on: {describe(cfg.liveness)}")
     temporal = ", temporal check on" if cfg.liveness.temporal.enabled else ""

@@ -60,7 +60,7 @@ def door_scale(recognizer: Recognizer) -> Collected:
 def test_at_door_scale_the_threshold_follows_the_gallery_and_holds_its_false_accept_rate(
     door_scale: Collected, recognizer: Recognizer
 ) -> None:
-    # lfw-dev is where the shipped tail was fitted: this guards the mechanism, the held-out figures are in the README.
+    # lfw-dev is where the shipped tail was fitted: held-out figures: docs/accuracy.md.
     report = evaluate(door_scale, recognizer, gallery_sizes=(10, 100, 800), repetitions=3)
     assert report.people == 854 and report.impostor_probes > 3900
     assert report.target_far == 0.001 and report.far <= 0.002

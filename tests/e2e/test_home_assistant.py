@@ -3,7 +3,7 @@
 The pinned Home Assistant core that ``deploy/homeassistant.sh`` installs, onboarded through its own API
 with MQTT added through its config flow (:mod:`tests.support.homeassistant`), on the session's broker.
 What a Home Assistant owner reads is asserted through ``/api/states``, and the lock is driven through
-``/api/services``, as a dashboard button does. Entity ids are the README's:
+``/api/services``, as a dashboard button does. Entity ids are docs/home-assistant.md's:
 ``<domain>.edgeface_<device id>_<name>``.
 """
 

@@ -20,7 +20,7 @@ def test_the_node_red_flow_is_importable_and_listens_to_our_topics() -> None:
     flow = json.loads((ROOT / "deploy" / "node-red" / "flow.json").read_text())
     ids = {node["id"] for node in flow}
     subscriptions = {node["topic"] for node in flow if node["type"] == "mqtt in"}
-    # Decisions and lock changes, and whether each door and its camera are up (README, "MQTT topics").
+    # Decisions and lock changes, and whether each door and its camera are up (docs/mqtt.md, "Topics").
     assert subscriptions == {"edgeface/+/event", "edgeface/+/door", "edgeface/+/availability", "edgeface/+/health"}
     for node in flow:
         for wire in node.get("wires", []):

@@ -27,5 +27,5 @@ LIN = DEMO_FACES / "lin_manuel_miranda.jpg"
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    assert FACES.is_dir(), f"{SHARED} is missing: tests need ../shared beside the checkout (see README)"
+    assert FACES.is_dir(), f"{SHARED} is missing: tests need ../shared beside the checkout (see docs/development.md)"
     return SHARED

@@ -296,7 +296,7 @@ class HeldCamera(WrappedCamera):
 @dataclass(frozen=True)
 class Entities:
     """The entity ids Home Assistant gives one door's discovery: ``<domain>.edgeface_<device id>_<name>``,
-    from the device name "edgeface <id>" and each entity's name (has_entity_name), as the README lists them."""
+    from the device name "edgeface <id>" and each entity's name (has_entity_name): docs/home-assistant.md."""
 
     device: str
 

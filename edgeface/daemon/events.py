@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.web import LiveView
-from edgeface.mqtt.publisher import Publisher
+from edgeface.door.ports import EventSink
 from edgeface.storage.audit import AuditLog
 from edgeface.values import Event, EventType
 
@@ -32,7 +32,7 @@ class EventRecorder:
     def __init__(
         self,
         device_id: str,
-        publisher: Publisher,
+        publisher: EventSink,
         metrics: Metrics,
         *,
         audit: AuditLog | None = None,

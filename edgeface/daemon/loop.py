@@ -56,6 +56,7 @@ from edgeface.daemon.reload import plan_reload
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.stallguard import EXIT_STALLED, StallGuard
 from edgeface.daemon.web import LiveView, sightings
+from edgeface.door.commands import Command, LockCommand, ReloadCommand, UnlockCommand
 from edgeface.door.decide import Decider, Observation
 from edgeface.door.ratelimit import RateLimit
 from edgeface.door.relay import Relay
@@ -63,7 +64,6 @@ from edgeface.door.strangers import StrangerGate
 from edgeface.errors import EdgefaceError
 from edgeface.liveness.levels import describe as describe_liveness
 from edgeface.liveness.stage import LivenessStage
-from edgeface.mqtt.commands import Command, LockCommand, ReloadCommand, UnlockCommand
 from edgeface.mqtt.discovery import DoorDevice, announcements
 from edgeface.mqtt.publisher import Publisher
 from edgeface.storage.audit import AuditLog

@@ -73,8 +73,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
+from edgeface.door.commands import Command
 from edgeface.mqtt.broker import broker_client
-from edgeface.mqtt.commands import MAX_COMMAND_BYTES, Command, CommandInbox, CommandName
+from edgeface.mqtt.commands import MAX_COMMAND_BYTES, CommandInbox, CommandName
 from edgeface.mqtt.denied import DeniedTopics
 from edgeface.mqtt.discovery import Announcement
 from edgeface.mqtt.guard import guarded

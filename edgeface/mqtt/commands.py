@@ -1,6 +1,7 @@
 """Remote commands: strict parsing of MQTT command payloads, and signed commands.
 
-Pure parsing functions, one small stateful checker (:class:`CommandAuth`, which claims each nonce in a
+The commands themselves are the door's (:mod:`edgeface.door.commands`); this module turns payloads
+into them. Pure parsing functions, one small stateful checker (:class:`CommandAuth`, which claims each nonce in a
 :class:`~edgeface.storage.nonces.NonceLog`) and :class:`CommandInbox`, the bounded queue between the
 thread that receives commands (paho's, in :mod:`edgeface.mqtt.client`) and the service's loop, which
 alone acts on them. No network I/O here.
@@ -75,25 +76,21 @@ import queue
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
 from edgeface.config import RemoteUnlockConfig
 from edgeface.config.base import MIN_SECONDS
 from edgeface.config.mqtt import secret_problem
+from edgeface.door.commands import Command, LockCommand, ReloadCommand, UnlockCommand
 from edgeface.errors import CommandError, NonceLogError
 from edgeface.storage.nonces import MemoryNonces, NonceLog
 
 __all__ = [
     "MAX_COMMAND_BYTES",
-    "Command",
     "CommandAuth",
     "CommandError",
     "CommandInbox",
     "CommandName",
-    "LockCommand",
-    "ReloadCommand",
-    "UnlockCommand",
     "canonical_reload",
     "canonical_unlock",
     "parse_reload",
@@ -125,23 +122,6 @@ LOCK_PAYLOAD = b"LOCK"
 """What Home Assistant's MQTT lock sends on ``lock.lock`` (its ``payload_lock``)."""
 
 
-@dataclass(frozen=True)
-class UnlockCommand:
-    seconds: float | None = None
-    """How long to unlock, already clamped to ``remote_unlock.max_seconds``; None = the relay's pulse."""
-
-
-@dataclass(frozen=True)
-class LockCommand:
-    """Lock now: end an unlock in progress (``LOCK`` on ``cmd/unlock``)."""
-
-
-@dataclass(frozen=True)
-class ReloadCommand:
-    """Reload the configuration and the gallery."""
-
-
-Command: TypeAlias = UnlockCommand | LockCommand | ReloadCommand
 CommandName = Literal["unlock", "reload"]
 
 

@@ -1,7 +1,9 @@
-"""The publisher seam: what the service needs from a publisher, and an in-memory backend for tests.
+"""The publisher seam: the door's two ports plus discovery, and an in-memory backend for tests.
 
-The MQTT backend is :class:`edgeface.mqtt.client.MqttPublisher`; :class:`MemoryPublisher` records what the
-service publishes and lets a test inject commands through the same parsing and checks as MQTT.
+The door defines what it needs (:mod:`edgeface.door.ports`: an outgoing-events port and an
+incoming-commands port); :class:`Publisher` adds what the daemon also asks of MQTT. The MQTT backend
+is :class:`edgeface.mqtt.client.MqttPublisher`; :class:`MemoryPublisher` records what the service
+publishes and lets a test inject commands through the same parsing and checks as MQTT.
 """
 
 from __future__ import annotations
@@ -13,52 +15,24 @@ from types import TracebackType
 from typing import Protocol
 
 from edgeface.config import RemoteUnlockConfig
-from edgeface.mqtt.commands import Command, CommandInbox, CommandName
+from edgeface.door.commands import Command
+from edgeface.door.ports import CommandSource, EventSink
+from edgeface.mqtt.commands import CommandInbox, CommandName
 from edgeface.mqtt.discovery import Announcement
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import NonceLog
 from edgeface.values import DoorState, Event
 
-# Topics is imported from here by older code; it lives in edgeface.mqtt.topics.
-__all__ = ["MemoryPublisher", "Publisher", "Topics"]
+__all__ = ["MemoryPublisher", "Publisher"]
 
 log = logging.getLogger(__name__)
 
 
-class Publisher(Protocol):
-    """Where decisions and door changes go, and where remote commands come from."""
-
-    @property
-    def connected(self) -> bool:
-        """Whether the backend is currently connected to its broker."""
-        ...
-
-    def publish_event(self, event: Event) -> None:
-        """Hand over one decision; returns at once and never loses it (it may be delivered later)."""
-        ...
-
-    def publish_door(self, state: DoorState) -> None:
-        """Report the relay's new state; call it on every change, and once at start."""
-        ...
-
-    def publish_presence(self, present: bool) -> None:
-        """Report whether a face is in front of the camera; call it when that changes."""
-        ...
-
-    def publish_health(self, camera_online: bool) -> None:
-        """Report whether frames arrive from the camera; call it when that changes, and once at start."""
-        ...
-
-    def publish_snapshot(self, jpeg: bytes | None) -> None:
-        """Report the face crop (JPEG) of the last decision, or None to clear it; kept in memory only."""
-        ...
+class Publisher(EventSink, CommandSource, Protocol):
+    """The whole MQTT seam the daemon holds: both door ports, Home Assistant discovery, and closing."""
 
     def announce(self, items: Sequence[Announcement]) -> None:
         """Make these the discovery messages (retained), sent now and on every connect."""
-        ...
-
-    def commands(self, timeout: float = 0.0) -> list[Command]:
-        """Remote commands received since the last call, oldest first; waits up to ``timeout`` for one."""
         ...
 
     def close(self) -> None:

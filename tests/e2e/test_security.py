@@ -22,8 +22,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edgeface.config import Config, DaemonConfig, RemoteUnlockConfig, StoreConfig, parse_config
+from edgeface.door.commands import UnlockCommand
 from edgeface.errors import ConfigError
-from edgeface.mqtt.commands import UnlockCommand, sign_unlock
+from edgeface.mqtt.commands import sign_unlock
 from edgeface.mqtt.publisher import MemoryPublisher
 from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.outbox import Outbox

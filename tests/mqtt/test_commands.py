@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgeface.config import RemoteUnlockConfig
+from edgeface.door.commands import LockCommand, ReloadCommand, UnlockCommand
 from edgeface.mqtt.commands import (
     MAX_COMMAND_BYTES,
     WARNING_PERIOD_SECONDS,
@@ -26,9 +27,6 @@ from edgeface.mqtt.commands import (
     CommandAuth,
     CommandError,
     CommandInbox,
-    LockCommand,
-    ReloadCommand,
-    UnlockCommand,
     canonical_reload,
     canonical_unlock,
     parse_reload,

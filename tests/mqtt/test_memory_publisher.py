@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgeface.config import RemoteUnlockConfig
-from edgeface.mqtt.commands import ReloadCommand, UnlockCommand
+from edgeface.door.commands import ReloadCommand, UnlockCommand
 from edgeface.mqtt.publisher import MemoryPublisher, Publisher
 from edgeface.values import DoorState
 from tests.support.events import make_event

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
+from edgeface.door.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.errors import ConfigError
 from edgeface.mqtt.client import MAX_PACKET_BYTES, RECONNECT_DELAY, MqttPublisher
-from edgeface.mqtt.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import MemoryNonces
 from edgeface.storage.outbox import Outbox

@@ -4,6 +4,7 @@ Every message names the file, key or value at fault, so that the CLI and the
 service can print it as the one line a user reads::
 
     EdgefaceError
+    ├── UsageError           a command line that cannot work as given (exit status 2, as argparse's)
     ├── ConfigError          invalid YAML, unknown key, out-of-range value
     ├── ModelError           missing, unreadable or tampered model file
     ├── ImageError           a photo that cannot be decoded
@@ -21,6 +22,10 @@ from __future__ import annotations
 
 class EdgefaceError(Exception):
     """Root of every error edgeface raises on purpose."""
+
+
+class UsageError(EdgefaceError):
+    """The arguments of a command do not make a command (none given, or a value the command cannot read)."""
 
 
 class ConfigError(EdgefaceError, ValueError):

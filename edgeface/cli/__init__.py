@@ -3,10 +3,11 @@
 Each module of this package registers a group of commands; every command is
 a small function taking the parsed arguments and the loaded config, and the
 work is done by the library modules. Errors edgeface raises on purpose
-become one ``edgeface: error: ...`` line per problem and exit status 1; a
-mistyped command or choice gets the closest one suggested (exit status 2, as
-argparse's usage errors). A reader that goes away early (``edgeface people list
-| head``) ends the command quietly with status 141, as a shell reports SIGPIPE.
+become one ``edgeface: error: ...`` line per problem and exit status 1, or 2 for
+a :class:`UsageError` (as argparse's usage errors); a mistyped command or choice
+gets the closest one suggested. Ctrl-C ends a command with status 130. A reader
+that goes away early (``edgeface people list | head``) ends the command quietly
+with status 141, as a shell reports SIGPIPE.
 
 The global options (``-c/--config``, ``-v``) are accepted before the command and after it, where a user types
 them (``edgeface run --config x.yaml``): the latter wins for ``--config``, and ``-v`` counts wherever it is.
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeface import __version__
 from edgeface.cli.output import did_you_mean, error_lines
-from edgeface.errors import EdgefaceError
+from edgeface.errors import EdgefaceError, UsageError
 
 if TYPE_CHECKING:
     from edgeface.cli.common import CommandFunc
@@ -50,6 +51,8 @@ def configure_logging(verbosity: int) -> None:
         logging.getLogger(name).setLevel(min(level, logging.INFO))
 
 
+EXIT_USAGE = 2
+"""What argparse exits with for a command line it cannot parse; a :class:`UsageError` of a command too."""
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe."""
 
@@ -165,7 +168,7 @@ def _finish(command: Callable[[], int]) -> int:
     except EdgefaceError as exc:
         for line in error_lines(str(exc)):
             print(line, file=sys.stderr)
-        return 1
+        return EXIT_USAGE if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

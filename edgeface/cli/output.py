@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import TextIO
@@ -41,9 +42,33 @@ def print_json(data: object) -> None:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``choices`` (difflib), or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """``"; did you mean 'x'?"`` for the :func:`closest` of ``choices``, or ``""`` when none is close."""
+    close = closest(word, choices)
+    return f"; did you mean {close!r}?" if close else ""
+
+
+MIN_PREFIX = 3
+"""The shortest beginning of a name that :func:`closest` takes for the name (``lin`` of ``lin_manuel_miranda``)."""
+_NAME_PARTS = re.compile(r"[\s_.-]+")
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` most likely meant, whatever the case: the one it begins, or one of whose parts it
+    begins (``Meryl`` → ``meryl_streep``), else the most similar by difflib; None when none is close."""
+    options = {choice.casefold(): choice for choice in choices}
+    key = word.casefold()
+    if len(key) >= MIN_PREFIX:
+        begun = [f for f in options if f.startswith(key) or any(p.startswith(key) for p in _NAME_PARTS.split(f))]
+        if begun:
+            # A name that begins with the word before one that only has a part beginning with it, then the shortest.
+            return options[min(begun, key=lambda f: (not f.startswith(key), len(f), f))]
+    close = difflib.get_close_matches(key, list(options), n=1)
+    return options[close[0]] if close else None
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``1 person``, ``2 people``."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def error_lines(message: str) -> list[str]:

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edgeface.cli.common import Subparsers, face_row, note, open_store, positive_int, progress
-from edgeface.cli.output import did_you_mean, print_json
+from edgeface.cli.output import did_you_mean, plural, print_json
 from edgeface.config import Config
-from edgeface.errors import EdgefaceError, ImageError
+from edgeface.errors import EdgefaceError, ImageError, UsageError
 from edgeface.values import Image
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,11 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
 
     if args.camera:
         if not args.name or args.photos or args.from_dir:
-            raise EdgefaceError("--camera takes NAME only: edgeface enroll NAME --camera [--count 5]")
+            raise UsageError("--camera takes NAME only: edgeface enroll NAME --camera [--count 5]")
         return enroll_from_camera(args, cfg)
     if args.from_dir:
         if args.name or args.photos:
-            raise EdgefaceError("give either NAME PHOTO... or --from-dir DIR, not both")
+            raise UsageError("give either NAME PHOTO... or --from-dir DIR, not both")
         if not args.from_dir.is_dir():
             raise EdgefaceError(f"{args.from_dir}: not a folder")
         scan = scan_faces(args.from_dir)
@@ -88,7 +88,7 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
     elif args.name and args.photos:
         items, not_photos = [(args.name, p) for p in args.photos], []
     else:
-        raise EdgefaceError("nothing to enrol: give NAME PHOTO... or --from-dir DIR")
+        raise UsageError("nothing to enrol: give NAME PHOTO... or --from-dir DIR")
     tally = EnrolTally()
 
     def report(result: EnrolResult) -> None:
@@ -116,7 +116,7 @@ def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
             }
         )
     else:
-        print(f"{tally.summary()}; {people} people in {cfg.store_path}")
+        print(f"{tally.summary()}; {plural(people, 'person', 'people')} in {cfg.store_path}")
     return 1 if tally.failed else 0
 
 
@@ -150,7 +150,8 @@ def cmd_people_list(args: argparse.Namespace, cfg: Config) -> int:
     for p in people:
         stale = f"  ({p.other_templates} from another model: re-enrol)" if p.other_templates else ""
         print(f"{p.name}\t{p.templates} template(s){stale}")
-    print(f"{len(people)} people, {templates} templates; match threshold {threshold.describe()}", file=sys.stderr)
+    counts = f"{plural(len(people), 'person', 'people')}, {plural(templates, 'template', 'templates')}"
+    print(f"{counts}; match threshold {threshold.describe()}", file=sys.stderr)
     return 0
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeface.cli.common import Subparsers, face_row, open_store, progress
-from edgeface.cli.output import mark, paint_marks, print_json
+from edgeface.cli.output import did_you_mean, mark, paint_marks, print_json
 from edgeface.config import Config, default_config_path
-from edgeface.errors import CameraError, EdgefaceError
+from edgeface.errors import CameraError, EdgefaceError, StoreError, UsageError
 
 if TYPE_CHECKING:
     from edgeface.ops.calibrate import Calibration
@@ -33,15 +33,24 @@ def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.storage.audit import AuditLog, parse_since
 
-    since = parse_since(args.since) if args.since else None
+    try:
+        since = parse_since(args.since) if args.since else None
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
     with AuditLog(cfg.store_path, cfg.store.audit_retention_days) as audit:
         entries = audit.entries(since=since, person=args.person, limit=args.limit)
+        logged = audit.people() if args.person is not None and not entries else []
     if args.json:
         print_json([e.to_dict() for e in entries])
         return 0
     for e in entries:
         reason = f" ({e.reason})" if e.reason else ""
         print(f"{e.ts}  {e.type:<8} {e.person or '-':<24} similarity {e.similarity:.3f}  frames {e.frames}{reason}")
+    if not entries:
+        # On stderr, as people list's summary: the output itself stays one line per decision.
+        since_text = f" since {args.since}" if args.since else ""
+        person_text = f" about {args.person!r}{did_you_mean(args.person, logged)}" if args.person is not None else ""
+        print(f"no decisions in the audit log{since_text}{person_text}", file=sys.stderr)
     return 0
 
 

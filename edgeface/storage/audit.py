@@ -133,3 +133,9 @@ class AuditLog:
         with self._db.guard("read the audit log") as db:
             rows = db.execute(query, args).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]
+
+    def people(self) -> list[str]:
+        """Every person named in the log, sorted: what ``log --person`` can find."""
+        with self._db.guard("read the audit log") as db:
+            rows = db.execute("SELECT DISTINCT person FROM audit WHERE person IS NOT NULL ORDER BY person").fetchall()
+        return [str(row[0]) for row in rows]

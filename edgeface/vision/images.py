@@ -13,6 +13,7 @@ to 8-bit BGR. OpenCV's own log lines are silenced while it decodes: the ImageErr
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import threading
@@ -254,7 +255,7 @@ def decode_image(data: bytes, name: str) -> Image:
         raise ImageError(f"{name}: empty file")
     width, height = header_size(data, name)
     if width * height > MAX_PIXELS:
-        raise ImageError(f"{name}: image is {width}×{height}, larger than {MAX_PIXELS} pixels")
+        raise _too_large(name, width, height)
     if not width or not height:
         raise ImageError(f"{name}: image is {width}×{height}: nothing to decode")
     # IMREAD_COLOR turns greyscale into BGR, drops alpha, scales 16-bit to 8-bit and applies EXIF rotation.
@@ -263,8 +264,17 @@ def decode_image(data: bytes, name: str) -> Image:
     if image is None:
         raise _unreadable(name)
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise ImageError(f"{name}: image is {image.shape[1]}×{image.shape[0]}, larger than {MAX_PIXELS} pixels")
+        raise _too_large(name, image.shape[1], image.shape[0])
     return np.asarray(image, dtype=np.uint8)
+
+
+def _too_large(name: str, width: int, height: int) -> ImageError:
+    """The refusal of an image over :data:`MAX_PIXELS`, with the largest size of the same shape that is read."""
+    scale = math.sqrt(MAX_PIXELS / (width * height))
+    fits = f"{max(1, math.floor(width * scale))}×{max(1, math.floor(height * scale))}"
+    return ImageError(
+        f"{name}: image is {width}×{height}, larger than {MAX_PIXELS} pixels; resize it to {fits} or less"
+    )
 
 
 def read_image_file(path: Path) -> bytes:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeface.cli.output import closest
 from tests.support.cli import edgeface, run_edgeface
 from tests.support.configs import write_config
 from tests.support.data import DEMO_FACES, FACES
@@ -16,6 +17,12 @@ from tests.support.data import DEMO_FACES, FACES
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     return write_config(tmp_path / "edgeface.yaml")
+
+
+def people_in_store(config: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    capsys.readouterr()
+    assert edgeface(config, "people", "list", "--json") == 0
+    return [p["name"] for p in output_json(capsys)["people"]]  # type: ignore[index,union-attr]
 
 
 def output_json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -146,6 +153,38 @@ def test_removing_a_mistyped_name_suggests_the_enrolled_one(config: Path, capsys
     )
     assert edgeface(config, "people", "remove", "zz") == 1
     assert capsys.readouterr().err.strip() == "edgeface: error: no enrolled person called 'zz'"
+    # A first name, as a user types it: the enrolled name it begins, whatever the case.
+    assert edgeface(config, "people", "remove", "Alex") == 1
+    assert capsys.readouterr().err.strip() == (
+        "edgeface: error: no enrolled person called 'Alex'; did you mean 'alex_lacamoire'?"
+    )
+    assert people_in_store(config, capsys) == ["alex_lacamoire", "lin_manuel_miranda"]
+
+
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [
+        ("Meryl", "meryl_streep"),
+        ("winona", "winona_ryder"),
+        ("RYDER", "winona_ryder"),
+        ("meryl_streap", "meryl_streep"),
+        ("me", None),  # too short to stand for a name
+        ("bob", None),
+    ],
+)
+def test_the_closest_name_is_found_by_any_part_of_it_in_any_case(word: str, meant: str | None) -> None:
+    assert closest(word, ["winona_ryder", "meryl_streep", "lin_manuel_miranda"]) == meant
+
+
+def test_counts_of_people_are_in_the_singular_for_one(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert edgeface(config, "enroll", "lin", str(DEMO_FACES / "lin_manuel_miranda.jpg")) == 0
+    assert (
+        capsys.readouterr().out == f"enrolled 1 photo(s), skipped 0; 1 person in {tmp_path / 'state' / 'people.db'}\n"
+    )
+    assert edgeface(config, "people", "list") == 0
+    assert capsys.readouterr().err.startswith("1 person, 1 template; match threshold ")
 
 
 # --- enrolling again ------------------------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ def test_the_seeds_facenet_contract_plugs_in_by_configuration(
 
 def test_the_installed_entry_point_reports_usage_errors() -> None:
     done = run_edgeface("enroll")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip() == "edgeface: error: nothing to enrol: give NAME PHOTO... or --from-dir DIR"
 
 
@@ -258,5 +258,27 @@ def test_the_audit_log_command_lists_what_the_daemon_decided(
     assert edgeface(config, "log", "--json", "--person", "ann") == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert (entry["type"], entry["person"]) == ("granted", "ann")
-    assert edgeface(config, "log", "--since", "someday") == 1
-    assert "--since 'someday'" in capsys.readouterr().err
+    for since in ("someday", "5x"):
+        assert edgeface(config, "log", "--since", since) == 2  # a usage error, as the README says
+        assert capsys.readouterr().err.splitlines() == [
+            f"edgeface: error: --since {since!r}: use a duration like 12h or 7d, or a date like 2026-11-25T08:00"
+        ]
+
+
+def test_the_audit_log_says_when_it_has_nothing_to_show_and_who_a_person_filter_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "edgeface.yaml")
+    assert edgeface(config, "log") == 0
+    assert capsys.readouterr() == ("", "no decisions in the audit log\n")
+    with AuditLog(tmp_path / "state" / "people.db", retention_days=365) as audit:
+        audit.record(make_event(type=EventType.GRANTED, person="lin_manuel_miranda"))
+    assert edgeface(config, "log", "--person", "lin") == 0
+    assert capsys.readouterr() == (
+        "",
+        "no decisions in the audit log about 'lin'; did you mean 'lin_manuel_miranda'?\n",
+    )
+    assert edgeface(config, "log", "--since", "2h", "--person", "zz") == 0
+    assert capsys.readouterr().err == "no decisions in the audit log since 2h about 'zz'\n"
+    assert edgeface(config, "log", "--json", "--person", "lin") == 0
+    assert capsys.readouterr() == ("[]\n", "")

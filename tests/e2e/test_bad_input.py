@@ -191,7 +191,7 @@ def test_a_tiff_bomb_named_jpg_is_refused_from_its_header_in_little_memory(tmp_p
         [sys.executable, "-c", probe, str(bomb)], capture_output=True, text=True, timeout=120, check=False
     )
     message, peak_kib = child.stdout.splitlines()  # VmHWM: this process's peak resident memory
-    assert message == f"{bomb}: image is 30000×30000, larger than 40000000 pixels"
+    assert message == f"{bomb}: image is 30000×30000, larger than 40000000 pixels; resize it to 6324×6324 or less"
     assert int(peak_kib) < 250 * 1024, f"refusing the bomb took {int(peak_kib) // 1024} MiB (decoding it: 5.4 GB)"
 
 
@@ -207,7 +207,7 @@ def test_a_tiff_bomb_named_jpg_is_refused_from_its_header_in_little_memory(tmp_p
     ids=["tiff", "tiff-big-endian", "pgm", "gif-screen", "gif-frame"],
 )
 def test_bombs_in_every_format_decoded_are_refused_from_their_header(data: bytes, size: str) -> None:
-    with pytest.raises(ImageError, match=f"^bomb: image is {size}, larger than 40000000 pixels$"):
+    with pytest.raises(ImageError, match=f"^bomb: image is {size}, larger than 40000000 pixels; resize it to "):
         decode_image(data, "bomb")
 
 
@@ -346,3 +346,14 @@ def test_permission_errors_are_edgeface_errors_with_the_path(tmp_path: Path, mod
     cfg = load_config(None).model_copy(update={"models_dir": models_copy})
     with pytest.raises(PermissionsError, match=rf"embedder\.model: {models_copy / EMBEDDER}: "):
         check_model_files(cfg)
+
+
+def test_a_photo_too_large_to_read_is_refused_with_the_size_to_resize_it_to(tmp_path: Path) -> None:
+    photo = tmp_path / "camera_raw.png"
+    cv2.imwrite(str(photo), np.zeros((8000, 8000, 3), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    config = write_config(tmp_path / "edgeface.yaml")
+    done = run_edgeface("--config", str(config), "identify", str(photo))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"edgeface: error: {photo}: image is 8000×8000, larger than 40000000 pixels; resize it to 6324×6324 or less"
+    ]

@@ -4,7 +4,7 @@ It shares the store's SQLite file (its own table, its own connection) so that a
 backup of ``people.db`` holds both who may enter and who did. Entries older
 than the retention period are purged when the log is opened and daily after.
 
-The table is part of that file's schema (:data:`edgeface.storage.people.SCHEMA`),
+The table is part of that file's schema (:data:`edgeface.storage.storefile.SCHEMA`),
 so the log refuses a file a newer edgeface wrote, and its commits are fsynced
 (``synchronous=FULL``) like the store's: a decision logged is a decision kept.
 Every SQLite failure, in :meth:`AuditLog.record` too, is a :class:`StoreError`
@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 from edgeface.errors import StoreError
-from edgeface.storage.people import SCHEMA
 from edgeface.storage.sqlite import Database
+from edgeface.storage.storefile import SCHEMA
 from edgeface.values import Event
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,15 @@ is killed halfway leaves the person as they were, never with 1 of 7 photos. Name
 (NFKC, outer spaces stripped) and a name that looks like an enrolled one (``Alice`` beside
 ``alice``, a Cyrillic ``а`` in ``аlice``) is refused, so a log line always names one person.
 
-The file also holds the audit log (:mod:`edgeface.storage.audit`), so its
-schema here covers both: one ``user_version`` describes the whole file, and
-whichever of the two opens an older file first migrates all of it.
+The store is the one way in to its file for everything but the audit log: people and templates
+here, with :mod:`~edgeface.storage.templates` writing the rows; the fleet's record versions
+(:mod:`~edgeface.storage.versions`) and access rules (:mod:`~edgeface.storage.rules`) run inside
+the store's transactions, so a change and its new version commit together. The file's schema,
+the audit log's table included, is :mod:`edgeface.storage.storefile`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
@@ -40,8 +41,12 @@ import numpy as np
 from edgeface.config import Window
 from edgeface.errors import StaleTemplatesError, StoreError
 from edgeface.storage.names import check_name, lookalike_key
-from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next_version
-from edgeface.storage.sqlite import Database, Schema
+from edgeface.storage.records import Outcome, PersonRecord
+from edgeface.storage.rules import AccessRule, windows_at, write_rule
+from edgeface.storage.sqlite import Database
+from edgeface.storage.storefile import SCHEMA
+from edgeface.storage.templates import ModelId, insert_template, vector_of
+from edgeface.storage.versions import apply_record, bump, held_versions, read_records
 from edgeface.values import Vectors
 from edgeface.vision.match import Gallery
 
@@ -50,65 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ModelId = tuple[str, str]
-
-_PEOPLE = """
-CREATE TABLE IF NOT EXISTS people (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS templates (
-    id INTEGER PRIMARY KEY,
-    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    model TEXT NOT NULL,
-    model_sha256 TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    source TEXT,
-    photo_sha256 TEXT,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS templates_model ON templates(model_sha256);
-CREATE UNIQUE INDEX IF NOT EXISTS templates_photo ON templates(person_id, model_sha256, photo_sha256);
-CREATE TABLE IF NOT EXISTS face_images (
-    template_id INTEGER PRIMARY KEY REFERENCES templates(id) ON DELETE CASCADE,
-    jpeg BLOB NOT NULL,
-    created REAL NOT NULL
-);
-"""
-# Before v2 the audit log made its table itself, unversioned: IF NOT EXISTS keeps the entries of such a file.
-_AUDIT = """
-CREATE TABLE IF NOT EXISTS audit (
-    id TEXT PRIMARY KEY,
-    epoch REAL NOT NULL,
-    ts TEXT NOT NULL,
-    type TEXT NOT NULL,
-    person TEXT,
-    similarity REAL NOT NULL,
-    frames INTEGER NOT NULL,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_epoch ON audit(epoch);
-"""
-# Keyed by name, not by person: a tombstone outlives the person it removed. People enrolled before
-# versions existed get the time of their enrolment as version, so the later of two enrolments wins.
-_VERSIONS = """
-CREATE TABLE person_versions (
-    name TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    updated REAL NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    doors TEXT,
-    schedule TEXT,
-    origin TEXT NOT NULL
-);
-INSERT INTO person_versions(name, version, updated, origin)
-    SELECT name, CAST(created * 1000 AS INTEGER), created, 'local' FROM people;
-"""
-SCHEMA = Schema("store", (_PEOPLE, _AUDIT, _VERSIONS))
-"""The people store's file: v1 people, templates and face images; v2 the audit log; v3 record versions
-(:mod:`edgeface.storage.records`)."""
+__all__ = ["ModelId", "NewTemplate", "Person", "Store"]
 
 
 @dataclass(frozen=True)
@@ -179,25 +126,19 @@ class Store:
         with self._db.transaction(f"add templates for {name!r}") as db:
             self._refuse_lookalike(db, name)
             db.execute("INSERT OR IGNORE INTO people(name, created) VALUES (?, ?)", (name, now))
+            (person_id,) = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             for t in templates:
-                vec = np.asarray(t.vector, np.float32).reshape(-1)
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO templates"
-                    "(person_id, model, model_sha256, dim, vector, source, photo_sha256, created) "
-                    "SELECT id, ?, ?, ?, ?, ?, ?, ? FROM people WHERE name = ?",
-                    (model[0], model[1], vec.size, vec.tobytes(), t.source, t.photo_sha256, now, name),
+                added = insert_template(
+                    db, person_id, model, t.vector, source=t.source, photo_sha256=t.photo_sha256, created=now
                 )
-                if cur.rowcount == 0:
-                    ids.append(None)
-                    continue
-                ids.append(int(cur.lastrowid or 0))
+                ids.append(added)
                 # Face images are biometric data: kept only when the operator asked for them.
-                if self.keep_images and t.jpeg is not None:
+                if added is not None and self.keep_images and t.jpeg is not None:
                     db.execute(
-                        "INSERT INTO face_images(template_id, jpeg, created) VALUES (?, ?, ?)", (ids[-1], t.jpeg, now)
+                        "INSERT INTO face_images(template_id, jpeg, created) VALUES (?, ?, ?)", (added, t.jpeg, now)
                     )
             if any(i is not None for i in ids):
-                _bump(db, name, now)  # a new version of the person, for the fleet
+                bump(db, name, now)  # a new version of the person, for the fleet
         return ids
 
     def check_new_name(self, name: str) -> str:
@@ -228,55 +169,34 @@ class Store:
                 name = unicodedata.normalize("NFKC", name).strip()
                 cur = db.execute("DELETE FROM people WHERE name = ?", (name,))
             if cur.rowcount:
-                _bump(db, name, time.time(), deleted=True)
+                bump(db, name, time.time(), deleted=True)  # their rules go with them (ON DELETE CASCADE)
         return cur.rowcount > 0
 
-    # -- versioned records (edgeface.storage.records) ----------------------------------------------------------
+    # -- versioned records (edgeface.storage.versions) and access rules (edgeface.storage.rules) --------------
 
     def set_rules(self, name: str, doors: tuple[str, ...] | None, schedule: tuple[Window, ...] | None) -> None:
         """Set which doors let ``name`` in, and when (None: no restriction); a new version of the person."""
         with self._db.transaction(f"set the rules of {name!r}") as db:
-            if db.execute("SELECT 1 FROM people WHERE name = ?", (name,)).fetchone() is None:
+            row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+            if row is None:
                 raise StoreError(f"no enrolled person called {name!r}")
-            _bump(db, name, time.time())
-            db.execute(
-                "UPDATE person_versions SET doors = ?, schedule = ? WHERE name = ?",
-                (*_rules_json(doors, schedule), name),
-            )
+            bump(db, name, time.time())
+            write_rule(db, row[0], AccessRule(doors, schedule))
+
+    def access_rules(self, device_id: str) -> dict[str, list[Window]]:
+        """The windows in which door ``device_id`` lets each restricted person in (none at all: never)."""
+        with self._db.guard("read the access rules") as db:
+            return windows_at(db, device_id)
 
     def versions(self) -> dict[str, int]:
         """Name → version of every person and tombstone in the store."""
         with self._db.guard("read the versions") as db:
-            return dict(db.execute("SELECT name, version FROM person_versions").fetchall())
+            return held_versions(db)
 
     def records(self, names: list[str] | None = None) -> list[PersonRecord]:
         """Every person and tombstone (or those of ``names`` that exist) as records, with all their templates."""
         with self._db.guard("read the records") as db:
-            rows = db.execute(
-                "SELECT name, version, updated, deleted, doors, schedule FROM person_versions ORDER BY name"
-            ).fetchall()
-            templates: dict[str, list[TemplateRecord]] = {}
-            for name, model, sha, blob, photo in db.execute(
-                "SELECT p.name, t.model, t.model_sha256, t.vector, t.photo_sha256 FROM templates t "
-                "JOIN people p ON p.id = t.person_id ORDER BY t.id"
-            ):
-                templates.setdefault(name, []).append(
-                    TemplateRecord(model, sha, np.frombuffer(blob, np.float32), photo)
-                )
-        wanted = set(names) if names is not None else None
-        return [
-            PersonRecord(
-                name,
-                version,
-                updated,
-                bool(deleted),
-                tuple(templates.get(name, ())),
-                tuple(json.loads(doors)) if doors is not None else None,
-                tuple(Window.model_validate(w) for w in json.loads(schedule)) if schedule is not None else None,
-            )
-            for name, version, updated, deleted, doors, schedule in rows
-            if wanted is None or name in wanted
-        ]
+            return read_records(db, names)
 
     def apply(self, record: PersonRecord, origin: str = "fleet") -> Outcome:
         """Take ``record`` if it is newer than what the store holds for that name (in one transaction)."""
@@ -287,19 +207,7 @@ class Store:
         for record in records:
             check_name(record.name)
         with self._db.transaction(f"apply {len(records)} records") as db:
-            return [_apply(db, record, origin) for record in records]
-
-    def access_rules(self, device_id: str) -> dict[str, list[Window]]:
-        """The windows in which door ``device_id`` lets each restricted person in (none at all: never)."""
-        rules: dict[str, list[Window]] = {}
-        for record in self.records():
-            if record.deleted or (record.doors is None and record.schedule is None):
-                continue
-            if record.doors is not None and device_id not in record.doors:
-                rules[record.name] = []
-            elif record.schedule is not None:
-                rules[record.name] = list(record.schedule)
-        return rules
+            return [apply_record(db, record, origin) for record in records]
 
     def people(self, model: ModelId | None = None) -> list[Person]:
         """Everyone enrolled, with template counts split by whether they fit ``model``."""
@@ -352,7 +260,7 @@ class Store:
         stale: dict[str, set[str]] = {}
         for name, blob, row_dim, model_name, sha in rows:
             if sha == model[1] and row_dim == dim:
-                usable.setdefault(name, []).append(np.frombuffer(blob, np.float32))
+                usable.setdefault(name, []).append(vector_of(blob))
             else:
                 stale.setdefault(name, set()).add(f"{model_name} ({sha[:12]})")
         stale_only = sorted(set(stale) - set(usable))
@@ -370,57 +278,3 @@ class Store:
                 ", ".join(stale_only),
             )
         return Gallery.build({n: np.stack(v) for n, v in usable.items()}, dim)
-
-
-def _blob(vector: Vectors) -> bytes:
-    return np.asarray(vector, np.float32).reshape(-1).tobytes()
-
-
-def _rules_json(doors: tuple[str, ...] | None, schedule: tuple[Window, ...] | None) -> tuple[str | None, str | None]:
-    return (
-        json.dumps(list(doors)) if doors is not None else None,
-        json.dumps([w.model_dump(mode="json") for w in schedule]) if schedule is not None else None,
-    )
-
-
-def _bump(db: sqlite3.Connection, name: str, now: float, *, deleted: bool = False) -> None:
-    """Give ``name`` its next version after a local change; a removal clears its rules with it."""
-    row = db.execute("SELECT version FROM person_versions WHERE name = ?", (name,)).fetchone()
-    version = next_version(int(row[0]) if row else 0, now)
-    db.execute(
-        "INSERT INTO person_versions(name, version, updated, deleted, origin) VALUES (?, ?, ?, ?, 'local') "
-        "ON CONFLICT(name) DO UPDATE SET version = excluded.version, updated = excluded.updated, "
-        "deleted = excluded.deleted, origin = 'local', "
-        "doors = CASE WHEN excluded.deleted THEN NULL ELSE doors END, "
-        "schedule = CASE WHEN excluded.deleted THEN NULL ELSE schedule END",
-        (name, version, now, int(deleted)),
-    )
-
-
-def _apply(db: sqlite3.Connection, record: PersonRecord, origin: str) -> Outcome:
-    name = record.name
-    row = db.execute("SELECT version FROM person_versions WHERE name = ?", (name,)).fetchone()
-    held = int(row[0]) if row else 0
-    if record.version < held:
-        return Outcome.STALE
-    if record.version == held:
-        return Outcome.UNCHANGED
-    db.execute("DELETE FROM people WHERE name = ?", (name,))
-    if not record.deleted:
-        cur = db.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, record.updated))
-        db.executemany(
-            "INSERT OR IGNORE INTO templates(person_id, model, model_sha256, dim, vector, source, photo_sha256, "
-            "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (cur.lastrowid, t.model, t.model_sha256, t.vector.size, _blob(t.vector), origin, t.photo_sha256,
-                 record.updated)
-                for t in record.templates
-            ],
-        )  # fmt: skip
-    doors, schedule = _rules_json(record.doors, record.schedule)
-    db.execute(
-        "INSERT OR REPLACE INTO person_versions(name, version, updated, deleted, doors, schedule, origin) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (name, record.version, record.updated, int(record.deleted), doors, schedule, origin),
-    )
-    return Outcome.APPLIED

@@ -14,8 +14,9 @@ import pytest
 from edgeface.errors import EdgefaceError, OutboxError, StoreError
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.outbox import Outbox
-from edgeface.storage.people import SCHEMA, Store
+from edgeface.storage.people import Store
 from edgeface.storage.sqlite import Database, Schema
+from edgeface.storage.storefile import SCHEMA
 from tests.support.disk import fill, small_filesystem
 from tests.support.events import make_event
 
@@ -92,7 +93,7 @@ def test_the_audit_log_versions_the_file_it_shares_with_the_store(tmp_path: Path
     path = tmp_path / "state" / "people.db"
     with AuditLog(path, retention_days=30) as audit:
         audit.record(make_event())
-    assert sql(path, "PRAGMA user_version") == SCHEMA.version == 3
+    assert sql(path, "PRAGMA user_version") == SCHEMA.version == 4
     with Store(path) as store:  # the audit log made the whole file: the store finds its tables there
         store.add_template("ann", np.ones(8, np.float32), ("m", "0" * 64))
     with AuditLog(path, retention_days=30) as audit:

@@ -1,0 +1,96 @@
+"""Record versions in the people store: every local change is a new version, and the newer copy wins.
+
+What :mod:`edgeface.storage.records` describes, on the store's file: ``person_versions`` holds one
+row per name, a person or the tombstone of a removed one (keyed by name, not by person, so a
+tombstone outlives the person it removed). Functions on an open connection; the
+:class:`~edgeface.storage.people.Store` runs them inside its transactions, so a change and its
+new version commit together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next_version
+from edgeface.storage.rules import AccessRule, read_rules, write_rule
+from edgeface.storage.templates import insert_template, vector_of
+
+__all__ = ["apply_record", "bump", "held_versions", "read_records"]
+
+
+def bump(db: sqlite3.Connection, name: str, now: float, *, deleted: bool = False) -> None:
+    """Give ``name`` its next version after a local change (``deleted``: it was removed)."""
+    row = db.execute("SELECT version FROM person_versions WHERE name = ?", (name,)).fetchone()
+    version = next_version(int(row[0]) if row else 0, now)
+    db.execute(
+        "INSERT INTO person_versions(name, version, updated, deleted, origin) VALUES (?, ?, ?, ?, 'local') "
+        "ON CONFLICT(name) DO UPDATE SET version = excluded.version, updated = excluded.updated, "
+        "deleted = excluded.deleted, origin = 'local'",
+        (name, version, now, int(deleted)),
+    )
+
+
+def held_versions(db: sqlite3.Connection) -> dict[str, int]:
+    """Name → version of every person and tombstone."""
+    return dict(db.execute("SELECT name, version FROM person_versions").fetchall())
+
+
+def read_records(db: sqlite3.Connection, names: list[str] | None = None) -> list[PersonRecord]:
+    """Every person and tombstone (or those of ``names`` that exist) as records, with all their templates."""
+    wanted = set(names) if names is not None else None
+    rows = [
+        row
+        for row in db.execute("SELECT name, version, updated, deleted FROM person_versions ORDER BY name")
+        if wanted is None or row[0] in wanted
+    ]
+    templates: dict[str, list[TemplateRecord]] = {}
+    for name, model, sha, blob, photo in db.execute(
+        "SELECT p.name, t.model, t.model_sha256, t.vector, t.photo_sha256 FROM templates t "
+        "JOIN people p ON p.id = t.person_id ORDER BY t.id"
+    ):
+        if wanted is None or name in wanted:
+            templates.setdefault(name, []).append(TemplateRecord(model, sha, vector_of(blob), photo))
+    rules = read_rules(db)
+    return [
+        PersonRecord(
+            name,
+            version,
+            updated,
+            bool(deleted),
+            tuple(templates.get(name, ())),
+            rules.get(name, AccessRule()).doors,
+            rules.get(name, AccessRule()).schedule,
+        )
+        for name, version, updated, deleted in rows
+    ]
+
+
+def apply_record(db: sqlite3.Connection, record: PersonRecord, origin: str) -> Outcome:
+    """Take ``record`` if it is newer than what the store holds for its name: the person as the record has them."""
+    name = record.name
+    row = db.execute("SELECT version FROM person_versions WHERE name = ?", (name,)).fetchone()
+    held = int(row[0]) if row else 0
+    if record.version < held:
+        return Outcome.STALE
+    if record.version == held:
+        return Outcome.UNCHANGED
+    db.execute("DELETE FROM people WHERE name = ?", (name,))  # with their templates, images and rules
+    if not record.deleted:
+        cur = db.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, record.updated))
+        person_id = int(cur.lastrowid or 0)
+        for t in record.templates:
+            insert_template(
+                db,
+                person_id,
+                (t.model, t.model_sha256),
+                t.vector,
+                source=origin,
+                photo_sha256=t.photo_sha256,
+                created=record.updated,
+            )
+        write_rule(db, person_id, AccessRule(record.doors, record.schedule))
+    db.execute(
+        "INSERT OR REPLACE INTO person_versions(name, version, updated, deleted, origin) VALUES (?, ?, ?, ?, ?)",
+        (name, record.version, record.updated, int(record.deleted), origin),
+    )
+    return Outcome.APPLIED

@@ -7,13 +7,14 @@ What is measured (the contract behind the numbers in the closing notes):
   each frame is letterboxed onto a 640×480 canvas (scaled to fit, aspect kept,
   black borders), so "a 640×480 frame" means exactly that pixel count whatever
   the clip's size; ``frame_size=None`` keeps the decoded frames as they are.
-* The pipeline is :class:`~edgeface.vision.recognize.Recognizer` built from the config,
-  stage by stage as the daemon runs it: detect, then the quality gates (size,
-  blur, pose; counted in ``detect_ms``) → align every face that passed → embed
-  them in one call → match them against the gallery in one matrix product.
-  Unlike the daemon, every face is embedded on every frame (no tracker skip):
-  this is the cost of a frame full of new faces. ``faces`` counts the faces
-  embedded, ``detected`` all faces found.
+* The pipeline is the daemon's own :class:`~edgeface.vision.pipeline.FramePipeline`
+  over a :class:`~edgeface.vision.recognize.Recognizer` built from the config: detect,
+  then the quality gates (size, blur, pose) and the tracker (counted in ``detect_ms``)
+  → align every face that passed → embed them in one call → match them against the
+  gallery in one matrix product. No liveness check, and nothing is decided, so unlike
+  the daemon every face is embedded on every frame (no skip for a face identified a
+  moment ago): this is the cost of a frame full of new faces. ``faces`` counts the
+  faces embedded, ``detected`` the faces large enough to track.
 * The gallery holds ``store_size`` synthetic templates (random unit vectors,
   several per person): the timing of a matrix product does not depend on whose
   faces the rows are, and a benchmark must not read the user's people store.
@@ -43,11 +44,10 @@ import cv2
 import numpy as np
 
 from edgeface.errors import CameraError, ConfigError
-from edgeface.values import Image
-from edgeface.vision.align import CropSpec, align
+from edgeface.values import Frame, Image
 from edgeface.vision.images import is_photo, load_image, photos_under
 from edgeface.vision.match import Gallery
-from edgeface.vision.quality import passes
+from edgeface.vision.pipeline import FramePipeline
 from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
@@ -242,33 +242,34 @@ def _ms(start: int, end: int) -> float:
     return (end - start) / 1e6
 
 
-def run_frame(recognizer: Recognizer, image: Image, samples: _Samples | None) -> int:
-    """One frame through detect → align → embed → match, timing each stage into ``samples``."""
-    clock = time.perf_counter_ns
-    start = clock()
-    found = recognizer.detect(image)
-    # The daemon's quality gates: a blurred or turned face is tracked but never embedded.
-    faces = [f for f in found if passes(image, f, recognizer.gates)]
-    detected = end = clock()
-    if faces:
-        spec = CropSpec.for_profile(recognizer.embedder.profile)
-        crops = [align(image, f, spec) for f in faces]
-        aligned = clock()
-        vectors = recognizer.embedder.embed(crops)
-        embedded = clock()
-        recognizer.match(vectors)
-        end = clock()
-        if samples is not None:
-            n = len(faces)
-            samples.add("align_ms", _ms(detected, aligned) / n)
-            samples.add("embed_ms", _ms(aligned, embedded) / n)
-            samples.add("match_ms", _ms(embedded, end))
-            samples.faces += n
+class _FrameTimes:
+    """The pipeline's stage times for the frame being measured (its :data:`StageTimer`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = seconds
+
+
+def run_frame(pipeline: FramePipeline, times: _FrameTimes, frame: Frame, samples: _Samples | None) -> int:
+    """One frame through the frame pipeline, each stage's time into ``samples``; returns the faces embedded."""
+    times.seconds.clear()
+    start = time.perf_counter_ns()
+    outcomes = pipeline.process(frame)
+    total = _ms(start, time.perf_counter_ns())
+    embedded = sum(o.vector is not None for o in outcomes)
     if samples is not None:
-        samples.add("detect_ms", _ms(start, detected))
-        samples.add("frame_ms", _ms(start, end))
-        samples.detected += len(found)
-    return len(faces)
+        stage = {name: seconds * 1000.0 for name, seconds in times.seconds.items()}
+        samples.add("detect_ms", stage["detect"])
+        if embedded:
+            samples.add("align_ms", stage["align"] / embedded)
+            samples.add("embed_ms", stage["embed"] / embedded)
+            samples.add("match_ms", stage["match"])
+            samples.faces += embedded
+        samples.add("frame_ms", total)
+        samples.detected += sum(o.track is not None for o in outcomes)
+    return embedded
 
 
 def frames_of(reader: FrameReader, count: int, frame_size: tuple[int, int] | None) -> Iterator[tuple[Image, float]]:
@@ -306,14 +307,19 @@ def run_speed(
     recognizer.gallery = gallery
     samples = _Samples()
     size: tuple[int, int] | None = frame_size
+    times = _FrameTimes()
+    # Nothing is ever decided here, so no track is remembered: every face that passes the gates is embedded.
+    pipeline = FramePipeline(recognizer, timer=times)
     try:
         with FrameReader(source) as reader:
             for i, (image, decode) in enumerate(frames_of(reader, warmup + frames, frame_size)):
+                # Frame times one camera frame apart at 15 fps, so the tracker sees a camera's pace.
+                frame = Frame(image, i / 15.0, i)
                 if i < warmup:
-                    run_frame(recognizer, image, None)
+                    run_frame(pipeline, times, frame, None)
                     continue
                 samples.add("decode_ms", decode)
-                run_frame(recognizer, image, samples)
+                run_frame(pipeline, times, frame, samples)
                 size = (image.shape[1], image.shape[0])
     finally:
         recognizer.gallery = saved

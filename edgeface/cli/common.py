@@ -11,7 +11,7 @@ from edgeface.config import Config
 
 if TYPE_CHECKING:
     from edgeface.storage.people import Store
-    from edgeface.vision.recognize import Recognition
+    from edgeface.vision.pipeline import FaceOutcome
 
 T = TypeVar("T")
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -39,17 +39,27 @@ def open_store(cfg: Config) -> Store:
     return Store(cfg.store_path, keep_images=cfg.store.keep_images)
 
 
-def face_row(result: Recognition) -> dict[str, object]:
-    """One face as ``identify --json`` and ``inspect --json`` print it."""
-    return {
-        "box": [round(v, 1) for v in result.face.box],
-        "score": round(result.face.score, 3),
-        "landmarks": [[round(float(v), 1) for v in pt] for pt in result.face.landmarks],
-        "person": result.match.person,
-        "candidate": result.match.candidate,
-        "similarity": round(result.match.similarity, 4),
-        "decision": "known" if result.match.person else "unknown",
+def face_row(outcome: FaceOutcome) -> dict[str, object]:
+    """One face as ``identify --json`` and ``inspect --json`` print it: ``decision`` is ``known``, ``unknown``
+    or ``skipped`` (failed a quality gate the door applies; ``reason`` says which, and it has no match)."""
+    face, match = outcome.face, outcome.match
+    row: dict[str, object] = {
+        "box": [round(v, 1) for v in face.box],
+        "score": round(face.score, 3),
+        "landmarks": [[round(float(v), 1) for v in pt] for pt in face.landmarks],
+        "person": match.person if match else None,
+        "candidate": match.candidate if match else None,
+        "similarity": round(match.similarity, 4) if match else None,
+        "decision": "skipped" if match is None else "known" if match.person else "unknown",
     }
+    if match is None:
+        row["reason"] = outcome.reason
+    return row
+
+
+def recognised(outcomes: Sequence[FaceOutcome]) -> list[FaceOutcome]:
+    """The faces ``identify`` and ``inspect`` report: all but those too small to track (as the door ignores them)."""
+    return [o for o in outcomes if o.track is not None]
 
 
 def positive_int(text: str) -> int:

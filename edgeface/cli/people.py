@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from edgeface.cli.common import Subparsers, face_row, note, open_store, positive_int, progress
+from edgeface.cli.common import Subparsers, face_row, note, open_store, positive_int, progress, recognised
 from edgeface.cli.output import did_you_mean, plural, print_json
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError, ImageError, UsageError
@@ -168,34 +168,44 @@ def _annotate_path(out: Path, image: Path, many: bool) -> Path:
     return out.with_name(f"{out.stem}_{image.stem}{out.suffix}") if many else out
 
 
+def _identify_line(row: dict[str, object]) -> str:
+    """One face of ``identify``'s text output, from its ``--json`` row."""
+    name = row["person"] or row["candidate"] or "-"
+    if row["decision"] == "skipped":
+        return f"{'skipped':<8} {name:<24} {row['reason']}"
+    return f"{row['decision']:<8} {name:<24} similarity {row['similarity']:.3f}"
+
+
 def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.storage.fsperm import write_private
+    from edgeface.values import Frame
     from edgeface.vision.annotate import annotate
     from edgeface.vision.images import encode_image, load_image
+    from edgeface.vision.pipeline import FramePipeline
     from edgeface.vision.recognize import Recognizer
 
     failures = 0
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
         recognizer.gallery = store.gallery_for(recognizer.embedder)
-        for path in args.images:
+        pipeline = FramePipeline(recognizer)  # the door's gates, without its camera-only liveness check
+        for index, path in enumerate(args.images):
             try:
                 image = load_image(path)
             except ImageError as exc:
                 print(f"edgeface: error: {exc}", file=sys.stderr)
                 failures += 1
                 continue
-            results = recognizer.identify(image)
-            faces = [face_row(r) for r in results]
+            outcomes = recognised(pipeline.process(Frame(image, time.time(), index)))
+            faces = [face_row(o) for o in outcomes]
             if args.json:
                 print_json({"image": str(path), "threshold": round(recognizer.threshold, 4), "faces": faces})
             else:
                 print(f"{path}: {len(faces)} face(s)")
                 for f in faces:
-                    name = f["person"] or f["candidate"] or "-"
-                    print(f"  {f['decision']:<8} {name:<24} similarity {f['similarity']:.3f}")
+                    print(f"  {_identify_line(f)}")
             if args.annotate:
                 out = _annotate_path(args.annotate, path, len(args.images) > 1)
-                write_private(out, encode_image(annotate(image, [(r.face, r.match) for r in results]), out))
+                write_private(out, encode_image(annotate(image, outcomes), out))
     return 1 if failures else 0
 
 

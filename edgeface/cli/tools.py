@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeface.cli.common import Subparsers, face_row, open_store, progress
+from edgeface.cli.common import Subparsers, face_row, open_store, progress, recognised
 from edgeface.cli.output import did_you_mean, mark, paint_marks, print_json
 from edgeface.config import Config, default_config_path
 from edgeface.errors import CameraError, EdgefaceError, StoreError, UsageError
@@ -70,6 +70,7 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.storage.fsperm import write_private
     from edgeface.vision.annotate import annotate
     from edgeface.vision.images import encode_image
+    from edgeface.vision.pipeline import FramePipeline
     from edgeface.vision.recognize import Recognizer
 
     with open_store(cfg) as store, Recognizer.from_config(cfg) as recognizer:
@@ -78,16 +79,17 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
             frame = camera.read(args.timeout)
         if frame is None:
             raise CameraError(f"camera ({cfg.camera.source}) gave no frame in {args.timeout:.0f} s")
-        results = recognizer.identify(frame.image)
-    write_private(args.out, encode_image(annotate(frame.image, [(r.face, r.match) for r in results]), args.out))
+        outcomes = recognised(FramePipeline(recognizer).process(frame))
+    write_private(args.out, encode_image(annotate(frame.image, outcomes), args.out))
     if args.json:
-        faces = [face_row(r) for r in results]
+        faces = [face_row(o) for o in outcomes]
         print_json({"out": str(args.out), "threshold": round(recognizer.threshold, 4), "faces": faces})
         return 0
-    for r in results:
-        box = [round(v) for v in r.face.box]
-        print(f"{r.match.person or 'unknown':<24} similarity {r.match.similarity:.3f}  box {box}")
-    print(f"{args.out}: {len(results)} face(s)", file=sys.stderr)
+    for o in outcomes:
+        box = [round(v) for v in o.face.box]
+        what = f"skipped: {o.reason}" if o.match is None else f"similarity {o.match.similarity:.3f}"
+        print(f"{(o.match and o.match.person) or 'unknown':<24} {what}  box {box}")
+    print(f"{args.out}: {len(outcomes)} face(s)", file=sys.stderr)
     return 0
 
 

@@ -43,8 +43,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -55,9 +55,9 @@ from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.reload import plan_reload
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.stallguard import EXIT_STALLED, StallGuard
-from edgeface.daemon.web import LiveView, sightings
+from edgeface.daemon.web import LiveView
 from edgeface.door.commands import Command, LockCommand, ReloadCommand, UnlockCommand
-from edgeface.door.decide import Decider, Observation
+from edgeface.door.decide import Decider
 from edgeface.door.ratelimit import RateLimit
 from edgeface.door.relay import Relay
 from edgeface.door.strangers import StrangerGate
@@ -68,18 +68,15 @@ from edgeface.mqtt.discovery import DoorDevice, announcements
 from edgeface.mqtt.publisher import Publisher
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.people import Store
-from edgeface.values import Decision, DoorState, EventType, Face, Frame, Image, Match, Vectors
-from edgeface.vision.quality import QualityGates, passes
-from edgeface.vision.recognize import MatchSettings, Recognizer
+from edgeface.values import Decision, DoorState, EventType, Face, Frame, Image, Vectors
+from edgeface.vision.pipeline import FramePipeline
+from edgeface.vision.recognize import Recognizer
 from edgeface.vision.snapshot import face_snapshot
-from edgeface.vision.track import Tracker
 
 log = logging.getLogger(__name__)
 
 WATCHDOG_FALLBACK_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 1.0
-REEMBED_SECONDS = 1.0
-"""A track identified and decided on is re-embedded at most this often."""
 STATS_EVERY_SECONDS = 300.0
 """How often the loop logs what it has processed (one INFO line)."""
 PURGE_EVERY_SECONDS = 86_400.0
@@ -149,7 +146,7 @@ class Service:
             cfg.decide.stranger_cooldown_seconds, cfg.decide.stranger_memory_seconds, clock=clock
         )
         self.decider = Decider(cfg.decide, clock=clock)
-        self.tracker = Tracker()
+        self.pipeline = FramePipeline(recognizer, liveness=liveness, timer=self.metrics.observe_stage)
         self.on_stall = on_stall or self._exit_stalled
         self.decision_limit = RateLimit("recognition decision", cfg.daemon.decisions_per_minute, clock=clock)
         self.unlock_limit = RateLimit("remote unlock", cfg.mqtt.remote_unlock.per_minute, clock=clock)
@@ -188,9 +185,7 @@ class Service:
         gallery = self.store.gallery_for(self.recognizer.embedder)
         self.recognizer.gallery = gallery
         self.decider.restrict(self.store.access_rules(self.cfg.device_id))
-        # Not tracker.reset(): new track ids would throw away every face's N-of-M evidence (and with it
-        # its liveness history), so whoever can send reloads could keep the door from ever deciding.
-        self.tracker.forget_identities()
+        self.pipeline.forget_identities()
         log.info(
             "people store: %d people, %d templates (%s); match threshold %s",
             len(gallery),
@@ -221,8 +216,7 @@ class Service:
     def apply(self, cfg: Config) -> None:
         """Run with ``cfg`` from now on: every part that reads a live section (see edgeface.daemon.reload)."""
         old, self.cfg = self.cfg, cfg
-        self.recognizer.matching = MatchSettings.from_config(cfg)
-        self.recognizer.gates = QualityGates.from_config(cfg.quality)
+        self.pipeline.apply(cfg)
         if (cfg.decide, cfg.match, cfg.quality) != (old.decide, old.match, old.quality):
             self.decider.reset(cfg.decide)  # evidence judged by other rules than the new ones
         # The strangers already reported stay remembered, as the decider's cooldowns do.
@@ -366,79 +360,30 @@ class Service:
         return purged
 
     def process(self, frame: Frame) -> list[Decision]:
-        """One frame through the pipeline; returns the decisions it produced."""
+        """One frame through the pipeline and the decider; returns the decisions it produced."""
         started = time.perf_counter()
-        rec, metrics = self.recognizer, self.metrics
-        with metrics.timed("detect"):
-            detected = rec.detector.detect(frame.image)
-        faces = rec.large_enough(detected)  # the live page draws the smaller ones too
+        metrics = self.metrics
+        outcomes = self.pipeline.process(frame)
         metrics.frames.inc()
-        metrics.faces.inc(len(faces))
-        if bool(faces) != self._face_present:
-            self._face_present = bool(faces)
-            self.publisher.publish_presence(self._face_present)
-        tracks = self.tracker.update(faces, frame.ts)
-        known, gates = self.tracker.known, rec.gates
-        fresh = [
-            (t, f)
-            for t, f in zip(tracks, faces, strict=True)
-            if known(t, frame.ts, REEMBED_SECONDS) is None and passes(frame.image, f, gates)
-        ]
-        matches: list[Match] = []
-        vectors: Vectors | None = None
-        if fresh:
-            with metrics.timed("embed"):
-                vectors = rec.embed(frame.image, [f for _, f in fresh])
-            with metrics.timed("match"):
-                matches = rec.match(vectors)
-        metrics.embedded.inc(len(fresh))
-        # Only fresh matches are evidence: a cached identity counted again would make N-of-M meaningless.
-        observations: list[Observation] = [(t, m) for (t, _), m in zip(fresh, matches, strict=True)]
-        if self.liveness is not None:
-            observations = self._check_liveness(self.liveness, frame, fresh, matches)
-        if self.web is not None and self.web.due:
-            fresh_matches = {t: m for (t, _), m in zip(fresh, matches, strict=True)}
-            seen = sightings(
-                frame.image,
-                detected,
-                list(zip(tracks, faces, strict=True)),
-                fresh=fresh_matches,
-                evidence=dict(observations),
-                cached=lambda t: known(t, frame.ts, REEMBED_SECONDS),
-                gates=gates,
-            )
-            self.web.show(frame.image, seen)
-        decisions = self.decider.observe(frame.ts, observations)
-        # A decision is made on a frame in which its track was fresh: its face, match and vector are here.
-        fresh_index = {t: i for i, (t, _) in enumerate(fresh)}
+        metrics.faces.inc(sum(o.track is not None for o in outcomes))
+        metrics.embedded.inc(sum(o.vector is not None for o in outcomes))
+        present = any(o.track is not None for o in outcomes)
+        if present != self._face_present:
+            self._face_present = present
+            self.publisher.publish_presence(present)
+        if self.web is not None:
+            self.web.show(frame.image, outcomes)
+        evidence = {o.track: o for o in outcomes if o.evidence and o.track is not None}
+        decisions = self.decider.observe(frame.ts, [(t, o.match) for t, o in evidence.items() if o.match])
+        # A decision is made on a frame in which its track was evidence: its face, match and vector are here.
+        self.pipeline.decided(d.track for d in decisions if d.track is not None)
         for decision in decisions:
-            i = fresh_index.get(decision.track) if decision.track is not None else None
-            if i is not None and decision.track is not None and matches[i].person is not None:
-                self.tracker.remember(decision.track, matches[i], frame.ts)
-            vector = vectors[i] if vectors is not None and i is not None else None
-            if decision.type is EventType.UNKNOWN and not self._admit_stranger(vector):
+            seen = evidence.get(decision.track) if decision.track is not None else None
+            if decision.type is EventType.UNKNOWN and not self._admit_stranger(seen.vector if seen else None):
                 continue
-            self.act(decision, Sighting(frame.image, fresh[i][1]) if i is not None else None)
+            self.act(decision, Sighting(frame.image, seen.face) if seen is not None else None)
         metrics.stage.labels("frame").observe(time.perf_counter() - started)
         return decisions
-
-    def _check_liveness(
-        self, stage: LivenessStage, frame: Frame, fresh: Sequence[tuple[int, Face]], matches: Sequence[Match]
-    ) -> list[Observation]:
-        """Mark each match of an enrolled person live or spoof; one still pending is left out (a miss).
-
-        Only matched faces are checked: a stranger is refused anyway, so nobody known at the door costs nothing.
-        """
-        known = [i for i, m in enumerate(matches) if m.person is not None]
-        results = stage.check(frame.image, frame.ts, [fresh[i] for i in known])
-        verdicts = {i: r.live for i, r in zip(known, results, strict=True)}
-        observations: list[Observation] = []
-        for i, ((track, _), match) in enumerate(zip(fresh, matches, strict=True)):
-            if i not in verdicts:
-                observations.append((track, match))
-            elif (live := verdicts[i]) is not None:
-                observations.append((track, replace(match, live=live)))
-        return observations
 
     def _admit_stranger(self, vector: Vectors | None) -> bool:
         """Whether an unknown decision is to be reported; a folded one is counted (see the module docstring)."""

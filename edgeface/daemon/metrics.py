@@ -20,9 +20,7 @@ What a scrape shows, and why:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from http import HTTPStatus
 from threading import Thread
 
@@ -102,13 +100,9 @@ class Metrics:
         value = self.registry.get_sample_value(f"edgeface_{name}_total", labels or None)
         return value or 0.0
 
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stage.labels(stage).observe(time.perf_counter() - start)
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        """One stage's time (the frame pipeline's timer)."""
+        self.stage.labels(stage).observe(seconds)
 
     def serve(self, address: str, port: int) -> int:
         """Start the /metrics endpoint; returns the bound port (useful with port 0)."""

@@ -9,9 +9,10 @@ Off by default (``web.enabled``). Standard library only: a bounded ThreadingHTTP
 - ``/events.json``   the last events, each as the MQTT event JSON, newest first;
 - ``/health.json``   people enrolled, frames processed, broker link, camera, door state, uptime.
 
-The frame loop calls :meth:`LiveView.show` on every frame with what became of each face the detector
-found in it (:func:`sightings`: used, and with which match, or why not); the faces are drawn onto that
-frame's own image and encoded at once, so a box can never sit on another frame than its own. This happens
+The frame loop calls :meth:`LiveView.show` on every frame with the frame pipeline's outcomes (each face
+the detector found: used, and with which match, or why not); the page draws them as they are and never
+works a face's fate out again. The faces are drawn onto that frame's own image and encoded at once, so a
+box can never sit on another frame than its own. This happens
 at most ``fps`` times a second and only while a viewer is connected, so the view costs nothing when nobody
 looks. Each viewer always gets the newest frame: a slow client skips frames, it never receives a backlog.
 """
@@ -23,16 +24,16 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 
 import cv2
 
 from edgeface.daemon.httpserve import BoundedServer, QuietHandler, stop_server
 from edgeface.daemon.webpage import PAGE
-from edgeface.values import Event, Face, Image, Match
-from edgeface.vision.annotate import Seen, draw
-from edgeface.vision.quality import QualityGates, rejection
+from edgeface.values import Event, Image
+from edgeface.vision.annotate import annotate
+from edgeface.vision.pipeline import FaceOutcome
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +66,12 @@ class LiveView:
         """Whether a viewer is connected to the stream."""
         return self._viewers > 0
 
-    @property
-    def due(self) -> bool:
-        """Whether :meth:`show` would draw a frame now (watched, and ``1/fps`` since the last): the frame loop
-        asks first, so that it sorts out what became of each face only for the frames that are drawn."""
-        return self.watching and self.clock() - self._last_encode >= self.interval
-
-    def show(self, image: Image, seen: Sequence[Seen]) -> None:
+    def show(self, image: Image, outcomes: Sequence[FaceOutcome]) -> None:
         """Offer a frame and its faces: drawn and encoded only while watched and at most ``fps`` times a second."""
-        if not self.due:
+        if not self.watching or self.clock() - self._last_encode < self.interval:
             return
         self._last_encode = self.clock()
-        ok, buf = cv2.imencode(".jpg", draw(image, seen), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, buf = cv2.imencode(".jpg", annotate(image, outcomes), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             log.warning("live view: a frame could not be encoded as JPEG")
             return
@@ -134,39 +129,6 @@ class LiveView:
             self._cond.notify_all()
         stop_server(self._server, self._thread)
         self._server, self._thread = None, None
-
-
-def sightings(
-    image: Image,
-    detected: Sequence[Face],
-    tracked: Sequence[tuple[int, Face]],
-    *,
-    fresh: Mapping[int, Match],
-    evidence: Mapping[int, Match],
-    cached: Callable[[int], Match | None],
-    gates: QualityGates,
-) -> list[Seen]:
-    """What became of each face the detector found in ``image``, as the frame loop decided it.
-
-    ``tracked``: (track, face) for the faces large enough to track, the same objects as in ``detected``;
-    ``fresh``: the matches of the tracks embedded in this frame; ``evidence``: what the decider was given
-    (liveness verdicts set, a match still waiting for its liveness frames left out); ``cached``: a track's
-    remembered identity. A face in none of these failed a quality gate, named by :func:`rejection`.
-    """
-    tracks = {id(face): track for track, face in tracked}  # by identity: Face holds arrays, == is elementwise
-    out: list[Seen] = []
-    for face in detected:
-        track = tracks.get(id(face))
-        if track is None:
-            out.append(Seen(face, reason="small"))  # the loop tracks every face of at least quality.min_face
-        elif track in fresh:
-            used = evidence.get(track)
-            out.append(Seen(face, used) if used is not None else Seen(face, fresh[track], "liveness"))
-        elif (remembered := cached(track)) is not None:
-            out.append(Seen(face, remembered))
-        else:
-            out.append(Seen(face, reason=rejection(image, face, gates)))
-    return out
 
 
 class _Server(BoundedServer):

@@ -1,8 +1,9 @@
 """Drawing what the recogniser saw: every face boxed, with a label that never overprints another.
 
-Pure functions on numpy arrays. ``identify --annotate`` draws its recognitions with :func:`annotate`;
-the live page draws every face the detector found with :func:`draw`, on the very image it was found
-in, before that image is encoded (so a box and the frame under it cannot disagree):
+Pure functions on numpy arrays. ``identify --annotate``, ``inspect`` and the live page draw the frame
+pipeline's outcomes with :func:`annotate` (each as :meth:`Seen.of` shows it); the live page does so on
+the very image the faces were found in, before that image is encoded (so a box and the frame under it
+cannot disagree):
 
 - a recognised face green, labelled with the name and similarity; an unknown one red;
 - a matched face that liveness called a presentation attack orange (``name: spoof``);
@@ -17,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import cv2
 import numpy as np
 
 from edgeface.values import Face, Image, Match
+
+if TYPE_CHECKING:
+    from edgeface.vision.pipeline import FaceOutcome
 
 Rect: TypeAlias = tuple[int, int, int, int]
 """x, y, width, height in whole pixels."""
@@ -85,10 +89,17 @@ class Seen:
             return "unknown"
         return f"{match.person or 'unknown'} {match.similarity:.2f}"
 
+    @classmethod
+    def of(cls, outcome: FaceOutcome) -> Seen:
+        """How a frame pipeline's outcome is drawn: a remembered identity and a spoof by their match (a spoof
+        is evidence, of an attack), any other reason as the grey box's label."""
+        plain = outcome.reason in (None, "remembered", "spoof")
+        return cls(outcome.face, outcome.match, None if plain else outcome.reason)
 
-def annotate(image: Image, results: Sequence[tuple[Face, Match]]) -> Image:
-    """A copy of the image with each recognised face boxed and labelled (green known, red unknown)."""
-    return draw(image, [Seen(face, match) for face, match in results])
+
+def annotate(image: Image, outcomes: Sequence[FaceOutcome]) -> Image:
+    """A copy of the image with each of the frame pipeline's faces boxed and labelled as :meth:`Seen.of` shows it."""
+    return draw(image, [Seen.of(outcome) for outcome in outcomes])
 
 
 def draw(image: Image, seen: Sequence[Seen]) -> Image:

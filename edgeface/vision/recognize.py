@@ -1,8 +1,9 @@
 """The recognition core wired together: image → faces → crops → vectors → matches.
 
 This is the one place that builds the detector and embedder from the config;
-the CLI, the benchmark and the daemon all recognise through it, so a photo is
-prepared exactly the same way at enrolment and at the door.
+enrolment, the benchmarks and the frame pipeline (:mod:`edgeface.vision.pipeline`: the door,
+``identify``, ``inspect``) all recognise through it, so a photo is prepared exactly the same way
+at enrolment and at the door.
 """
 
 from __future__ import annotations
@@ -60,12 +61,6 @@ def open_embedder(cfg: Config) -> OnnxEmbedder:
         log.info("embedder %s loaded from %s", profile.name, path)
     center = load_center(cfg.profile_data_path(profile.center)) if profile.center else None
     return OnnxEmbedder(session, profile, sha, center)
-
-
-@dataclass(frozen=True)
-class Recognition:
-    face: Face
-    match: Match
 
 
 @dataclass(frozen=True)
@@ -190,8 +185,3 @@ class Recognizer:
 
     def match(self, vectors: Vectors) -> list[Match]:
         return match(vectors, self._scored, self.threshold, self._matching.margin)
-
-    def identify(self, image: Image) -> list[Recognition]:
-        faces = self.detect(image)
-        matches = self.match(self.embed(image, faces))
-        return [Recognition(f, m) for f, m in zip(faces, matches, strict=True)]

@@ -11,7 +11,6 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ import pytest
 
 from edgeface.config import CameraConfig, RemoteUnlockConfig, WebConfig
 from edgeface.daemon.httpserve import IDLE_SECONDS, MAX_CONNECTIONS
-from edgeface.daemon.web import BOUNDARY, LiveView, sightings
+from edgeface.daemon.web import BOUNDARY, LiveView
 from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.people import Store
-from edgeface.values import Match
 from edgeface.vision.quality import rejection
 from edgeface.vision.recognize import Recognizer
 from tests.support.boxes import boxed
@@ -305,7 +303,7 @@ def test_every_face_identify_finds_is_boxed_on_the_very_frame_it_was_found_in(
 ) -> None:
     _, port, photos = crowd_daemon
     pictures = [cv2.imread(str(photo)) for photo in photos]
-    found = [[r.face for r in recognizer.identify(picture)] for picture in pictures]
+    found = [recognizer.detect(picture) for picture in pictures]
     small = [[f for f in recognizer.detector.detect(p) if f.size < recognizer.gates.min_face] for p in pictures]
     gated = [[rejection(p, f, recognizer.gates) for f in faces] for p, faces in zip(pictures, found, strict=True)]
     assert min(map(len, found)) >= 4 and "turned" in gated[0] and small[0], "a crowd with a face turned away"
@@ -323,38 +321,6 @@ def test_every_face_identify_finds_is_boxed_on_the_very_frame_it_was_found_in(
         if shown == {0, 1}:
             break
     assert shown == {0, 1}, "the camera showed both crowds"
-
-
-def test_each_face_is_shown_as_the_loop_used_it_or_with_why_not(tmp_path: Path, recognizer: Recognizer) -> None:
-    picture = cv2.imread(str(crowd_photos(tmp_path, (20,))[0]))
-    detected = recognizer.detector.detect(picture)
-    gates = recognizer.gates
-    tracked = list(enumerate(recognizer.large_enough(detected)))
-    why = {t: rejection(picture, f, gates) for t, f in tracked}
-    usable = [t for t, reason in why.items() if reason is None]
-    assert len(usable) >= 4 and "turned" in why.values()
-    alice = Match("alice", 0.7, "alice", 0.1)
-    fresh = {usable[0]: alice, usable[1]: alice, usable[2]: Match(None, 0.2, "alice", -1.0)}
-    evidence = {usable[1]: replace(alice, live=False), usable[2]: fresh[usable[2]]}  # usable[0]: liveness pending
-    seen = sightings(
-        picture,
-        detected,
-        tracked,
-        fresh=fresh,
-        evidence=evidence,
-        cached=lambda t: alice if t == usable[3] else None,
-        gates=gates,
-    )
-    assert [s.face for s in seen] == detected, "every detected face, in the detector's order"
-    by_track = {t: seen[detected.index(f)] for t, f in tracked}
-    assert [by_track[t].label for t in usable[:4]] == [
-        "alice: liveness check",
-        "alice: spoof",
-        "unknown 0.20",
-        "alice 0.70",
-    ]
-    assert {by_track[t].reason for t, reason in why.items() if reason} == {"turned"}
-    assert [s.reason for s in seen if all(s.face is not f for _, f in tracked)] == ["small"]
 
 
 def test_nothing_is_encoded_while_nobody_watches() -> None:

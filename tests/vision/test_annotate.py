@@ -10,6 +10,7 @@ import pytest
 from edgeface.values import Face, Image, Match
 from edgeface.vision.annotate import Rect, Seen, annotate, draw, place_labels
 from edgeface.vision.detect import Detector
+from edgeface.vision.pipeline import FaceOutcome
 from edgeface.vision.quality import QualityGates, rejection
 from tests.support.boxes import boxed
 from tests.support.data import LIN
@@ -95,4 +96,4 @@ def test_a_face_drawn_as_unused_and_one_not_drawn_at_all_differ(crowd: tuple[Ima
 def test_identify_annotate_boxes_names_as_before(detector: Detector) -> None:
     image = cv2.imread(str(LIN))
     face = detector.detect(image)[0]
-    assert boxed(annotate(image, [(face, Match("lin", 0.8, "lin", 0.1))]), image, face) == "known"
+    assert boxed(annotate(image, [FaceOutcome(face, 1, Match("lin", 0.8, "lin", 0.1))]), image, face) == "known"

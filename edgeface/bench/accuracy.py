@@ -35,11 +35,10 @@ import numpy as np
 
 from edgeface.bench.openset import ScoreTable, gallery_study, holdout_study, outcome
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.ops.enroll import IMPOSTOR_FOLDER, EnrolmentError, embed_image
 from edgeface.values import Vectors
-from edgeface.vision.images import is_photo, load_image
+from edgeface.vision.images import IMPOSTOR_FOLDER, is_photo, load_image
 from edgeface.vision.match import Gallery
-from edgeface.vision.pick import primary_face
+from edgeface.vision.pick import primary_face, sole_face
 from edgeface.vision.recognize import MatchSettings, Recognizer
 from edgeface.vision.scores import equal_error_rate, threshold_for_fmr
 
@@ -112,12 +111,17 @@ def probe_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
 
 
 def enrol_vector(recognizer: Recognizer, photo: Path) -> Vectors | None:
+    """The template enrolment makes of a photo (its one prominent face); None, logged, when it makes none."""
     try:
-        vectors, _ = embed_image(recognizer, load_image(photo), str(photo))
-        return np.asarray(vectors[0], np.float32)
-    except (EnrolmentError, EdgefaceError) as exc:
+        image = load_image(photo)
+    except EdgefaceError as exc:
         log.warning("enrolment photo skipped: %s", exc)
         return None
+    face, count = sole_face(recognizer.detect(image), image.shape)
+    if face is None:
+        log.warning("enrolment photo skipped: %s: %d prominent faces", photo, count)
+        return None
+    return np.asarray(recognizer.embed(image, [face])[0], np.float32)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def cmd_models_verify(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.models.files import configured_checks
 
     failed = 0
-    for check in configured_checks(cfg):
+    for check in configured_checks(cfg.model_files()):
         if check.ok:
             pin = "" if check.expected else "  (no SHA-256 pinned)"
             print(paint_marks(f"{OK} {check.role}: {check.path}  sha256 {check.actual}{pin}"))
@@ -50,7 +50,7 @@ def cmd_models_pull(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_models_quantize(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.models.profiles import BUILTIN_PROFILES
-    from edgeface.models.quantize import calibration_crops, calibration_photos, profile_for, quantize_model
+    from edgeface.ops.quantize import calibration_crops, calibration_photos, profile_for, quantize_model
     from edgeface.vision.recognize import open_detector
 
     if args.output.resolve() == args.input.resolve():

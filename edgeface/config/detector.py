@@ -5,9 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from edgeface.config.base import Section, Sha256
-from edgeface.models.catalogue import pinned_sha256
-
-DEFAULT_DETECTOR = "face_detection_yunet_2026may.onnx"
+from edgeface.models.catalogue import DEFAULT_DETECTOR, pinned_sha256
 
 
 class DetectorConfig(Section):

@@ -67,6 +67,17 @@ class Config(Section):
         bundled = edgeface_home() / "models" / name
         return bundled if not configured.exists() and bundled.exists() else configured
 
+    def model_files(self) -> list[tuple[str, Path, str | None]]:
+        """Every model file this config runs, as (role, path, pinned SHA-256): detector, embedder, liveness."""
+        profile = self.profile
+        files = [
+            ("detector", self.model_path(self.detector.model), self.detector.sha256),
+            (f"embedder ({profile.name})", self.model_path(profile.model), profile.sha256),
+        ]
+        if self.liveness.enabled:
+            files += [(f"liveness {i}", self.model_path(m.model), m.sha256) for i, m in enumerate(self.liveness.models)]
+        return files
+
     @property
     def store_path(self) -> Path:
         path = Path(self.store.path).expanduser()

@@ -178,6 +178,9 @@ CATALOGUE: dict[str, ModelFile] = {
 }
 
 
+DEFAULT_DETECTOR = "face_detection_yunet_2026may.onnx"
+"""The detector every config runs unless it names another file."""
+
 CATALOGUE_BY_SHA: dict[str, ModelFile] = {m.sha256: m for m in CATALOGUE.values()}
 """The catalogue by content: a renamed copy of a known file is still that file, licence included."""
 

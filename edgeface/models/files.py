@@ -18,13 +18,13 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from edgeface.config import Config, DetectorConfig
 from edgeface.errors import ModelError
-from edgeface.models.catalogue import CATALOGUE, ModelFile
+from edgeface.models.catalogue import CATALOGUE, DEFAULT_DETECTOR, ModelFile
 from edgeface.models.checksums import file_sha256
 from edgeface.models.profiles import BUILTIN_PROFILES
 
@@ -47,7 +47,7 @@ def find(name: str) -> ModelFile:
 def users(entry: ModelFile) -> list[str]:
     """What runs this file by default: ``detector`` or the built-in profiles naming it."""
     if entry.kind == "detector":
-        return ["detector"] if entry.name == DetectorConfig.model_fields["model"].default else []
+        return ["detector"] if entry.name == DEFAULT_DETECTOR else []
     return [p.name for p in BUILTIN_PROFILES.values() if p.model == entry.name]
 
 
@@ -114,22 +114,13 @@ def describe(entry: ModelFile, check: FileCheck) -> str:
     return f"{line}\n             licence: {flag}{entry.licence}{missing}"
 
 
-def configured_checks(cfg: Config) -> list[FileCheck]:
-    """The detector and embedder the config runs, each against its pin (or the catalogue's if unpinned)."""
-    profile = cfg.profile
+def configured_checks(files: Iterable[tuple[str, Path, str | None]]) -> list[FileCheck]:
+    """Each (role, path, pinned SHA-256) a config runs (:meth:`~edgeface.config.root.Config.model_files`)
+    against its pin, or the catalogue's when it pins none."""
     checks = []
-    for role, model, pinned in (
-        ("detector", cfg.detector.model, cfg.detector.sha256),
-        (f"embedder ({profile.name})", profile.model, profile.sha256),
-    ):
-        path = cfg.model_path(model)
+    for role, path, pinned in files:
         known = CATALOGUE.get(path.name)
         checks.append(check_file(role, path, pinned or (known.sha256 if known else None)))
-    if cfg.liveness.enabled:
-        for i, entry in enumerate(cfg.liveness.models):
-            path = cfg.model_path(entry.model)
-            known = CATALOGUE.get(path.name)
-            checks.append(check_file(f"liveness {i}", path, entry.sha256 or (known.sha256 if known else None)))
     return checks
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import onnxruntime as ort
 
-from edgeface.config import RuntimeConfig
 from edgeface.errors import ModelError
 from edgeface.models.checksums import verify_model
 
@@ -26,6 +27,16 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+class RuntimeSettings(Protocol):
+    """The ``runtime`` config section as this module reads it (models sit below config: no import)."""
+
+    @property
+    def threads(self) -> int: ...
+
+    @property
+    def providers(self) -> Sequence[str]: ...
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
     """How onnxruntime sessions are built."""
@@ -35,7 +46,7 @@ class RuntimeOptions:
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
     @classmethod
-    def from_config(cls, section: RuntimeConfig) -> RuntimeOptions:
+    def from_config(cls, section: RuntimeSettings) -> RuntimeOptions:
         return cls(threads=section.threads, providers=tuple(section.providers))
 
 

@@ -26,14 +26,20 @@ from edgeface.errors import EdgefaceError
 from edgeface.storage.people import NewTemplate, Store
 from edgeface.values import Face, Image, Vectors
 from edgeface.vision.align import CropSpec, align
-from edgeface.vision.images import decode_image, encode_jpeg, has_photo_suffix, image_kind, read_image_file
-from edgeface.vision.pick import prominent_faces
+from edgeface.vision.images import (
+    IMPOSTOR_FOLDER,
+    decode_image,
+    encode_jpeg,
+    has_photo_suffix,
+    image_kind,
+    read_image_file,
+)
+from edgeface.vision.pick import prominent_faces, sole_face
 from edgeface.vision.quality import QualityGates, sharpness, yaw
 from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 
-IMPOSTOR_FOLDER = "unknown"
 _NUMBERED_STEM = re.compile(r"^(?P<name>.+?)[_-]\d+$")
 _SNIFF_BYTES = 16
 
@@ -202,8 +208,7 @@ def photos_in(directory: Path) -> Iterator[tuple[str, Path]]:
 
 def single_face(recognizer: Recognizer, image: Image) -> tuple[Face | None, int]:
     """The one prominent face of a portrait, and how many prominent faces there were."""
-    faces = prominent_faces(recognizer.detect(image), image.shape)
-    return (faces[0] if len(faces) == 1 else None), len(faces)
+    return sole_face(recognizer.detect(image), image.shape)
 
 
 class EnrolmentError(EdgefaceError):

@@ -32,6 +32,9 @@ PHOTO_SUFFIXES = frozenset(
 )
 """What enrolment, the benchmarks and the folder camera list as photos by name (content decides the rest)."""
 
+IMPOSTOR_FOLDER = "unknown"
+"""In a labelled ``faces/`` folder, the photos of strangers: enrolment skips it, the benchmarks probe with it."""
+
 MAX_PIXELS = 40_000_000
 """Larger images are refused before decoding (a PNG bomb would otherwise take gigabytes)."""
 MAX_BYTES = 64 * 1024 * 1024

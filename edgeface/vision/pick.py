@@ -54,6 +54,12 @@ def prominent_faces(faces: list[Face], shape: tuple[int, ...]) -> list[Face]:
     return [subject] + [f for s, f in rest if s >= best - AMBIGUITY and not cut_by_edge(f, shape)]
 
 
+def sole_face(faces: list[Face], shape: tuple[int, ...]) -> tuple[Face | None, int]:
+    """The one prominent face of a portrait (None when it has none or several), and how many it has."""
+    prominent = prominent_faces(faces, shape)
+    return (prominent[0] if len(prominent) == 1 else None), len(prominent)
+
+
 def _ranked(faces: list[Face], shape: tuple[int, ...]) -> list[tuple[float, Face]]:
     """The candidate faces with their pick scores, best first."""
     whole = [f for f in faces if not cut_by_edge(f, shape)] or faces

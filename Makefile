@@ -1,11 +1,12 @@
 # The two commands of the README: `make run` and `make test`.
-# Each installs what it needs (system packages included) on first use: `run` the virtualenv,
-# `test` also the servers and clients the tests start.
+# Each installs what it needs (system packages included) on first use: `run` the virtualenv with what the
+# daemon needs, `test` also the development tools and the servers and clients the tests start.
 
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 TOOLS  := .tools/.installed
 
 .PHONY: run test lint typecheck unit setup clean test-ha
@@ -14,6 +15,11 @@ $(STAMP): pyproject.toml deploy/bootstrap.sh deploy/apt.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
 	touch $(STAMP)
 
+# pytest, hypothesis, ruff, mypy and onnx (the `dev` extra): `make test` needs them, the daemon does not.
+$(DEV): $(STAMP)
+	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh dev
+	touch $(DEV)
+
 # The real servers and clients the tests start (mosquitto, Chromium, promtool, Node-RED, Home Assistant):
 # `make test` installs them, `make run` needs none.
 $(TOOLS): deploy/test-tools.sh deploy/apt.sh deploy/node-red/install.sh deploy/node-red/package-lock.json \
@@ -21,7 +27,7 @@ $(TOOLS): deploy/test-tools.sh deploy/apt.sh deploy/node-red/install.sh deploy/n
 	bash deploy/test-tools.sh
 	mkdir -p $(dir $(TOOLS)) && touch $(TOOLS)
 
-setup: $(STAMP) $(TOOLS)
+setup: $(DEV) $(TOOLS)
 
 # The daemon on its embedded defaults: the bundled demo clip as camera, gpiozero's
 # mock pins when there is no GPIO, events kept in the outbox when no broker answers.
@@ -29,20 +35,20 @@ run: $(STAMP)
 	$(BIN)/edgeface enroll --from-dir config/demo/faces
 	$(BIN)/edgeface -v run
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check edgeface tests
 	$(BIN)/ruff format --check edgeface tests
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(TOOLS)
+unit: $(DEV) $(TOOLS)
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 # Only the tests against the real Home Assistant (installed under .tools/ by deploy/homeassistant.sh).
-test-ha: $(STAMP) $(TOOLS)
+test-ha: $(DEV) $(TOOLS)
 	$(BIN)/pytest -m homeassistant
 
 clean:

@@ -79,7 +79,8 @@ install -d -m 0750 "$ETC"
 rm -rf "$OPT/src"
 mkdir -p "$OPT/src"
 tar -C "$SRC" --exclude=.venv --exclude=.git --exclude='__pycache__' --exclude='*.egg-info' -cf - . | tar -C "$OPT/src" -xf -
-install -m 0644 "$SRC"/models/*.onnx "$SRC"/models/LICENSE-* "$SRC"/models/SHA256SUMS "$OPT/models/"
+install -m 0644 "$SRC"/models/*.onnx "$SRC"/models/LICENSE-* "$SRC"/models/NOTICE-* "$SRC"/models/SHA256SUMS \
+    "$OPT/models/"
 
 if [ "$VENV" = 1 ]; then
     if [ ! -x "$OPT/venv/bin/python" ]; then

@@ -55,7 +55,11 @@ def open_embedder(cfg: Config) -> OnnxEmbedder:
     if entry is not None and entry.noncommercial:
         # Said at every load, so nobody runs non-commercial weights at a commercial door without being told.
         log.warning(
-            "embedder %s (%s): %s; see %s beside the model", profile.name, path.name, entry.licence, entry.licence_file
+            "embedder %s (%s): NON-COMMERCIAL weights, %s; see %s beside the model",
+            profile.name,
+            path.name,
+            entry.licence,
+            entry.licence_file,
         )
     else:
         log.info("embedder %s loaded from %s", profile.name, path)

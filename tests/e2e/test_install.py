@@ -82,6 +82,8 @@ def test_install_lays_out_unit_config_and_models_under_a_prefix(tmp_path: Path) 
         ROOT / "models/face_detection_yunet_2026may.onnx"
     ).read_bytes()
     assert (models / "LICENSE-YuNet-MIT.txt").exists()
+    # The non-commercial EdgeFace weights travel with the notice that says so (never the default embedder).
+    assert (models / "NOTICE-EdgeFace-weights-CC-BY-NC-SA-4.0.txt").exists()
     assert (root / "opt/edgeface/src/edgeface/app.py").exists()
     assert not (root / "opt/edgeface/src/.venv").exists()
 

@@ -174,26 +174,40 @@ def test_dynamic_quantization_needs_no_photos(tmp_path: Path) -> None:
     assert session.run(None, {"input": np.zeros((1, 3, 112, 112), np.float32)})[0].shape == (1, 128)
 
 
+def test_the_edgeface_weights_ship_in_the_repository_with_their_notice_and_code_licence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config_for(tmp_path), "list", "--json") == 0
+    rows = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    edgeface = {name: row for name, row in rows.items() if name.startswith("edgeface_")}
+    assert len(edgeface) == 5  # XS and XXS in int8 and fp32, XS-γ in fp32
+    for name, row in edgeface.items():
+        assert (row["present"], row["sha256_ok"], row["licence_present"]) == (True, True, True), name
+    assert (REPO_MODELS / "LICENSE-EdgeFace-code-BSD-3-Clause.txt").is_file()
+    assert run(config_for(tmp_path), "verify") == 0, "the default embedder is still MobileFaceNet"
+    assert "mobilefacenet_int8" in capsys.readouterr().out
+
+
 def test_list_names_every_licence_and_flags_non_commercial_weights(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(config_for(tmp_path, SHARED_MODELS), "list", "--json") == 0
+    assert run(config_for(tmp_path), "list", "--json") == 0
     rows = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
     assert all(row["licence"] and row["licence_present"] for row in rows.values() if row["present"])
     noncommercial = sorted(name for name, row in rows.items() if row["noncommercial"])
     assert noncommercial == sorted(name for name in rows if name.startswith("edgeface_"))
-    assert run(config_for(tmp_path, SHARED_MODELS), "list") == 0
+    assert run(config_for(tmp_path), "list") == 0
     listing = capsys.readouterr().out
     assert listing.count("NON-COMMERCIAL") == len(noncommercial)
     assert BUILTIN_PROFILES[Config().embedder.profile].model not in noncommercial, "never the default"
 
 
 def test_loading_non_commercial_weights_says_so_every_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cfg = Config(models_dir=SHARED_MODELS, state_dir=tmp_path, embedder=EmbedderConfig(profile="edgeface_xxs_int8"))
+    cfg = Config(models_dir=REPO_MODELS, state_dir=tmp_path, embedder=EmbedderConfig(profile="edgeface_xxs_int8"))
     with caplog.at_level(logging.WARNING, logger="edgeface.vision.recognize"), Recognizer.from_config(cfg):
         pass
     (line,) = [r.getMessage() for r in caplog.records if r.name == "edgeface.vision.recognize"]
-    assert "non-commercial" in line and "NOTICE-EdgeFace-weights-CC-BY-NC-SA-4.0.txt" in line
+    assert "NON-COMMERCIAL" in line and "NOTICE-EdgeFace-weights-CC-BY-NC-SA-4.0.txt" in line
 
 
 def test_dynamic_int8_of_edgeface_reproduces_the_shipped_copy_on_real_faces(

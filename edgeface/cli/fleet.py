@@ -41,6 +41,7 @@ def cmd_pull(args: argparse.Namespace, cfg: Config) -> int:
         print(
             f"site {cfg.fleet.site}: {pulled.applied} records taken, {pulled.unchanged} already held, "
             f"{pulled.refused} refused; {pulled.people} people in {cfg.store_path}"
+            + (f", {pulled.withheld} withheld until the fleet confirms them" if pulled.withheld else "")
         )
     return 1 if pulled.refused else 0
 

@@ -268,14 +268,31 @@ def encode_record(record: PersonRecord, site: str, key: RecordKey) -> tuple[str,
 def decode_record(topic: str, payload: bytes, site: str, key: RecordKey) -> PersonRecord:
     """The record in ``payload``, checked in this order: size, JSON, signature, site and name, fields.
 
-    Raises RecordRefused naming the first problem; nothing is trusted before the signature is checked.
+    Raises RecordRefused naming the first problem, and nothing else whatever the payload holds: anyone who
+    can reach the topic can publish it, so one bad record must never take its batch down with it.
+    Nothing is trusted before the signature is checked.
     """
+    try:
+        return _decode(topic, payload, site, key)
+    except RecordRefused:
+        raise
+    except Exception as exc:  # whatever a hostile payload makes a parser raise is a refusal too
+        raise RecordRefused(f"unreadable ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:120]
+
+
+def _decode(topic: str, payload: bytes, site: str, key: RecordKey) -> PersonRecord:
     if len(payload) > MAX_RECORD_BYTES:
         raise RecordRefused(f"{len(payload)} bytes, more than {MAX_RECORD_BYTES}")
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordRefused(f"not JSON ({exc})") from None
+    # ValueError: JSON's own errors, and an integer of more than 4,300 digits; RecursionError: arrays nested
+    # thousands deep. Both come from a few kilobytes anyone can publish.
+    except (ValueError, RecursionError) as exc:
+        raise RecordRefused(f"not JSON ({_first_line(exc)})") from None
     if not isinstance(data, dict):
         raise RecordRefused("not a JSON object")
     sig = data.pop("sig", None)
@@ -349,5 +366,5 @@ class DoorStatus:
         try:
             data = json.loads(payload)
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-        except (ValueError, TypeError, KeyError) as exc:
-            raise RecordRefused(f"not a door status ({exc})") from None
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise RecordRefused(f"not a door status ({_first_line(exc)})") from None

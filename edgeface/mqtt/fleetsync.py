@@ -3,7 +3,15 @@
 :class:`Intake` takes a batch of received records: it verifies each one
 (:func:`edgeface.mqtt.fleet.decode_record`) before anything is written, then lets the store keep the
 newer copy of each, all in one transaction (:meth:`Store.apply_many`), and counts and logs what
-happened: one line per record taken, and one warning line per record refused.
+happened: one line per record taken, and one warning line per record refused. A record is refused on its
+own, whatever it holds: the rest of its batch is taken (a removal among them above all).
+
+A door that cannot confirm a person it took from the fleet does not keep letting them in: when the
+broker's retained copy of their record is one the door refuses (overwritten by someone without the key,
+or broken), or their newer record cannot be stored, they are *withheld*, kept in the store but out of the
+gallery (:meth:`Store.withhold`), until a verified record of them is taken. Records the store could not
+take are taken again every :data:`RETRY_SECONDS`, so a sync that could not finish is finished later
+rather than dropped.
 ``edgeface fleet pull`` runs it over the retained records once; :class:`FleetSync` runs it in the
 daemon for as long as it is connected.
 
@@ -24,7 +32,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import NamedTuple
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.enums import MQTTProtocolVersion
@@ -39,7 +49,7 @@ from edgeface.mqtt.guard import guarded
 from edgeface.storage.people import ModelId, Store
 from edgeface.storage.records import Outcome, PersonRecord
 
-__all__ = ["FleetSync", "Intake"]
+__all__ = ["FleetSync", "Intake", "Message", "Taken"]
 
 log = logging.getLogger(__name__)
 _guarded = guarded(log, "fleet")
@@ -48,6 +58,29 @@ QUIET_SECONDS = 0.3
 """A batch of records (the retained set after a connect) ends after this long without another..."""
 BATCH_SECONDS = 2.0
 """...or this long after it began, so a steady stream of records is still taken."""
+RETRY_SECONDS = 5.0
+"""How soon records the store could not take are taken again."""
+
+
+class Message(NamedTuple):
+    """A message received on a record topic."""
+
+    topic: str
+    payload: bytes
+    retained: bool = True
+    """Sent as the broker's retained copy: what every door finds there (a live message may be a one-off)."""
+
+
+@dataclass
+class Taken:
+    """What :meth:`Intake.take` did with a batch."""
+
+    outcomes: list[Outcome | None]
+    """Each message's outcome; None where it was refused, is an empty clear, or could not be stored."""
+    changed: bool = False
+    """The gallery changed: a record applied, or a person withheld or released."""
+    retry: list[Message] = field(default_factory=list)
+    """Verified records the store could not take: take them again later."""
 
 
 class Intake:
@@ -64,34 +97,65 @@ class Intake:
         self.last_sync: float | None = None
         self._warned_model: set[tuple[str, int]] = set()
 
-    def take(self, messages: Sequence[tuple[str, bytes]]) -> list[Outcome | None]:
-        """Messages from ``people/<name>`` (topic, payload), in arrival order: each one's outcome, None where
-        it was refused (logged) or is an empty clear. Every record is verified before any is written, and
-        those that verify are written in one transaction."""
-        verified: list[tuple[int, str, PersonRecord]] = []
-        outcomes: list[Outcome | None] = [None] * len(messages)
-        for i, (topic, payload) in enumerate(messages):
-            if not payload:
-                log.debug("fleet: %s was cleared on the broker; nothing to take", topic)
+    def take(self, messages: Sequence[Message]) -> Taken:
+        """Messages from ``people/<name>``, in arrival order. Every record is verified before any is written,
+        those that verify are written in one transaction, and then people are withheld or released (see the
+        module docstring). A record that is refused or cannot be stored costs only itself."""
+        taken = Taken([None] * len(messages))
+        verified: list[tuple[int, Message, PersonRecord]] = []
+        doubted: dict[str, tuple[int, str]] = {}  # name → (position, why) of the last retained record refused
+        for i, message in enumerate(messages):
+            if not message.payload:
+                log.debug("fleet: %s was cleared on the broker; nothing to take", message.topic)
                 continue
             try:
-                verified.append((i, topic, decode_record(topic, payload, self.site, self._key)))
+                verified.append((i, message, decode_record(message.topic, message.payload, self.site, self._key)))
             except RecordRefused as exc:
                 self.refused += 1
-                log.warning("fleet: refused the record on %s: %s", topic, exc)
-        if not verified:
-            return outcomes
-        try:
-            applied = self.store.apply_many([record for _, _, record in verified])
-        except EdgefaceError as exc:
-            self.refused += len(verified)
-            log.error("fleet: could not store %d records: %s", len(verified), exc)
-            return outcomes
-        self.last_sync = time.time()
+                log.warning("fleet: refused the record on %s: %s", message.topic, exc)
+                name = self.topics.name_of(message.topic)
+                if message.retained and name is not None:
+                    doubted[name] = (i, f"the broker holds a record of them this door refuses ({exc})")
+        applied = self._store(verified)
+        confirmed: dict[str, int] = {}
         held = self.store.versions() if Outcome.STALE in applied else {}
-        for (i, topic, record), outcome in zip(verified, applied, strict=True):
-            outcomes[i] = outcome
-            self._note(topic, record, outcome, held.get(record.name, 0))
+        for (i, message, record), outcome in zip(verified, applied, strict=True):
+            taken.outcomes[i] = outcome
+            if outcome is None:
+                doubted[record.name] = (i, "their newer record could not be stored")
+                taken.retry.append(message)
+                continue
+            self._note(message.topic, record, outcome, held.get(record.name, 0))
+            if outcome is not Outcome.STALE:
+                confirmed[record.name] = i
+        taken.changed = Outcome.APPLIED in applied
+        if verified and any(outcome is not None for outcome in applied):
+            self.last_sync = time.time()
+        reasons = {name: why for name, (i, why) in doubted.items() if confirmed.get(name, -1) < i}
+        withheld, released = self.store.withhold(reasons, set(confirmed))
+        for name in withheld:
+            log.warning("fleet: withheld %s from the gallery until the fleet confirms them: %s", name, reasons[name])
+        for name in released:
+            log.info("fleet: %s is confirmed by the fleet again and back in the gallery", name)
+        taken.changed = taken.changed or bool(withheld or released)
+        return taken
+
+    def _store(self, verified: list[tuple[int, Message, PersonRecord]]) -> list[Outcome | None]:
+        """Apply the records in one transaction, or, if that fails, each on its own: None where one cannot be."""
+        records = [record for _, _, record in verified]
+        if not records:
+            return []
+        try:
+            return list(self.store.apply_many(records))
+        except EdgefaceError as exc:
+            log.error("fleet: could not store %d records together (%s); taking them one by one", len(records), exc)
+        outcomes: list[Outcome | None] = []
+        for record in records:
+            try:
+                outcomes.append(self.store.apply(record))
+            except EdgefaceError as exc:
+                log.error("fleet: could not store the record of %s (%s); retrying", record.name, exc)
+                outcomes.append(None)
         return outcomes
 
     def _note(self, topic: str, record: PersonRecord, outcome: Outcome, held: int) -> None:
@@ -164,7 +228,7 @@ class FleetSync:
         self._store = Store(cfg.store_path)
         self.intake = Intake(self._store, fleet.site, record_key(fleet), model)
         self._lock = threading.Lock()  # the store and the intake's counters: the worker's, and status() callers
-        self._received: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._received: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._synced = threading.Event()
@@ -212,8 +276,9 @@ class FleetSync:
         self._store.close()
 
     def _run(self) -> None:
+        pending: list[Message] = []  # records the store could not take yet
         while True:
-            self._wake.wait()
+            self._wake.wait(RETRY_SECONDS if pending else None)
             # Let a burst (the retained set after a connect) finish: one transaction, one reload, one status.
             until = time.monotonic() + BATCH_SECONDS
             while self._wake.is_set() and time.monotonic() < until and not self._stopping.is_set():
@@ -221,13 +286,14 @@ class FleetSync:
                 self._stopping.wait(QUIET_SECONDS)
             if self._stopping.is_set():
                 return
-            batch: list[tuple[str, bytes]] = []
+            batch, pending = pending, []
             while not self._received.empty():
                 batch.append(self._received.get())
             try:
                 with self._lock:
-                    changed = Outcome.APPLIED in self.intake.take(batch)
-                if changed:
+                    taken = self.intake.take(batch)
+                pending = taken.retry
+                if taken.changed:
                     self._on_change()
                 status = self.status()
                 self._client.publish(self.topics.door(self.device_id), status.to_json(), qos=FLEET_QOS, retain=True)
@@ -240,7 +306,8 @@ class FleetSync:
                     status.refused,
                 )
             except Exception:
-                log.exception("fleet: could not finish a sync; retrying at the next record")
+                pending = batch
+                log.exception("fleet: could not finish a sync; taking these %d records again shortly", len(batch))
 
     @_guarded
     def _on_connect(
@@ -272,5 +339,5 @@ class FleetSync:
 
     @_guarded
     def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
-        self._received.put((message.topic, bytes(message.payload)))
+        self._received.put(Message(message.topic, bytes(message.payload), bool(message.retain)))
         self._wake.set()

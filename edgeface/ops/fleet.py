@@ -30,7 +30,7 @@ from edgeface.mqtt.fleet import (
     encode_record,
     record_key,
 )
-from edgeface.mqtt.fleetsync import Intake
+from edgeface.mqtt.fleetsync import Intake, Message
 from edgeface.storage.people import ModelId, Store
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,8 @@ class Pulled:
     unchanged: int
     refused: int
     people: int
+    withheld: int
+    """People taken from the fleet whose record on the broker this door refuses: kept out of the gallery."""
 
 
 def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
@@ -130,9 +132,12 @@ def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
     messages = retained(cfg, FleetTopics(cfg.fleet.site).people, settle)
     with Store(cfg.store_path) as store:
         intake = Intake(store, cfg.fleet.site, record_key(cfg.fleet), model)
-        intake.take(sorted(messages.items()))
+        taken = intake.take([Message(topic, payload) for topic, payload in sorted(messages.items())])
         people = len(store.people())
-    return Pulled(intake.applied, intake.unchanged, intake.refused, people)
+        withheld = len(store.withheld())
+    if taken.retry:
+        raise EdgefaceError(f"{cfg.store_path}: could not store {len(taken.retry)} records (see the log)")
+    return Pulled(intake.applied, intake.unchanged, intake.refused, people, withheld)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from edgeface.storage.rules import AccessRule, windows_at, write_rule
 from edgeface.storage.sqlite import Database
 from edgeface.storage.storefile import SCHEMA
 from edgeface.storage.templates import ModelId, insert_template, vector_of
-from edgeface.storage.versions import apply_record, bump, held_versions, read_records
+from edgeface.storage.versions import apply_record, bump, held_versions, read_records, withheld, withhold
 from edgeface.values import Vectors
 from edgeface.vision.match import Gallery
 
@@ -209,6 +209,17 @@ class Store:
         with self._db.transaction(f"apply {len(records)} records") as db:
             return [apply_record(db, record, origin) for record in records]
 
+    def withhold(self, reasons: dict[str, str], confirmed: set[str]) -> tuple[list[str], list[str]]:
+        """Withhold the fleet-sourced people of ``reasons`` from the gallery and release those ``confirmed``
+        (:func:`~edgeface.storage.versions.withhold`): the names newly withheld and newly released."""
+        with self._db.transaction(f"withhold {len(reasons)} and release {len(confirmed)} people") as db:
+            return withhold(db, reasons, confirmed)
+
+    def withheld(self) -> dict[str, str]:
+        """Name → why, of the people kept out of the gallery until the fleet confirms them."""
+        with self._db.guard("read the withheld people") as db:
+            return withheld(db)
+
     def people(self, model: ModelId | None = None) -> list[Person]:
         """Everyone enrolled, with template counts split by whether they fit ``model``."""
         sha = model[1] if model else ""
@@ -254,7 +265,8 @@ class Store:
         with self._db.guard("read the templates") as db:
             rows = db.execute(
                 "SELECT p.name, t.vector, t.dim, t.model, t.model_sha256 FROM templates t "
-                "JOIN people p ON p.id = t.person_id ORDER BY p.name, t.id"
+                "JOIN people p ON p.id = t.person_id LEFT JOIN person_versions v ON v.name = p.name "
+                "WHERE v.withheld IS NULL ORDER BY p.name, t.id"
             ).fetchall()
         usable: dict[str, list[Vectors]] = {}
         stale: dict[str, set[str]] = {}

@@ -95,5 +95,9 @@ DROP TABLE person_versions;
 ALTER TABLE person_versions_v4 RENAME TO person_versions;
 """
 
-SCHEMA = Schema("store", (_V1_PEOPLE, _V2_AUDIT, _V3_VERSIONS, _V4_ACCESS_RULES))
-"""v1 people, templates and face images; v2 the audit log; v3 record versions; v4 access rules in their own table."""
+# Why a person taken from the fleet is kept out of the gallery until the fleet confirms them (NULL: they are not).
+_V5_WITHHELD = "ALTER TABLE person_versions ADD COLUMN withheld TEXT;"
+
+SCHEMA = Schema("store", (_V1_PEOPLE, _V2_AUDIT, _V3_VERSIONS, _V4_ACCESS_RULES, _V5_WITHHELD))
+"""v1 people, templates and face images; v2 the audit log; v3 record versions; v4 access rules in their own table;
+v5 fleet-sourced people withheld from the gallery."""

@@ -15,7 +15,7 @@ from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next
 from edgeface.storage.rules import AccessRule, read_rules, write_rule
 from edgeface.storage.templates import insert_template, vector_of
 
-__all__ = ["apply_record", "bump", "held_versions", "read_records"]
+__all__ = ["apply_record", "bump", "held_versions", "read_records", "withheld", "withhold"]
 
 
 def bump(db: sqlite3.Connection, name: str, now: float, *, deleted: bool = False) -> None:
@@ -25,7 +25,7 @@ def bump(db: sqlite3.Connection, name: str, now: float, *, deleted: bool = False
     db.execute(
         "INSERT INTO person_versions(name, version, updated, deleted, origin) VALUES (?, ?, ?, ?, 'local') "
         "ON CONFLICT(name) DO UPDATE SET version = excluded.version, updated = excluded.updated, "
-        "deleted = excluded.deleted, origin = 'local'",
+        "deleted = excluded.deleted, origin = 'local', withheld = NULL",  # this device's own word stands
         (name, version, now, int(deleted)),
     )
 
@@ -94,3 +94,33 @@ def apply_record(db: sqlite3.Connection, record: PersonRecord, origin: str) -> O
         (name, record.version, record.updated, int(record.deleted), origin),
     )
     return Outcome.APPLIED
+
+
+def withhold(db: sqlite3.Connection, reasons: dict[str, str], confirmed: set[str]) -> tuple[list[str], list[str]]:
+    """Withhold the people of ``reasons`` (name → why) and release those ``confirmed``; the names it changed.
+
+    Only people taken from the fleet and still held can be withheld: a local enrolment is this device's own
+    word, and a tombstone lets no one in anyway. Applying a newer record of a person releases them too.
+    """
+    released = [
+        name
+        for name in sorted(confirmed - set(reasons))
+        if db.execute(
+            "UPDATE person_versions SET withheld = NULL WHERE name = ? AND withheld IS NOT NULL", (name,)
+        ).rowcount
+    ]
+    held = [
+        name
+        for name, reason in sorted(reasons.items())
+        if db.execute(
+            "UPDATE person_versions SET withheld = ? "
+            "WHERE name = ? AND origin = 'fleet' AND NOT deleted AND withheld IS NULL",
+            (reason, name),
+        ).rowcount
+    ]
+    return held, released
+
+
+def withheld(db: sqlite3.Connection) -> dict[str, str]:
+    """Name → why, of the people withheld from the gallery."""
+    return dict(db.execute("SELECT name, withheld FROM person_versions WHERE withheld IS NOT NULL").fetchall())

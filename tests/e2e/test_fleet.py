@@ -17,7 +17,7 @@ from tests.support.cli import edgeface
 from tests.support.configs import service_config
 from tests.support.data import FACES
 from tests.support.door import running_door
-from tests.support.fleet import KEY, admin_config, door_config, door_status, events, fresh_site
+from tests.support.fleet import DEEP_JSON, KEY, admin_config, door_config, door_status, events, fresh_site
 from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
@@ -141,3 +141,33 @@ def test_each_door_enforces_the_doors_and_schedule_a_persons_record_lists(tmp_pa
         assert edgeface(admin, "fleet", "rules", "joe", "--doors", "garage", cfg.device_id) == 0
         assert edgeface(admin, "fleet", "push", "joe") == 0
         assert door.wait_event("granted")["person"] == "joe"
+
+
+def test_a_door_restarted_after_a_removal_does_not_let_the_removed_person_in_past_a_poisoned_record(
+    tmp_path: Path, broker: Broker
+) -> None:
+    site = fresh_site()
+    admin = admin_config(tmp_path / "admin", broker, site)
+    camera = still_frames(tmp_path / "camera", JOE_AT_THE_DOOR)
+    fleet = FleetConfig(enabled=True, site=site, key=KEY)
+    # Every decision reported, a stranger's too: the door's verdict on joe's face shows in its events.
+    decide = DecideConfig(
+        cooldown_seconds=0.5, unknown_cooldown_seconds=0.5, stranger_cooldown_seconds=0, stranger_memory_seconds=0
+    )
+    cfg = service_config(tmp_path / "door", camera, broker, fleet=fleet, decide=decide)
+    assert edgeface(admin, "enroll", "joe", str(JOE_ENROLLED)) == 0
+    assert edgeface(admin, "fleet", "push") == 0
+    with running_door(cfg, watch=broker) as door:
+        assert door.wait_event("granted")["person"] == "joe"
+    # While the door is off: joe is removed, and anyone on the broker retains a record no parser reads.
+    assert edgeface(admin, "people", "remove", "joe") == 0
+    assert edgeface(admin, "fleet", "push", "joe") == 0
+    with Collector(broker, [f"edgeface/fleet/{site}/doors/#"]) as watch:
+        watch.send(f"edgeface/fleet/{site}/people/zz", DEEP_JSON, retain=True)
+        with running_door(cfg, watch=broker) as door:
+            # The door announces its state once it has taken the retained records: joe's removal among them.
+            refused = lambda: (door_status(watch, site, cfg.device_id) or {}).get("refused") == 1  # noqa: E731
+            wait_until(refused, 15, "the door to take the retained records")
+            seen = len(door.events())
+            wait_until(lambda: len(door.events()) >= seen + 3, 15, "the door to decide on joe's face again")
+            assert {e["type"] for e in door.events()[seen:]} == {"unknown"}

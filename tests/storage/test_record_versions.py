@@ -110,3 +110,20 @@ def test_people_enrolled_before_versions_existed_get_their_enrolment_time(tmp_pa
     db.close()
     with Store(path) as store:
         assert store.versions() == {"ann": 1_767_225_600_500}
+
+
+def test_only_people_taken_from_the_fleet_are_withheld_and_a_newer_record_or_local_change_releases_them(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "people.db") as store:
+        store.apply_many([record("ann", 10, 1), record("bob", 10, 2), record("cy", 10, 3, deleted=True)])
+        store.add_template("dee", unit(4), MODEL)
+        doubt = {name: "refused" for name in ("ann", "bob", "cy", "dee")}
+        assert store.withhold(doubt, set()) == (["ann", "bob"], [])
+        assert sorted(store.gallery(MODEL, 8).names) == ["dee"]
+        assert store.withhold({}, {"ann"}) == ([], ["ann"])
+        store.apply(record("bob", 11, 2))
+        assert store.withheld() == {}
+        assert store.withhold({"ann": "refused"}, set()) == (["ann"], [])
+        store.add_template("ann", unit(5), MODEL)  # re-enrolled here: this device's own word
+        assert sorted(store.gallery(MODEL, 8).names) == ["ann", "bob", "dee"]

@@ -14,6 +14,12 @@ KEY = "fleet-test-key-0123456789"
 """The test sites' key (a real site's is a random secret of at least 16 characters)."""
 
 
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+"""A record that makes a JSON parser recurse 100,000 deep: anyone can publish it, no key needed."""
+HUGE_INT = b'{"version": ' + b"9" * 5_000 + b', "sig": "00"}'
+"""A record whose integer is too long for Python to convert (more than 4,300 digits)."""
+
+
 def fresh_site() -> str:
     """A site no test has used before: the session broker keeps retained records between tests."""
     return f"site{uuid.uuid4().hex[:8]}"

@@ -29,11 +29,13 @@ $(TOOLS): deploy/test-tools.sh deploy/apt.sh deploy/node-red/install.sh deploy/n
 
 setup: $(DEV) $(TOOLS)
 
-# The daemon on its embedded defaults: the bundled demo clip as camera, gpiozero's
-# mock pins when there is no GPIO, events kept in the outbox when no broker answers.
+# The demo: the bundled clip as camera, gpiozero's mock pins, events kept in the outbox when no broker
+# answers, and a state directory of its own (config/demo/edgeface.yaml), never the user's real store.
+DEMO := $(BIN)/edgeface --config config/demo/edgeface.yaml
+
 run: $(STAMP)
-	$(BIN)/edgeface enroll --from-dir config/demo/faces
-	$(BIN)/edgeface -v run
+	$(DEMO) enroll --from-dir config/demo/faces
+	$(DEMO) -v run
 
 lint: $(DEV)
 	$(BIN)/ruff check edgeface tests
@@ -52,4 +54,4 @@ test-ha: $(DEV) $(TOOLS)
 	$(BIN)/pytest -m homeassistant
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools config/demo/state .mypy_cache .ruff_cache .pytest_cache

@@ -31,6 +31,7 @@ from edgeface.liveness.temporal import MotionSettings
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.fleetsync import FleetSync
+from edgeface.ops.demo import demo_store_warning
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.nonces import NonceFile
 from edgeface.storage.outbox import Outbox
@@ -69,6 +70,8 @@ def open_service(
     check_model_files(cfg)
     store = stack.enter_context(Store(cfg.store_path, keep_images=cfg.store.keep_images))
     log.info("people store %s opened (%s)", cfg.store_path, store.integrity_check())
+    if (demo_only := demo_store_warning(cfg, (p.name for p in store.people()))) is not None:
+        log.warning("%s", demo_only)
     outbox = stack.enter_context(Outbox(cfg.state_dir / "outbox.db", cfg.mqtt.outbox_max))
     log.info("outbox %s opened: %d events waiting", outbox.path, len(outbox))
     nonces = stack.enter_context(NonceFile(cfg.state_dir / "nonces.db"))

@@ -7,6 +7,7 @@ import subprocess
 from importlib.metadata import requires
 from pathlib import Path
 
+from edgeface.config import default_state_dir, load_config
 from tests.support.data import ROOT
 
 DEV_TOOLS = ("pytest", "hypothesis", "ruff", "mypy", "onnx")
@@ -57,3 +58,15 @@ def test_bootstrap_refuses_an_argument_it_does_not_know_before_installing_anythi
     )
     assert (done.returncode, done.stderr) == (2, "usage: bootstrap.sh [dev]\n")
     assert not (tmp_path / "venv").exists()
+
+
+def test_the_demo_runs_on_a_state_directory_of_its_own(tmp_path: Path) -> None:
+    demo = ROOT / "config" / "demo" / "edgeface.yaml"
+    commands = [line for line in planned("run", tmp_path / "venv") if "/bin/edgeface " in line]
+    assert len(commands) == 2 and all(f"--config {demo.relative_to(ROOT)} " in line for line in commands), commands
+    cfg = load_config(demo)
+    assert cfg.state_dir.resolve() == ROOT / "config" / "demo" / "state"
+    assert cfg.state_dir.resolve() != default_state_dir().resolve(), "never the user's real store"
+    assert cfg.relay.pin_factory == "mock", "a relay wired to the machine never moves for the demo"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(cfg.store_path)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, "the demo's templates are never committed"

@@ -31,7 +31,7 @@ def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
-    from edgeface.storage.audit import AuditLog, parse_since
+    from edgeface.storage.audit import CHANGE_TYPES, AuditLog, parse_since
 
     try:
         since = parse_since(args.since) if args.since else None
@@ -44,6 +44,9 @@ def cmd_log(args: argparse.Namespace, cfg: Config) -> int:
         print_json([e.to_dict() for e in entries])
         return 0
     for e in entries:
+        if e.type in CHANGE_TYPES:  # a change to the store: what changed and who changed it, no frames
+            print(f"{e.ts}  {e.type:<8} {e.person or '-':<24} {e.reason or ''}")
+            continue
         reason = f" ({e.reason})" if e.reason else ""
         print(f"{e.ts}  {e.type:<8} {e.person or '-':<24} similarity {e.similarity:.3f}  frames {e.frames}{reason}")
     if not entries:

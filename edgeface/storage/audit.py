@@ -1,4 +1,5 @@
-"""The audit log: every door decision (who, when, how sure, how many frames) in the people store.
+"""The audit log: every door decision (who, when, how sure, how many frames) in the people store,
+and every change to who may enter (an enrolment, a removal, a rename: who made it and what changed).
 
 It shares the store's SQLite file (its own table, its own connection) so that a
 backup of ``people.db`` holds both who may enter and who did. Entries older
@@ -13,9 +14,12 @@ naming the file, never a raw ``sqlite3`` error in the door's loop.
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -53,6 +57,36 @@ class AuditEntry:
             "frames": self.frames,
             "reason": self.reason,
         }
+
+
+CHANGE_TYPES = ("enrolled", "removed", "renamed")
+"""Entry types of changes to the people store, beside the decisions' ``granted``/``denied``/``unknown``."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change to who may enter, as the audit log keeps it: ``frames`` holds the templates it concerns."""
+
+    type: str
+    """One of :data:`CHANGE_TYPES`."""
+    person: str
+    detail: str
+    """What changed, and any check that was overridden (``--force``: looks like bill_clinton (0.71)...)."""
+    by: str
+    """Who made it: the user (and the user behind sudo), or ``fleet`` for a record taken from the site."""
+    templates: int = 0
+    similarity: float = 0.0
+    """The similarity an overridden check was about; 0 when none was."""
+
+
+def local_user() -> str:
+    """Who runs this command, as the audit log names them: ``root (sudo by alice)``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container): the uid says who
+        user = f"uid {os.getuid()}"
+    sudo = os.environ.get("SUDO_USER")
+    return f"{user} (sudo by {sudo})" if sudo and sudo != user else user
 
 
 def parse_since(text: str, now: float | None = None) -> float:
@@ -110,6 +144,26 @@ class AuditLog:
             )
         if time.monotonic() >= self._next_purge:
             self.purge()
+
+    def record_change(self, change: Change) -> None:
+        """Log one change to the people store; raises StoreError if it cannot be stored."""
+        now = time.time()
+        ts = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with self._db.guard(f"record the change to {change.person} in the audit log") as db:
+            db.execute(
+                "INSERT INTO audit(id, epoch, ts, type, person, similarity, frames, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(uuid.uuid4()),
+                    now,
+                    ts,
+                    change.type,
+                    change.person,
+                    round(change.similarity, 4),
+                    change.templates,
+                    f"{change.detail}; by {change.by}",
+                ),
+            )
 
     def purge(self, now: float | None = None) -> int:
         """Delete entries older than the retention period; returns how many."""

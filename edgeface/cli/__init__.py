@@ -100,15 +100,16 @@ def _command_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.Argum
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edgeface.cli import bench, fleet, models, ops, people, tools
+    from edgeface.cli import bench, bench_enrolment, enroll, fleet, models, ops, people, tools
 
     description = "Face-recognition access control for the edge."
     parser: argparse.ArgumentParser = Parser(prog="edgeface", description=description)
     parser.add_argument("--version", action="version", version=f"edgeface {__version__}")
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    enroll.register(sub)
     people.register(sub)
-    bench.register(sub)
+    bench_enrolment.register(bench.register(sub))
     fleet.register(sub)
     models.register(sub)
     ops.register(sub)

@@ -1,209 +1,58 @@
-"""Enrolment: photos of a person → templates in the store.
+"""Enrolment: faces of a person → templates in the store, only once they are judged to be that person.
 
-A photo is enrolled when it shows exactly one prominent face; photos with no
-face, several faces of similar size, or that cannot be read are reported and
-skipped, never fatal. A person's photos are written in one transaction, after
-all of them were read: an enrolment killed halfway leaves that person as before.
+A photo is enrolled when it shows exactly one prominent face; photos with no face, several faces of
+similar size, or that cannot be read are reported and skipped, never fatal. Every face is then checked
+(:mod:`edgeface.vision.vetting`) against everyone enrolled, the people enrolled earlier in the same
+command included: a face added to a person must match them, a new name must not be someone enrolled,
+and the photos of one name must agree with each other. ``--force`` overrides the first and last,
+``--allow-similar`` the second (twins); an override is said in the audit log.
 
-In a ``faces/`` folder nothing is skipped without a message: files that are not
-photos (by name or content), symbolic links that loop or point nowhere, a link
-to a folder inside ``faces/`` (``eve -> .`` would enrol the same photos under a
-second name) and a file reached twice through links are each reported once.
+A person's templates are written in one transaction, after all of them were read and judged: an
+enrolment killed halfway leaves that person as before. Each person written is one audit log entry
+(who ran it, what was added, any override). A dry run judges everything and writes nothing.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import itertools
 import logging
-import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from edgeface.errors import EdgefaceError
+import numpy as np
+
+from edgeface.errors import EdgefaceError, StaleTemplatesError
+from edgeface.ops.results import EnrolResult, EnrolTally, Outcome
+from edgeface.ops.scan import FacesScan, photos_in, scan_faces
+from edgeface.storage.audit import AuditLog, Change, local_user
 from edgeface.storage.people import NewTemplate, Store
 from edgeface.values import Face, Image, Vectors
 from edgeface.vision.align import CropSpec, align
-from edgeface.vision.images import (
-    IMPOSTOR_FOLDER,
-    decode_image,
-    encode_jpeg,
-    has_photo_suffix,
-    image_kind,
-    read_image_file,
-)
-from edgeface.vision.pick import prominent_faces, sole_face
-from edgeface.vision.quality import QualityGates, sharpness, yaw
+from edgeface.vision.images import decode_image, encode_jpeg, read_image_file
+from edgeface.vision.match import Gallery
+from edgeface.vision.pick import sole_face
 from edgeface.vision.recognize import Recognizer
+from edgeface.vision.vetting import Rules, Verdict, Vetter, agreement
+
+__all__ = [
+    "Candidate",
+    "EnrolResult",
+    "EnrolTally",
+    "Enrolment",
+    "EnrolmentError",
+    "FacesScan",
+    "Outcome",
+    "Overrides",
+    "embed_image",
+    "enroll_photos",
+    "photos_in",
+    "scan_faces",
+    "single_face",
+]
 
 log = logging.getLogger(__name__)
-
-_NUMBERED_STEM = re.compile(r"^(?P<name>.+?)[_-]\d+$")
-_SNIFF_BYTES = 16
-
-
-class Outcome(str, enum.Enum):
-    ENROLLED = "enrolled"
-    NO_FACE = "no face"
-    SEVERAL_FACES = "several faces"
-    ALREADY_ENROLLED = "already enrolled"
-    UNREADABLE = "unreadable"
-    INVALID_NAME = "invalid name"
-    NOT_A_PHOTO = "not a photo"
-    DUPLICATE = "duplicate"
-
-
-@dataclass(frozen=True)
-class EnrolResult:
-    name: str
-    photo: Path
-    outcome: Outcome
-    detail: str = ""
-
-    @property
-    def refused(self) -> bool:
-        """Not in the store: a photo already enrolled is no failure."""
-        return self.outcome not in (Outcome.ENROLLED, Outcome.ALREADY_ENROLLED)
-
-    @property
-    def reason(self) -> str:
-        """Why, without the photo's path that ``detail`` (an error message) usually begins with."""
-        prefix = f"{self.photo}: "
-        text = self.detail.removeprefix(prefix) if self.detail.startswith(prefix) else self.detail
-        return text or self.outcome.value
-
-    def line(self) -> str:
-        """``photo: outcome — reason``, the path once, the outcome word once (``x.jpg: no face (0 found)``)."""
-        reason = self.reason
-        why = reason if reason.startswith(self.outcome.value) else f"{self.outcome.value} — {reason}"
-        return f"{self.photo}: {why}"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"photo": str(self.photo), "name": self.name, "outcome": self.outcome.value, "reason": self.reason}
-
-
-@dataclass
-class EnrolTally:
-    """What an enrolment did: new templates, photos already enrolled (harmless) and photos refused."""
-
-    enrolled: int = 0
-    already_enrolled: int = 0
-    skipped: list[EnrolResult] = field(default_factory=list)
-
-    def add(self, result: EnrolResult) -> None:
-        if result.refused:
-            self.skipped.append(result)
-        elif result.outcome is Outcome.ENROLLED:
-            self.enrolled += 1
-        else:
-            self.already_enrolled += 1
-
-    @property
-    def failed(self) -> bool:
-        """Nothing usable came of it: every photo was refused. A folder enrolled before has not failed."""
-        return bool(self.skipped) and not (self.enrolled or self.already_enrolled)
-
-    def summary(self) -> str:
-        already = f", {self.already_enrolled} already enrolled" if self.already_enrolled else ""
-        return f"enrolled {self.enrolled} photo(s){already}, skipped {len(self.skipped)}"
-
-
-def person_from_stem(stem: str) -> str:
-    """``alice`` and ``alice_2`` (or ``alice-2``) both belong to ``alice``."""
-    numbered = _NUMBERED_STEM.match(stem)
-    return numbered.group("name") if numbered else stem
-
-
-@dataclass
-class FacesScan:
-    """What a ``faces/`` folder holds: photos by person, and everything skipped with the reason."""
-
-    photos: list[tuple[str, Path]] = field(default_factory=list)
-    """(person, photo) pairs, each person's photos together."""
-    skipped: list[EnrolResult] = field(default_factory=list)
-
-
-def _looks_like_photo(path: Path) -> bool:
-    if has_photo_suffix(path):
-        return True
-    try:
-        with path.open("rb") as fh:
-            return image_kind(fh.read(_SNIFF_BYTES)) is not None
-    except OSError:
-        return True  # unreadable: let the reader report it
-
-
-def _dangling(path: Path) -> str | None:
-    """Why a directory entry cannot be followed (a link that loops or points nowhere), or None."""
-    try:
-        path.stat()
-    except OSError as exc:
-        return f"{path}: a symbolic link that cannot be followed ({exc.strerror})"
-    return None
-
-
-def _real_first(folder: Path) -> list[Path]:
-    """A folder's entries by name, links after the real files: a file reached twice is kept by its real name."""
-    return sorted(folder.iterdir(), key=lambda p: (p.is_symlink(), p.name))
-
-
-def scan_faces(directory: Path) -> FacesScan:
-    """The seed's ``faces/`` layout: ``DIR/<name>/*.jpg`` folders and flat ``DIR/<name>.jpg`` / ``DIR/<name>_2.jpg``.
-
-    ``DIR/unknown/`` holds impostor photos for the benchmark and is skipped. Files are taken as photos
-    by their name or, without a photo suffix, by their content; hidden files are ignored.
-    """
-    scan = FacesScan()
-    root = directory.resolve()
-    by_person: dict[str, list[Path]] = {}
-    seen: dict[tuple[int, int], Path] = {}
-
-    def add(name: str, path: Path) -> None:
-        if problem := _dangling(path):
-            scan.skipped.append(EnrolResult(name, path, Outcome.UNREADABLE, problem))
-            return
-        st = path.stat()
-        if not path.is_file():
-            what = "a folder inside a person's folder" if path.is_dir() else "not a regular file"
-            scan.skipped.append(EnrolResult(name, path, Outcome.NOT_A_PHOTO, f"{path}: {what}"))
-        elif (st.st_dev, st.st_ino) in seen:
-            first = seen[(st.st_dev, st.st_ino)]
-            scan.skipped.append(EnrolResult(name, path, Outcome.DUPLICATE, f"{path}: the same file as {first}"))
-        elif not _looks_like_photo(path):
-            scan.skipped.append(EnrolResult(name, path, Outcome.NOT_A_PHOTO, f"{path}: not a photo"))
-        else:
-            seen[(st.st_dev, st.st_ino)] = path
-            by_person.setdefault(name, []).append(path)
-
-    for entry in _real_first(directory):
-        if entry.name.startswith("."):
-            continue
-        if not entry.is_dir():
-            add(person_from_stem(entry.stem), entry)
-            continue
-        if entry.name == IMPOSTOR_FOLDER:
-            log.info("%s: skipped, the folder holds impostor photos for the benchmark", entry)
-            continue
-        target = entry.resolve()
-        if entry.is_symlink() and (target.is_relative_to(root) or root.is_relative_to(target)):
-            detail = f"{entry}: a link to {target}, inside {directory} or above it: its photos would be enrolled twice"
-            scan.skipped.append(EnrolResult(entry.name, entry, Outcome.DUPLICATE, detail))
-            continue
-        for photo in _real_first(entry):
-            if not photo.name.startswith("."):
-                add(entry.name, photo)
-    scan.photos = [(name, photo) for name, photos in by_person.items() for photo in photos]
-    return scan
-
-
-def photos_in(directory: Path) -> Iterator[tuple[str, Path]]:
-    """(person, photo) pairs of a ``faces/`` folder (:func:`scan_faces`), logging what it skips."""
-    scan = scan_faces(directory)
-    for skipped in scan.skipped:
-        log.warning("skipped %s: %s", skipped.outcome.value, skipped.detail)
-    yield from scan.photos
 
 
 def single_face(recognizer: Recognizer, image: Image) -> tuple[Face | None, int]:
@@ -228,125 +77,178 @@ def embed_image(recognizer: Recognizer, image: Image, name: str) -> tuple[Vector
     return recognizer.embed(image, [face]), face
 
 
-def _read_photo(recognizer: Recognizer, store: Store, name: str, photo: Path) -> NewTemplate | EnrolResult:
-    """A photo's template, or the result saying why it has none."""
-    try:
-        data = read_image_file(photo)
-        image = decode_image(data, str(photo))
-        vector, face = embed_image(recognizer, image, str(photo))
-    except EnrolmentError as exc:
-        return EnrolResult(name, photo, exc.outcome, str(exc))
-    except EdgefaceError as exc:
-        return EnrolResult(name, photo, Outcome.UNREADABLE, str(exc))
-    spec = CropSpec.for_profile(recognizer.embedder.profile)
-    jpeg = encode_jpeg(align(image, face, spec)) if store.keep_images else None
-    return NewTemplate(vector[0], photo.name, hashlib.sha256(data).hexdigest(), jpeg)
+@dataclass(frozen=True)
+class Candidate:
+    """A face offered for enrolment: what to call it in messages, and its template."""
 
-
-def _enroll_person(recognizer: Recognizer, store: Store, name: str, photos: list[Path]) -> list[EnrolResult]:
-    try:
-        normal = store.check_new_name(name)
-    except EdgefaceError as exc:
-        return [EnrolResult(name, photo, Outcome.INVALID_NAME, str(exc)) for photo in photos]
-    read = [(photo, _read_photo(recognizer, store, normal, photo)) for photo in photos]
-    new = [(photo, t) for photo, t in read if isinstance(t, NewTemplate)]
-    ids = iter(store.add_templates(normal, recognizer.model_id, [t for _, t in new]) if new else [])
-    results = []
-    for photo, got in read:
-        if isinstance(got, EnrolResult):
-            results.append(got)
-        else:
-            added = next(ids) is not None
-            results.append(EnrolResult(normal, photo, Outcome.ENROLLED if added else Outcome.ALREADY_ENROLLED))
-    return results
-
-
-def enroll_photos(recognizer: Recognizer, store: Store, items: Iterable[tuple[str, Path]]) -> Iterator[EnrolResult]:
-    """Enrol each (person, photo), yielding one result per photo.
-
-    Consecutive photos of one person are read first and then written in one transaction, so their
-    results come when that person is done; give each person's photos together (:func:`scan_faces` does).
-    """
-    for name, group in itertools.groupby(items, key=lambda item: item[0]):
-        yield from _enroll_person(recognizer, store, name, [photo for _, photo in group])
-
-
-# -- enrolment from the camera ----------------------------------------------------------------------------------
-
-CAMERA_GATES = QualityGates(min_face=80.0, min_sharpness=30.0, max_yaw=0.25)
-"""Stricter than the door's gates: a template is compared with every visit for as long as it is kept."""
-MIN_GAP_SECONDS = 0.2
+    label: Path
+    template: NewTemplate
 
 
 @dataclass(frozen=True)
-class Shot:
-    """A usable camera frame of the person being enrolled."""
+class Overrides:
+    """The checks an operator may override for one command; each override is audited."""
 
-    image: Image
-    face: Face
-    score: float
-    ts: float
+    force: bool = False
+    """``--force``: add a face that does not match its person, or photos of one name that disagree."""
+    allow_similar: bool = False
+    """``--allow-similar``: a new name for a face that passes for someone enrolled (twins)."""
 
-
-def shot_quality(image: Image, face: Face, gates: QualityGates = CAMERA_GATES) -> tuple[float, str | None]:
-    """A score (higher is better) and, when the face is not good enough, what the person should do."""
-    sharp, turn = sharpness(image, face), yaw(face)
-    if face.size < gates.min_face:
-        return 0.0, "come closer to the camera"
-    if turn > gates.max_yaw:
-        return 0.0, "look straight at the camera"
-    if sharp < gates.min_sharpness:
-        return 0.0, "hold still: the face is blurred"
-    # Sharpness saturates (a sharp face is sharp enough); size and frontality keep counting.
-    return min(sharp, 300.0) / 300.0 * min(face.size, 300.0) / 300.0 * (1.0 - turn), None
+    def allows(self, verdict: Verdict) -> bool:
+        return self.allow_similar if verdict.kind == "already_enrolled" else self.force
 
 
-def best_shots(
-    recognizer: Recognizer,
-    frames: Iterable[tuple[Image, float]],
-    count: int,
-    on_hint: Callable[[str], None],
-    on_shot: Callable[[int], None],
-) -> list[Shot]:
-    """Watch frames until 3×count usable shots were seen (or the frames end); keep the best ``count``."""
-    shots: list[Shot] = []
-    seen: set[bytes] = set()
-    for image, ts in frames:
-        faces = prominent_faces(recognizer.detect(image), image.shape)
-        if len(faces) != 1:
-            on_hint("no face in view" if not faces else "only the person being enrolled in front of the camera")
-            continue
-        score, hint = shot_quality(image, faces[0])
-        if hint is not None:
-            on_hint(hint)
-            continue
-        if shots and ts - shots[-1].ts < MIN_GAP_SECONDS:
-            continue  # nearly the same frame again: wait for a slightly different view
-        digest = hashlib.sha1(image.tobytes(), usedforsecurity=False).digest()
-        if digest in seen:
-            continue  # a looping file source shows the same picture again: it adds nothing
-        seen.add(digest)
-        shots.append(Shot(image, faces[0], score, ts))
-        on_shot(len(shots))
-        if len(shots) >= 3 * count:
-            break
-    return sorted(shots, key=lambda s: s.score, reverse=True)[:count]
+_REFUSED = {"not_them": Outcome.NOT_THEM, "already_enrolled": Outcome.ENROLLED_ELSEWHERE, "disagree": Outcome.DISAGREE}
+_FLAG = {"already_enrolled": "--allow-similar"}
 
 
-def enroll_shots(recognizer: Recognizer, store: Store, name: str, shots: list[Shot]) -> int:
-    """Store a template for each shot, all in one transaction; returns how many were added."""
-    name = store.check_new_name(name)
-    if not shots:
-        return 0
-    spec = CropSpec.for_profile(recognizer.embedder.profile)
-    vectors = recognizer.embedder.embed([align(s.image, s.face, spec) for s in shots])
-    templates = [
-        NewTemplate(
-            vector,
-            source=f"camera {shot.ts:.3f}",
-            photo_sha256=hashlib.sha256(encode_jpeg(shot.image)).hexdigest(),
-            jpeg=encode_jpeg(align(shot.image, shot.face, spec)) if store.keep_images else None,
+class Enrolment:
+    """One enrolment command against ``store`` (see the module docstring); :attr:`created` and
+    :attr:`extended` name the people it gave templates."""
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        store: Store,
+        *,
+        overrides: Overrides | None = None,
+        dry_run: bool = False,
+        audit: AuditLog | None = None,
+        by: str | None = None,
+    ) -> None:
+        self.recognizer, self.store, self.audit = recognizer, store, audit
+        self.overrides = overrides or Overrides()
+        self.dry_run = dry_run
+        self.by = by or local_user()
+        self.created: list[str] = []
+        self.extended: list[str] = []
+        self._dim = recognizer.embedder.profile.output_dim
+        try:
+            gallery = store.gallery_for(recognizer.embedder)
+        except StaleTemplatesError:  # only another model's templates: nothing to compare with, a re-enrolment
+            gallery = Gallery.empty(self._dim)
+        owners = gallery.owners
+        self._vectors = {name: list(gallery.vectors[owners == i]) for i, name in enumerate(gallery.names)}
+        self._known = {p.name for p in store.people()}
+        self._vetter: Vetter | None = None
+
+    def vetter(self) -> Vetter:
+        """The checks against everyone enrolled so far, this command's people included."""
+        if self._vetter is None:
+            gallery = Gallery.build({n: np.stack(v) for n, v in self._vectors.items() if v}, self._dim)
+            rules = Rules.from_policy(self.recognizer.matching.policy, gallery.template_count)
+            self._vetter = Vetter(gallery, self.recognizer.scored(gallery), rules)
+        return self._vetter
+
+    def _vet(self, name: str, vectors: Vectors) -> list[tuple[Verdict | None, list[Verdict]]]:
+        """Each face's refusal (None: it may be enrolled) and the failed checks an override let through."""
+        vetter = self.vetter()
+        together = agreement(name, vectors, vetter.rules.verify)
+        judged = [vetter.judge(name, row) for row in vectors]
+        enrolled = next((v for v in judged if v.kind == "already_enrolled"), None)
+        if not vetter.templates(name) and enrolled is not None:
+            # A new name is refused whole when any face of it passes for someone enrolled.
+            also = Verdict(f"another photo of {name} is {enrolled.problem}", enrolled.like, enrolled.kind)
+            judged = [v if not v.ok else also for v in judged]
+        vetted: list[tuple[Verdict | None, list[Verdict]]] = []
+        for checks in zip(together, judged, strict=True):
+            failed = [v for v in checks if not v.ok]
+            vetted.append((next((v for v in failed if not self.overrides.allows(v)), None), failed))
+        return vetted
+
+    def enrol(self, name: str, candidates: Sequence[Candidate]) -> list[EnrolResult]:
+        """Judge ``candidates`` as ``name`` and write those that pass in one transaction: one result each."""
+        try:
+            name = self.store.check_new_name(name)
+        except EdgefaceError as exc:
+            return [EnrolResult(name, c.label, Outcome.INVALID_NAME, str(exc)) for c in candidates]
+        if not candidates:
+            return []
+        vectors = np.stack([np.asarray(c.template.vector, np.float32).reshape(-1) for c in candidates])
+        results: list[EnrolResult | None] = [None] * len(candidates)
+        passed: list[tuple[int, str, Verdict | None]] = []
+        for i, (refusal, failed) in enumerate(self._vet(name, vectors)):
+            if refusal is not None:
+                hint = f" ({_FLAG.get(refusal.kind, '--force')} enrols it anyway)"
+                detail = f"{candidates[i].label}: {refusal.problem}{hint}"
+                results[i] = EnrolResult(name, candidates[i].label, _REFUSED[refusal.kind], detail, refusal.like)
+            else:
+                over = "; ".join(f"{_FLAG.get(v.kind, '--force')} over: {v.problem}" for v in failed)
+                passed.append((i, over, failed[0] if failed else None))
+        added = self._write(name, [candidates[i].template for i, _, _ in passed], [v for _, _, v in passed])
+        for (i, over, verdict), new in zip(passed, added, strict=True):
+            outcome = Outcome.ENROLLED if new else Outcome.ALREADY_ENROLLED
+            like = verdict.like if verdict is not None else None
+            results[i] = EnrolResult(name, candidates[i].label, outcome, overridden=over, like=like)
+        return [r for r in results if r is not None]
+
+    def _write(self, name: str, templates: list[NewTemplate], overridden: list[Verdict | None]) -> list[bool]:
+        """Store ``templates`` (a dry run only works out which would be new); whether each was new."""
+        if not templates:
+            return []
+        model = self.recognizer.model_id
+        if self.dry_run:
+            held = {
+                t.photo_sha256 for r in self.store.records([name]) for t in r.templates if t.model_sha256 == model[1]
+            }
+            new = []
+            for t in templates:
+                new.append(t.photo_sha256 is None or t.photo_sha256 not in held)
+                held.add(t.photo_sha256)
+        else:
+            new = [i is not None for i in self.store.add_templates(name, model, templates)]
+        count = sum(new)
+        if not count:
+            return new
+        self._vectors.setdefault(name, []).extend(
+            np.asarray(t.vector, np.float32).reshape(-1) for t, n in zip(templates, new, strict=True) if n
         )
-        for shot, vector in zip(shots, vectors, strict=True)
-    ]
-    return sum(added is not None for added in store.add_templates(name, recognizer.model_id, templates))
+        self._vetter = None
+        (self.extended if name in self._known else self.created).append(name)
+        if not self.dry_run and self.audit is not None:
+            kept = [(t, v) for t, v, n in zip(templates, overridden, new, strict=True) if n]
+            self.audit.record_change(self._change(name, name not in self._known, kept))
+        self._known.add(name)
+        return new
+
+    def _change(self, name: str, created: bool, added: list[tuple[NewTemplate, Verdict | None]]) -> Change:
+        """The audit log's entry for templates added to ``name``: how many, from where, and any override."""
+        sources = ", ".join(t.source or "?" for t, _ in added)
+        forced = [v for _, v in added if v is not None]
+        over = "".join(f"; {_FLAG.get(v.kind, '--force')} over: {v.problem}" for v in forced)
+        best = max((v.like.similarity for v in forced if v.like is not None), default=0.0)
+        what = "new person" if created else "more templates"
+        return Change(
+            "enrolled", name, f"{what}: {len(added)} template(s) from {sources}{over}", self.by, len(added), best
+        )
+
+    def photos(self, items: Iterable[tuple[str, Path]]) -> Iterator[EnrolResult]:
+        """Enrol each (person, photo), yielding one result per photo.
+
+        Consecutive photos of one person are read first and then judged and written together, so their
+        results come when that person is done; give each person's photos together (:func:`scan_faces` does).
+        """
+        for name, group in itertools.groupby(items, key=lambda item: item[0]):
+            read = [self._read_photo(name, photo) for _, photo in group]
+            candidates = [r for r in read if isinstance(r, Candidate)]
+            yield from (r for r in read if isinstance(r, EnrolResult))
+            yield from self.enrol(name, candidates)
+
+    def _read_photo(self, name: str, photo: Path) -> Candidate | EnrolResult:
+        """A photo's template, or the result saying why it has none."""
+        try:
+            data = read_image_file(photo)
+            image = decode_image(data, str(photo))
+            vector, face = embed_image(self.recognizer, image, str(photo))
+        except EnrolmentError as exc:
+            return EnrolResult(name, photo, exc.outcome, str(exc))
+        except EdgefaceError as exc:
+            return EnrolResult(name, photo, Outcome.UNREADABLE, str(exc))
+        spec = CropSpec.for_profile(self.recognizer.embedder.profile)
+        jpeg = encode_jpeg(align(image, face, spec)) if self.store.keep_images else None
+        return Candidate(photo, NewTemplate(vector[0], photo.name, hashlib.sha256(data).hexdigest(), jpeg))
+
+
+def enroll_photos(recognizer: Recognizer, store: Store, items: Iterable[tuple[str, Path]]) -> Iterator[EnrolResult]:
+    """Enrol each (person, photo) with every check and no override (:meth:`Enrolment.photos`)."""
+    yield from Enrolment(recognizer, store).photos(items)

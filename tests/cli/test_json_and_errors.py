@@ -58,8 +58,13 @@ def test_enroll_json_counts_new_already_enrolled_and_refused_photos(
     (faces / "notes.txt").write_text("who is who\n")
     assert edgeface(config, "enroll", "--from-dir", str(faces), "--json") == 0
     first = output_json(capsys)
-    assert set(first) == {"enrolled", "already_enrolled", "skipped", "people", "store"}
+    assert set(first) == {
+        "enrolled", "already_enrolled", "skipped", "created", "extended", "overridden", "dry_run", "people", "store"
+    }  # fmt: skip
     assert (first["enrolled"], first["already_enrolled"], first["people"]) == (2, 0, 2)
+    assert (first["created"], first["extended"], first["overridden"]) == (
+        ["alex_lacamoire", "lin_manuel_miranda"], [], []
+    )  # fmt: skip
     assert first["skipped"] == [
         {"photo": str(faces / "notes.txt"), "name": "notes", "outcome": "not a photo", "reason": "not a photo"}
     ]
@@ -67,6 +72,7 @@ def test_enroll_json_counts_new_already_enrolled_and_refused_photos(
     assert edgeface(config, "enroll", "--from-dir", str(faces), "--json") == 0
     again = output_json(capsys)
     assert (again["enrolled"], again["already_enrolled"], len(again["skipped"])) == (0, 2, 1)  # type: ignore[arg-type]
+    assert again["created"] == again["extended"] == [], "photos already enrolled change no one"
 
 
 def test_config_check_json_names_the_file_and_lists_every_problem(

@@ -1,10 +1,9 @@
 """Remote commands: strict parsing of MQTT command payloads, and signed commands.
 
 The commands themselves are the door's (:mod:`edgeface.door.commands`); this module turns payloads
-into them. Pure parsing functions, one small stateful checker (:class:`CommandAuth`, which claims each nonce in a
-:class:`~edgeface.storage.nonces.NonceLog`) and :class:`CommandInbox`, the bounded queue between the
-thread that receives commands (paho's, in :mod:`edgeface.mqtt.client`) and the service's loop, which
-alone acts on them. No network I/O here.
+into them: pure parsing functions and one small stateful checker (:class:`CommandAuth`, which claims
+each nonce in a :class:`~edgeface.storage.nonces.NonceLog`). :mod:`edgeface.mqtt.inbox` queues what
+they accept for the service's loop. No network I/O here.
 
 Payloads (at most :data:`MAX_COMMAND_BYTES` bytes of UTF-8 JSON; an empty payload means ``{}``)::
 
@@ -58,11 +57,6 @@ Signed commands
     are written to ``nonces.db`` in the state directory, durably, before the command is queued, so no
     signed command is ever acted on twice. Nonces are recorded only once a command's signature has
     been checked, so nobody without the secret can fill that record.
-
-Refusals
-    Each dropped command is one WARNING line, but at most :data:`WARNINGS_PER_PERIOD` per
-    :data:`WARNING_PERIOD_SECONDS`: a flood of bad commands is then summed up in one line with its
-    count, rather than pushing the journal past its rate limit (which would hide the lines that matter).
 """
 
 from __future__ import annotations
@@ -70,26 +64,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import math
-import queue
 import re
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from edgeface.config import RemoteUnlockConfig
 from edgeface.config.base import MIN_SECONDS
 from edgeface.config.mqtt import secret_problem
-from edgeface.door.commands import Command, LockCommand, ReloadCommand, UnlockCommand
-from edgeface.errors import CommandError, NonceLogError
-from edgeface.storage.nonces import MemoryNonces, NonceLog
+from edgeface.door.commands import ReloadCommand, UnlockCommand
+from edgeface.errors import CommandError
+from edgeface.storage.nonces import NonceLog
 
 __all__ = [
     "MAX_COMMAND_BYTES",
     "CommandAuth",
     "CommandError",
-    "CommandInbox",
     "CommandName",
     "canonical_reload",
     "canonical_unlock",
@@ -105,13 +95,8 @@ MAX_REQUEST_SECONDS = 86_400.0
 """An unlock asking for more than a day is nonsense, not a request to clamp."""
 MAX_CLOCK_SKEW_SECONDS = 5.0
 """How far in the future a signed command's ``ts`` may be (the sender's clock a little ahead of the door's)."""
-COMMAND_QUEUE_SIZE = 32
-"""Commands beyond this many waiting are dropped, so a flood cannot queue up door openings."""
 MAX_NONCES = 4096
 """Signed commands remembered at once; more within ``max_age_seconds`` are refused (fail closed)."""
-WARNINGS_PER_PERIOD = 5
-WARNING_PERIOD_SECONDS = 60.0
-"""At most WARNINGS_PER_PERIOD lines about dropped commands per this many seconds; the rest are counted."""
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 _TS = re.compile(r"-?\d{1,12}")
@@ -314,118 +299,3 @@ class CommandAuth:
         if claim == "full":
             raise CommandError(f"more than {self._max_nonces} signed commands within {self.max_age:g} s")
         return rest
-
-
-class _Throttle:
-    """At most ``burst`` warnings per ``period`` seconds; the rest are counted and summed up in one line."""
-
-    def __init__(self, log: logging.Logger, clock: Callable[[], float], burst: int, period: float) -> None:
-        self._log, self._clock, self._burst, self._period = log, clock, burst, period
-        self._since = -math.inf
-        self._logged = self._held = 0
-
-    def warning(self, message: str, *args: object) -> None:
-        now = self._clock()
-        if not 0.0 <= now - self._since < self._period:
-            if self._held:
-                self._log.warning(
-                    "ignored %d more MQTT commands in the last %.0f s (not logged one by one)",
-                    self._held,
-                    now - self._since,
-                )
-            self._since, self._logged, self._held = now, 0, 0
-        if self._logged < self._burst:
-            self._logged += 1
-            self._log.warning(message + ("" if self._logged < self._burst else "; more are counted, not logged"), *args)
-        else:
-            self._held += 1
-
-
-class CommandInbox:
-    """Commands accepted on a network thread, waiting for the service's thread."""
-
-    def __init__(
-        self,
-        remote_unlock: RemoteUnlockConfig,
-        topics: dict[CommandName, str],
-        *,
-        log: logging.Logger,
-        nonces: NonceLog | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """``topics`` maps each command to its full topic; ``log`` is the owner's logger (dropped commands are
-        warnings there, rate-limited); ``nonces`` keeps the nonces of signed commands (None: in memory only,
-        forgotten at exit — the daemon passes its :class:`~edgeface.storage.nonces.NonceFile`)."""
-        self._unlock_enabled = remote_unlock.enabled
-        self._max_seconds = remote_unlock.max_seconds
-        self._queue: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
-        self._auth: CommandAuth | None = None
-        self._log = log
-        self._warn = _Throttle(log, clock, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS)
-        self.accepted = 0
-        self.dropped = 0
-        # The secret signs reloads too, so it applies even with remote unlock off.
-        secret = remote_unlock.shared_secret()
-        if secret is not None:
-            self._auth = CommandAuth(
-                secret,
-                topics,
-                max_age_seconds=remote_unlock.max_age_seconds,
-                nonces=nonces if nonces is not None else MemoryNonces(),
-                clock=clock,
-            )
-        elif remote_unlock.enabled:
-            log.warning(
-                "remote unlock is enabled without a shared secret: anyone who may publish to %s can open the "
-                "door; set mqtt.remote_unlock.secret (or EDGEFACE_UNLOCK_SECRET) to require signed commands",
-                topics["unlock"],
-            )
-
-    @property
-    def signed(self) -> bool:
-        """Whether commands must be signed."""
-        return self._auth is not None
-
-    def offer(self, name: CommandName, payload: bytes, *, retained: bool = False) -> Command | None:
-        """Parse, check and queue one command; warn (rate-limited) and return None if it is dropped."""
-        command: Command
-        try:
-            if retained:
-                raise CommandError("it is a retained message; commands must not be retained")
-            if name == "unlock" and payload.strip() == LOCK_PAYLOAD:
-                # Unsigned and always taken: it can only lock (see "LOCK" in the module docstring).
-                command = LockCommand()
-            elif name == "unlock":
-                if not self._unlock_enabled:
-                    raise CommandError("remote unlock is disabled (mqtt.remote_unlock.enabled)")
-                if self._auth is not None:
-                    command = self._auth.unlock(payload, self._max_seconds)
-                else:
-                    command = parse_unlock(payload, self._max_seconds)
-            elif self._auth is not None:
-                command = self._auth.reload(payload)
-            else:
-                command = parse_reload(payload)
-            self._queue.put_nowait(command)
-        except (CommandError, NonceLogError) as exc:
-            # NonceLogError: a nonce that cannot be written down is refused (fail closed).
-            self.dropped += 1
-            self._warn.warning("ignoring MQTT command %s: %s", name, exc)
-            return None
-        except queue.Full:
-            self.dropped += 1
-            self._warn.warning("ignoring MQTT command %s: %d commands are already waiting", name, COMMAND_QUEUE_SIZE)
-            return None
-        self.accepted += 1
-        self._log.info("MQTT command %s accepted: %s", name, command)
-        return command
-
-    def take(self, timeout: float = 0.0) -> list[Command]:
-        """Every waiting command, oldest first; waits up to ``timeout`` seconds for the first."""
-        taken: list[Command] = []
-        try:
-            taken.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
-            while True:
-                taken.append(self._queue.get_nowait())
-        except queue.Empty:
-            return taken

@@ -17,8 +17,9 @@ from typing import Protocol
 from edgeface.config import RemoteUnlockConfig
 from edgeface.door.commands import Command
 from edgeface.door.ports import CommandSource, EventSink
-from edgeface.mqtt.commands import CommandInbox, CommandName
+from edgeface.mqtt.commands import CommandName
 from edgeface.mqtt.discovery import Announcement
+from edgeface.mqtt.inbox import CommandInbox
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import NonceLog
 from edgeface.values import DoorState, Event

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from edgeface.config import DecideConfig, MqttConfig, RemoteUnlockConfig, load_config
-from edgeface.mqtt.client import MAX_PACKET_BYTES
 from edgeface.mqtt.commands import sign_unlock
+from edgeface.mqtt.connection import MAX_PACKET_BYTES
 from edgeface.mqtt.discovery import removals
 from edgeface.ops.enroll import photos_in
 from edgeface.values import DoorState
@@ -181,7 +181,7 @@ def test_snapshots_are_off_by_default(tmp_path: Path, broker: Broker) -> None:
 def test_a_snapshot_too_big_for_the_broker_is_skipped_with_one_warning_and_the_door_stays_connected(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="edgeface.mqtt.client")
+    caplog.set_level(logging.WARNING, logger="edgeface.mqtt")
     with killable_broker(tmp_path / "broker", extra="max_packet_size 3000\n") as small:
         cfg = service_config(tmp_path, still_frames(tmp_path / "frames"), mqtt=with_snapshots(small))
         with running_door(cfg, watch=small) as door:

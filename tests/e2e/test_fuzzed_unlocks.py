@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgeface.config import RemoteUnlockConfig
-from edgeface.mqtt.client import MAX_PACKET_BYTES, MqttPublisher
+from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.commands import sign_unlock
+from edgeface.mqtt.connection import MAX_PACKET_BYTES
 from tests.support.broker import Broker, Collector
 from tests.support.configs import PULSE, service_config
 from tests.support.door import Door, running_door

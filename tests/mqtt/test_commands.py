@@ -22,11 +22,8 @@ from edgeface.config import RemoteUnlockConfig
 from edgeface.door.commands import LockCommand, ReloadCommand, UnlockCommand
 from edgeface.mqtt.commands import (
     MAX_COMMAND_BYTES,
-    WARNING_PERIOD_SECONDS,
-    WARNINGS_PER_PERIOD,
     CommandAuth,
     CommandError,
-    CommandInbox,
     canonical_reload,
     canonical_unlock,
     parse_reload,
@@ -34,6 +31,7 @@ from edgeface.mqtt.commands import (
     sign_reload,
     sign_unlock,
 )
+from edgeface.mqtt.inbox import WARNING_PERIOD_SECONDS, WARNINGS_PER_PERIOD, CommandInbox
 from edgeface.storage.nonces import MemoryNonces, NonceFile, NonceLog
 from tests.support.timing import Clock
 

@@ -22,7 +22,8 @@ import pytest
 from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
 from edgeface.door.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.errors import ConfigError
-from edgeface.mqtt.client import MAX_PACKET_BYTES, RECONNECT_DELAY, MqttPublisher
+from edgeface.mqtt.client import MqttPublisher
+from edgeface.mqtt.connection import MAX_PACKET_BYTES, RECONNECT_DELAY
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import MemoryNonces
 from edgeface.storage.outbox import Outbox
@@ -48,7 +49,7 @@ def ignored_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "edgeface.mqtt.client"
+        if r.name.startswith("edgeface.mqtt.")
         and r.levelno == logging.WARNING
         and "ignoring MQTT command" in r.getMessage()
     ]
@@ -68,6 +69,7 @@ def open_publisher(broker: Broker, outbox: Outbox, device: str) -> Iterator[Open
         cfg = MqttConfig(host=broker.host, port=broker.port, keepalive=5, **fields)
         publisher = MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1))
         opened.append(publisher)
+        publisher.start()
         return publisher
 
     yield open_
@@ -178,10 +180,11 @@ def test_a_broker_restart_delivers_every_event_exactly_once_in_order(
 def test_without_a_broker_events_wait_nothing_blocks_and_the_outage_is_logged_once(
     outbox: Outbox, device: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="edgeface.mqtt.client")
+    caplog.set_level(logging.DEBUG, logger="edgeface.mqtt")
     cfg = MqttConfig(host="127.0.0.1", port=free_port(), keepalive=5)
     started = time.monotonic()
     publisher = MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1))
+    publisher.start()
     try:
         for i in range(5):
             publisher.publish_event(make_event(i))
@@ -196,7 +199,7 @@ def test_without_a_broker_events_wait_nothing_blocks_and_the_outage_is_logged_on
         assert len(outbox) == 5
     finally:
         publisher.close()
-    problems = [r for r in caplog.records if r.name == "edgeface.mqtt.client" and r.levelno >= logging.WARNING]
+    problems = [r for r in caplog.records if r.name.startswith("edgeface.mqtt.") and r.levelno >= logging.WARNING]
     assert [r.levelno for r in problems] == [logging.WARNING]
     refused = f"cannot connect to MQTT broker 127.0.0.1:{cfg.port} (ConnectionRefusedError: [Errno 111]"
     assert problems[0].getMessage().startswith(refused)
@@ -219,6 +222,28 @@ def test_availability_is_online_while_connected_and_offline_after_a_clean_close(
     assert (offline.payload, offline.retain) == (b"offline", True)
 
 
+def test_building_the_client_connects_nothing_until_it_is_started(
+    broker: Broker, outbox: Outbox, device: str, collect: Collect
+) -> None:
+    cfg = MqttConfig(host=broker.host, port=broker.port, keepalive=5)
+    topics = Topics(f"edgeface/{device}")
+    watcher = collect([topics.door, topics.availability])
+    with MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1), door=DoorState.LOCKED) as publisher:
+        publisher.publish_door(DoorState.UNLOCKED)  # kept until there is a broker to tell
+        assert not publisher.wait_connected(1.0)
+        assert watcher.messages() == []
+        publisher.start()
+        connected(publisher)
+        watcher.wait(2)
+        assert [(m.topic, m.payload) for m in watcher.messages()][:2] == [
+            (topics.door, b"unlocked"),
+            (topics.availability, b"online"),
+        ]
+    with MqttPublisher(cfg, outbox, device_id=fresh_device_id("t")) as never_started:
+        never_started.publish_event(make_event())
+    assert not never_started.connected  # closed without ever having talked to the broker
+
+
 def test_the_last_will_says_offline_when_the_process_dies(
     broker: Broker, collect: Collect, device: str, tmp_path: Path
 ) -> None:
@@ -233,7 +258,7 @@ def test_the_last_will_says_offline_when_the_process_dies(
         from edgeface.mqtt.client import MqttPublisher
         outbox = Outbox(Path({str(tmp_path / "child" / "outbox.db")!r}), 100)
         cfg = MqttConfig(host={broker.host!r}, port={broker.port}, keepalive=5)
-        MqttPublisher(cfg, outbox, device_id={device!r})
+        MqttPublisher(cfg, outbox, device_id={device!r}).start()
         time.sleep(60)
         """
     )
@@ -270,6 +295,7 @@ def test_the_door_state_at_start_replaces_a_stale_retained_unlocked_before_onlin
     watcher = collect([topics.door, topics.availability])
     cfg = MqttConfig(host=broker.host, port=broker.port, keepalive=5)
     with MqttPublisher(cfg, outbox, device_id=device, door=DoorState.LOCKED) as publisher:
+        publisher.start()
         connected(publisher)
         watcher.wait(3)
         assert [(m.topic, m.payload) for m in watcher.messages()][:3] == [
@@ -284,7 +310,7 @@ def test_the_door_state_at_start_replaces_a_stale_retained_unlocked_before_onlin
 def test_the_broker_is_told_to_drop_command_packets_larger_than_the_limit(
     open_publisher: OpenPublisher, collect: Collect, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edgeface.mqtt.client")
+    caplog.set_level(logging.INFO, logger="edgeface.mqtt")
     publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
     sender = collect(publisher.topics.availability)
 
@@ -304,6 +330,7 @@ def test_after_a_long_broker_outage_the_door_is_back_within_a_few_seconds(
     private = make_broker()
     cfg = MqttConfig(host=private.host, port=private.port, keepalive=5)
     with MqttPublisher(cfg, outbox, device_id=device) as publisher:  # the daemon's own back-off
+        publisher.start()
         connected(publisher)
         private.stop()
         wait_until(lambda: not publisher.connected, 5, "the publisher noticing the broker is gone")
@@ -340,7 +367,7 @@ def test_an_unlock_command_reaches_the_service_clamped(open_publisher: OpenPubli
 def test_a_malformed_unlock_is_ignored_with_one_log_line(
     open_publisher: OpenPublisher, collect: Collect, caplog: pytest.LogCaptureFixture, payload: bytes
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edgeface.mqtt.client")
+    caplog.set_level(logging.INFO, logger="edgeface.mqtt")
     publisher = connected(open_publisher(remote_unlock=UNLOCK_ON))
     sender = collect(publisher.topics.availability)
 
@@ -427,15 +454,17 @@ def test_credentials_are_sent_and_a_refusal_is_logged_once(
 
     good = MqttConfig(host=locked.host, port=locked.port, username="door", password="s3cret")
     with MqttPublisher(good, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
+        publisher.start()
         assert publisher.wait_connected(5.0)
 
-    caplog.set_level(logging.DEBUG, logger="edgeface.mqtt.client")
+    caplog.set_level(logging.DEBUG, logger="edgeface.mqtt")
     bad = MqttConfig(host=locked.host, port=locked.port, username="door", password="wrong")
     with MqttPublisher(bad, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
+        publisher.start()
         refused = "refused the connection"
         wait_until(lambda: sum(refused in r.getMessage() for r in caplog.records) >= 2, 5, "two refusals")
         assert not publisher.connected
-    problems = [r for r in caplog.records if r.name == "edgeface.mqtt.client" and r.levelno >= logging.WARNING]
+    problems = [r for r in caplog.records if r.name.startswith("edgeface.mqtt.") and r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in problems] == [
         f"MQTT broker {locked.host}:{locked.port} refused the connection: Not authorized"
     ]
@@ -456,10 +485,11 @@ def test_tls_verifies_the_broker_and_insecure_skips_only_the_name(
     def attempt(host: str, tls: TlsConfig) -> bool:
         cfg = MqttConfig(host=host, port=tls_broker.port, tls=tls)
         with MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1)) as publisher:
+            publisher.start()
             return publisher.wait_connected(1.5)
 
     assert attempt("localhost", TlsConfig(ca_file=ca))
-    with caplog.at_level(logging.WARNING, logger="edgeface.mqtt.client"):
+    with caplog.at_level(logging.WARNING, logger="edgeface.mqtt"):
         assert not attempt("127.0.0.1", TlsConfig(ca_file=ca))  # the certificate names localhost, not the IP
     assert "certificate verify failed" in caplog.records[0].getMessage()
     assert attempt("127.0.0.1", TlsConfig(ca_file=ca, insecure=True))

@@ -24,11 +24,8 @@ from edgeface.daemon.preflight import check_model_files
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
 from edgeface.door.relay import DoorRelay, make_pin_factory
-from edgeface.liveness.levels import describe, liveness_threshold
-from edgeface.liveness.minifasnet import model_specs
+from edgeface.liveness.levels import describe
 from edgeface.liveness.stage import LivenessStage
-from edgeface.liveness.temporal import MotionSettings
-from edgeface.models.runtime import RuntimeOptions
 from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.fleetsync import FleetSync
 from edgeface.ops.demo import demo_store_warning
@@ -37,7 +34,7 @@ from edgeface.storage.nonces import NonceFile
 from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
 from edgeface.values import DoorState
-from edgeface.vision.recognize import Recognizer, open_detector
+from edgeface.vision.recognize import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +80,8 @@ def open_service(
     recognizer = stack.enter_context(Recognizer.from_config(cfg, live=True))
     liveness = None
     if cfg.liveness.enabled:
-        motion = MotionSettings.from_config(cfg.liveness.temporal)
-        # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
-        detector = open_detector(cfg) if motion is not None else None
-        options = RuntimeOptions.from_config(cfg.runtime)
-        stage = LivenessStage.open(model_specs(cfg), options, liveness_threshold(cfg.liveness), motion, detector)
-        liveness = stack.enter_context(stage)
-        log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), motion is not None)
+        liveness = stack.enter_context(LivenessStage.from_config(cfg))
+        log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), liveness.history is not None)
     camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
     audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
     metrics = Metrics(model=recognizer.embedder.profile.name)

@@ -21,12 +21,15 @@ from typing import Protocol
 
 import numpy as np
 
-from edgeface.liveness.minifasnet import LivenessModel, MiniFASNet, ModelSpec
+from edgeface.config import Config
+from edgeface.liveness.levels import liveness_threshold
+from edgeface.liveness.minifasnet import LivenessModel, MiniFASNet, ModelSpec, model_specs
 from edgeface.liveness.temporal import MotionHistory, MotionReport, MotionSettings, MotionVerdict, Points
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.values import Face, Image
 from edgeface.vision.align import CropSpec, align, crop_matrix
 from edgeface.vision.detect import Detector
+from edgeface.vision.recognize import open_detector
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,15 @@ class LivenessStage:
             raise
         source: LandmarkSource = raw_landmarks if detector is None else CanonicalLandmarks(detector)
         return cls(model, threshold, motion, source)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> LivenessStage:
+        """The stage ``cfg.liveness`` describes, as the daemon and the library's ``Recognizer`` run it."""
+        motion = MotionSettings.from_config(cfg.liveness.temporal)
+        # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
+        detector = open_detector(cfg) if motion is not None else None
+        threshold = liveness_threshold(cfg.liveness)
+        return cls.open(model_specs(cfg), RuntimeOptions.from_config(cfg.runtime), threshold, motion, detector)
 
     def __enter__(self) -> LivenessStage:
         return self

@@ -102,11 +102,19 @@ def annotate(image: Image, outcomes: Sequence[FaceOutcome]) -> Image:
     return draw(image, [Seen.of(outcome) for outcome in outcomes])
 
 
-def draw(image: Image, seen: Sequence[Seen]) -> Image:
-    """A copy of the image with every face boxed in its style and labelled without overlaps."""
+def draw(
+    image: Image, seen: Sequence[Seen], *, colour: tuple[int, int, int] | None = None, thickness: int | None = None
+) -> Image:
+    """A copy of the image with every face boxed in its style and labelled without overlaps.
+
+    ``colour`` (BGR) and ``thickness`` (pixels) draw every box and label alike instead, as the library's
+    ``FaceNet`` is asked to; its text is black or white, whichever reads on that colour.
+    """
     out = image.copy()
     height, width = image.shape[:2]
-    thickness = max(1, round(max(height, width) / 400))
+    thickness = thickness or max(1, round(max(height, width) / 400))
+    colours = [colour or COLOURS[s.style] for s in seen]
+    texts_colours = [_TEXT[s.style] if colour is None else _readable_on(colour) for s in seen]
     scale = max(11, round(height / 45)) / 22  # text about 1/45 of the picture high, at least 11 px
     weight = max(1, round(scale * 1.5))
     # Coloured faces last on the picture (on top of grey boxes) and first to choose their label's place.
@@ -115,7 +123,7 @@ def draw(image: Image, seen: Sequence[Seen]) -> Image:
         x, y, w, h = _rect(seen[i].face)
         # A dark rim under each line, so that a grey box shows on a grey wall as well as on a dark coat.
         cv2.rectangle(out, (x, y), (x + w, y + h), RIM, thickness + 2)
-        cv2.rectangle(out, (x, y), (x + w, y + h), COLOURS[seen[i].style], thickness)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colours[i], thickness)
         if seen[i].style != "unused":
             for (px, py), mark in zip(seen[i].face.landmarks, _MARKS, strict=True):
                 cv2.circle(out, (round(float(px)), round(float(py))), thickness + 1, mark, -1)
@@ -133,11 +141,17 @@ def draw(image: Image, seen: Sequence[Seen]) -> Image:
         if not _touches((lx, ly, lw, lh), (bx, by, bw, bh)):  # slid away by other labels: a line says whose it is
             start = (bx + bw // 2, by + bh if ly > by else by)
             end = (min(max(lx, start[0]), lx + lw - 1), ly if ly > by else ly + lh - 1)
-            cv2.line(out, start, end, COLOURS[seen[i].style], 1, cv2.LINE_AA)
+            cv2.line(out, start, end, colours[i], 1, cv2.LINE_AA)
     for i, text, th, (lx, ly, lw, lh), _ in labels:  # after every line, so that no line crosses a label
-        cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), COLOURS[seen[i].style], -1)
-        cv2.putText(out, text, (lx + _PAD, ly + _PAD + th), _FONT, scale, _TEXT[seen[i].style], weight, cv2.LINE_AA)
+        cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), colours[i], -1)
+        cv2.putText(out, text, (lx + _PAD, ly + _PAD + th), _FONT, scale, texts_colours[i], weight, cv2.LINE_AA)
     return np.asarray(out, dtype=np.uint8)
+
+
+def _readable_on(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black text on a light colour, white on a dark one (BGR, by perceived luminance)."""
+    blue, green, red = colour
+    return (0, 0, 0) if 0.299 * red + 0.587 * green + 0.114 * blue > 140 else (255, 255, 255)
 
 
 def place_labels(

@@ -25,6 +25,14 @@ LIN = DEMO_FACES / "lin_manuel_miranda.jpg"
 """An enrolled face of the demo: still frames of this photo are granted."""
 
 
+def labelled_faces() -> tuple[dict[str, list[Path]], list[Path]]:
+    """../shared/faces: each person's photos, sorted by name, and the strangers of ``unknown/``."""
+    people = {
+        d.name: sorted(p for p in d.iterdir() if p.suffix == ".jpg") for d in sorted(FACES.iterdir()) if d.is_dir()
+    }
+    return people, people.pop("unknown")
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     assert FACES.is_dir(), f"{SHARED} is missing: tests need ../shared beside the checkout (see docs/development.md)"

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 TOOLS  := .tools/.installed
 
-.PHONY: run test lint typecheck unit setup clean test-ha
+.PHONY: run test quick lint typecheck unit setup clean test-ha
 
 $(STAMP): pyproject.toml deploy/bootstrap.sh deploy/apt.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
@@ -48,6 +48,11 @@ unit: $(DEV) $(TOOLS)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# The quick tier for everyday work: lint, types and the tests not marked slow (no daemon, browser or
+# home-automation server, no whole data set), about a minute on 2 cores. `make test` runs everything.
+quick: lint typecheck $(TOOLS)
+	$(BIN)/pytest -m "not slow"
 
 # Only the tests against the real Home Assistant (installed under .tools/ by deploy/homeassistant.sh).
 test-ha: $(DEV) $(TOOLS)

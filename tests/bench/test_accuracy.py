@@ -13,6 +13,8 @@ from tests.support.cli import edgeface
 from tests.support.configs import write_config
 from tests.support.data import FACES, LFW_DEV
 
+pytestmark = pytest.mark.slow
+
 
 def test_bench_accuracy_prints_one_json_object_with_the_contract_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -57,6 +57,7 @@ def test_bench_liveness_from_the_command_line(capsys: pytest.CaptureFixture[str]
 PAD_DEV = SHARED / "pad-dev"
 
 
+@pytest.mark.slow
 def test_pad_dev_is_reported_per_species_source_and_subject_with_a_det_plot(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

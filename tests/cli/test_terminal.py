@@ -18,6 +18,8 @@ from tests.support.cli import run_edgeface, run_in_terminal
 from tests.support.configs import write_config
 from tests.support.data import DEMO_FACES, FACES, ROOT
 
+pytestmark = pytest.mark.slow
+
 ESCAPE = "\x1b["
 GREEN_TICK = "\x1b[32m✓\x1b[0m"
 

@@ -72,6 +72,7 @@ def listed_threshold(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
     return listing["threshold"], listing["target_far"]
 
 
+@pytest.mark.slow
 def test_people_list_shows_the_threshold_in_force_which_rises_as_people_are_enrolled(
     config: Path, faces_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,6 +223,7 @@ def test_the_installed_entry_point_reports_usage_errors() -> None:
     assert done.stderr.strip() == "edgeface: error: nothing to enrol: give NAME PHOTO... or --from-dir DIR"
 
 
+@pytest.mark.slow
 def test_enrolling_from_the_camera_keeps_the_best_distinct_views(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

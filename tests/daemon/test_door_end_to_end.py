@@ -25,6 +25,8 @@ from tests.support.process import DaemonProcess
 from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def test_an_enrolled_person_on_camera_is_granted_and_the_door_pulses(tmp_path: Path, broker: Broker) -> None:
     cfg = service_config(tmp_path, DEMO_CLIP, broker)

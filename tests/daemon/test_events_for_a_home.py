@@ -30,6 +30,8 @@ from tests.support.door import running_door
 from tests.support.scenes import empty_scene, still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 SECRET = "a-shared-secret-for-tests"
 
 

@@ -38,6 +38,8 @@ from tests.support.process import DaemonProcess
 from tests.support.scenes import crowd_photos, empty_scene, still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 HEALTH_KEYS = {
     "people_enrolled", "frames_processed", "broker_connected", "camera_online", "door", "uptime_seconds",
     "match_threshold", "target_far", "liveness",

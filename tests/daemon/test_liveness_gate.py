@@ -22,6 +22,8 @@ from tests.support.door import service_bench
 from tests.support.liveness import FPS, FixedModel
 from tests.support.models import make_config
 
+pytestmark = pytest.mark.slow
+
 RELAY = RelayConfig(pulse_seconds=0.2, pin_factory="mock")
 
 

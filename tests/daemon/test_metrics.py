@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from edgeface import __version__
 from edgeface.daemon.httpserve import MAX_CONNECTIONS
 from edgeface.daemon.metrics import RATE_LIMITED, Metrics
@@ -17,6 +19,8 @@ from tests.support.broker import free_port
 from tests.support.configs import write_config
 from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
+
+pytestmark = pytest.mark.slow
 
 
 def scrape(port: int) -> str:

@@ -128,6 +128,7 @@ def test_live_keys_name_real_config_keys() -> None:
         getattr_path(RUNNING, key)
 
 
+@pytest.mark.slow
 def test_reloads_between_the_frames_of_a_visit_neither_stop_nor_repeat_its_grant(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, relay=RelayConfig(pulse_seconds=0.2, pin_factory="mock"))
     longer_pulse = cfg.model_copy(update={"relay": RelayConfig(pulse_seconds=0.3, pin_factory="mock")})

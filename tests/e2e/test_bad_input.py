@@ -36,6 +36,8 @@ from tests.support.data import LIN
 from tests.support.models import REPO_MODELS
 from tests.support.scenes import empty_scene
 
+pytestmark = pytest.mark.slow
+
 NOBODY = 65534
 Change = Callable[[Path], object]
 

@@ -40,6 +40,8 @@ from tests.support.process import DaemonProcess, NotifySocket
 from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 EVENT_STORM: dict[str, Any] = {
     "decide": {"unknown_cooldown_seconds": 0, "stranger_cooldown_seconds": 0, "stranger_memory_seconds": 0},
     "daemon": {"decisions_per_minute": 10_000},

@@ -22,6 +22,8 @@ from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 JOE_ENROLLED = FACES / "joe_biden" / "1.jpg"
 JOE_AT_THE_DOOR = FACES / "joe_biden" / "2.jpg"
 ANN = FACES / "angelina_jolie" / "1.jpg"

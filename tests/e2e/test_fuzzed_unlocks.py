@@ -32,6 +32,8 @@ from tests.support.door import Door, running_door
 from tests.support.scenes import empty_scene
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 MAX_SECONDS = 0.25
 TOLERANCE = 0.12
 SECRET = "fuzzing-secret-0123456789"

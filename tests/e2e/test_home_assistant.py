@@ -27,7 +27,7 @@ from tests.support.homeassistant import Entities, HomeAssistant, WatchedDoor, wa
 from tests.support.scenes import empty_scene, still_frames
 from tests.support.timing import wait_until
 
-pytestmark = pytest.mark.homeassistant
+pytestmark = [pytest.mark.homeassistant, pytest.mark.slow]
 
 LONG_PULSE = 60.0
 """The relay's pulse in the lock test: ``lock.lock`` must end it long before it would end by itself."""

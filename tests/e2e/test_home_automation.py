@@ -6,6 +6,8 @@ import json
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from edgeface.mqtt.discovery import DoorDevice, entities
 from tests.support.broker import Broker, Collector, free_port, fresh_device_id
 from tests.support.cli import edgeface
@@ -14,6 +16,8 @@ from tests.support.data import ROOT
 from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def test_the_node_red_flow_is_importable_and_listens_to_our_topics() -> None:

@@ -25,6 +25,8 @@ from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 UNIT = ROOT / "systemd" / "edgeface.service"
 MAX_EXPOSURE = 4.5
 """The highest ``systemd-analyze security`` exposure the unit may have (it was 6.9 before hardening)."""

@@ -28,6 +28,8 @@ from tests.support.process import DaemonProcess
 from tests.support.scenes import empty_scene, show, still_frames
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 # The flow's nodes, by the ids it ships with.
 EVENTS_IN, DEDUPE, EVENT, GRANTED, DENIED, STRANGER, DOOR = (
     "edgeface.events",

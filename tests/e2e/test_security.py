@@ -40,6 +40,8 @@ from tests.support.process import DaemonProcess
 from tests.support.scenes import empty_scene, still_frames
 from tests.support.timing import Clock, wait_until
 
+pytestmark = pytest.mark.slow
+
 SECRET = "correct horse battery staple"
 TOPIC = "edgeface/door1/cmd/unlock"
 

@@ -26,6 +26,7 @@ from tests.support.data import DEMO_CLIP, SHARED
 PAD_DEV = SHARED / "pad-dev"
 
 
+@pytest.mark.slow
 def test_the_shipped_levels_are_remeasured_on_the_development_half(detector: Detector, minifasnet: MiniFASNet) -> None:
     report = run_liveness(
         detector,

@@ -181,6 +181,7 @@ def clip_tracks(detector: Detector) -> dict[int, list[tuple[float, Face]]]:
     return tracks
 
 
+@pytest.mark.slow
 class TestTemporalOnRealFrames:
     @pytest.mark.parametrize("mode", ["similarity", "affine", "perspective"])
     @pytest.mark.parametrize("face_px", [50.0, 120.0])

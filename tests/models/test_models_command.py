@@ -133,6 +133,7 @@ def calibration_and_probes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return folder, held_out
 
 
+@pytest.mark.slow
 def test_static_int8_stays_faithful_to_fp32_on_real_faces(
     tmp_path: Path, calibration_and_probes: tuple[Path, list[Path]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -210,6 +211,7 @@ def test_loading_non_commercial_weights_says_so_every_time(tmp_path: Path, caplo
     assert "NON-COMMERCIAL" in line and "NOTICE-EdgeFace-weights-CC-BY-NC-SA-4.0.txt" in line
 
 
+@pytest.mark.slow
 def test_dynamic_int8_of_edgeface_reproduces_the_shipped_copy_on_real_faces(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

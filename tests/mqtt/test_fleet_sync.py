@@ -29,6 +29,8 @@ from tests.support.fleet import KEY, fleet_section, fresh_site
 from tests.support.models import REPO_MODELS
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 PROFILE = Config().profile
 MODEL = (PROFILE.name, file_sha256(REPO_MODELS / PROFILE.model))
 """The embedder the repo's doors run: doctor reads its real file."""

@@ -32,6 +32,8 @@ from tests.support.broker import Broker, Collector, event_ids, free_port, fresh_
 from tests.support.events import EVENT_KEYS, make_event
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 OpenPublisher = Callable[..., MqttPublisher]
 Collect = Callable[..., Collector]
 

@@ -140,6 +140,7 @@ def some_people(root: Path, count: int) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_calibrate_scores_only_the_photos_given_unless_asked_to_add_the_enrolled_templates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -165,6 +166,7 @@ def test_calibrate_scores_only_the_photos_given_unless_asked_to_add_the_enrolled
     )
 
 
+@pytest.mark.slow
 def test_calibrate_says_whether_its_proposal_is_looser_or_stricter_than_the_threshold_in_force(
     tmp_path: Path,
 ) -> None:

@@ -98,6 +98,7 @@ def _open_writer(fifo: Path, timeout: float) -> int:
             time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_an_enrolment_killed_halfway_leaves_the_person_not_enrolled_at_all(tmp_path: Path) -> None:
     config = write_config(tmp_path / "edgeface.yaml")
     blocking = tmp_path / "4.jpg"

@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edgeface.config import Config, DetectorConfig, EmbedderConfig, MatchConfig, RuntimeConfig
-from edgeface.errors import ModelError
+from edgeface.errors import ConfigError, ModelError
 from edgeface.library.anchors import Anchors, gallery_from
 from edgeface.library.results import Recognition
 from edgeface.models.catalogue import CATALOGUE_BY_SHA
@@ -56,8 +56,8 @@ class FaceNet:
     ) -> None:
         """
         Args:
-            detector: a YuNet ONNX file, or any object with ``detect(image) -> list[Face]`` and ``close()``;
-                None: the bundled YuNet.
+            detector: a YuNet ONNX file, or any object with ``detect(image) -> list[Face]`` and ``close()``
+                (closed with the FaceNet); None: the bundled YuNet.
             onnx_model_path: an embedder ONNX file edgeface knows (by its SHA-256, whatever its name, such as
                 the founding document's ``faceNet.onnx``); None: the default embedder.
             anchors: a folder of photos (``<name>/*.jpg`` or flat ``<name>.jpg``) or a dict name → embedding(s).
@@ -66,6 +66,10 @@ class FaceNet:
                 embedder's false-accept rate per attempt for this many people.
             color, thickness: of the boxes and labels ``fn(frame)`` draws (BGR, pixels).
         """
+        if threshold is not None and not -1.0 <= threshold <= 1.0:
+            raise ConfigError(f"threshold={threshold}: a cosine similarity, from -1 to 1")
+        if thickness < 1:
+            raise ConfigError(f"thickness={thickness}: at least 1 pixel")
         cfg = _config(detector, onnx_model_path, force_cpu, threshold)
         opened = open_detector(cfg) if detector is None or isinstance(detector, (str, os.PathLike)) else detector
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -125,6 +126,15 @@ def test_an_unknown_model_file_is_one_error_naming_it(tmp_path: Path) -> None:
 def test_a_missing_anchors_folder_is_one_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such folder of anchor photos"):
         edgeface.FaceNet(anchors=tmp_path / "faces")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [({"threshold": 1.5}, "threshold=1.5: a cosine similarity, from -1 to 1"), ({"thickness": 0}, "thickness=0")],
+)
+def test_an_argument_out_of_range_is_one_error_naming_it(arguments: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        edgeface.FaceNet(anchors={}, **arguments)
 
 
 def test_an_anchor_of_the_wrong_size_is_refused() -> None:

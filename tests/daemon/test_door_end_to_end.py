@@ -32,7 +32,7 @@ def test_an_enrolled_person_on_camera_is_granted_and_the_door_pulses(tmp_path: P
     cfg = service_config(tmp_path, DEMO_CLIP, broker)
     with running_door(cfg, enrol=photos_in(DEMO_FACES), watch=broker) as door:
         granted = door.wait_event("granted")
-        assert granted["person"] == "lin_manuel_miranda"
+        assert granted["person"] in {"alex_lacamoire", "lin_manuel_miranda"}  # both are in the clip
         assert set(granted) >= EVENT_KEYS and granted["device"] == cfg.device_id
         assert granted["frames"] >= cfg.decide.required
         assert granted["similarity"] >= door.service.recognizer.threshold

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from paho.mqtt.client import Client, ConnectFlags
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -31,11 +32,17 @@ class BrokerUnavailable(EdgefaceError):
 
 @contextmanager
 def connected_client(
-    mqtt: MqttConfig, purpose: str, timeout: float = 5.0, *, connack: list[Properties] | None = None
+    mqtt: MqttConfig,
+    purpose: str,
+    timeout: float = 5.0,
+    *,
+    connack: list[Properties] | None = None,
+    max_packet: int | None = None,
 ) -> Iterator[Client]:
     """A connected paho client with its network loop running; disconnected on exit.
 
-    ``connack``, if given, receives the properties of the broker's CONNACK (its limits).
+    ``connack``, if given, receives the properties of the broker's CONNACK (its limits). ``max_packet``
+    asks the broker never to send a larger packet (MQTT 5 Maximum Packet Size): it drops such messages.
     """
     where = f"{mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}"
     answered = threading.Event()
@@ -54,8 +61,11 @@ def connected_client(
     client = broker_client(mqtt, client_id, log=log)
     client.connect_timeout = timeout
     client.on_connect = on_connect
+    connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
+    if max_packet is not None:
+        connect.MaximumPacketSize = max_packet
     try:
-        client.connect(mqtt.host, mqtt.port, keepalive=10)
+        client.connect(mqtt.host, mqtt.port, keepalive=10, properties=connect)
     except OSError as exc:
         raise BrokerUnavailable(f"MQTT broker {where}: {exc}") from exc
     client.loop_start()

@@ -55,6 +55,7 @@ from edgeface.storage.records import PersonRecord, TemplateRecord
 
 __all__ = [
     "FORMAT",
+    "MAX_PACKET_BYTES",
     "MAX_RECORD_BYTES",
     "DoorStatus",
     "Ed25519Key",
@@ -73,8 +74,12 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 FORMAT = "edgeface-person-v1"
-MAX_RECORD_BYTES = 4 * 1024 * 1024
+MAX_RECORD_BYTES = 1024 * 1024
 """A record with a hundred 512-d templates is about 300 KB; anything far larger is not one of ours."""
+MAX_PACKET_BYTES = MAX_RECORD_BYTES + 4 * 1024
+"""The largest packet a fleet client lets the broker send it (MQTT 5 Maximum Packet Size, set at CONNECT):
+a record at its limit, its topic and headers. The broker drops anything larger rather than sending it, so
+a 200 MiB publish costs a door nothing (paho buffers a whole packet before anything can look at it)."""
 
 
 _HEX = re.compile(r"^[0-9a-fA-F]{64,128}$")

@@ -18,11 +18,16 @@ daemon for as long as it is connected.
 :class:`FleetSync` has a paho client of its own (client id ``edgeface-<device>-fleet``, so it
 never knocks the daemon's event session off the broker), subscribes to ``people/+`` with a clean
 session and so receives every retained record again at each (re)connect: a door that was stopped
-or cut off converges when it comes back. Paho's thread only queues what arrives; the agent's worker
-takes a batch once the messages pause (or every couple of seconds of a steady stream), then calls
-``on_change()`` once (the daemon reloads its gallery then) and publishes the door's retained
-status (:class:`edgeface.mqtt.fleet.DoorStatus`). An admin only announces its status: it is the
-source of the records, never their sink.
+or cut off converges when it comes back. It speaks MQTT 5 so that it can cap what it receives: the
+broker never sends it a packet over :data:`~edgeface.mqtt.fleet.MAX_PACKET_BYTES` (it drops those),
+and a batch is taken early once :data:`BATCH_BYTES` are waiting, so no publish, however large or
+many, makes a door buffer more than that. Refusals are folded: at most :data:`WARNINGS_PER_PERIOD`
+lines per :data:`WARNING_PERIOD_SECONDS`, the rest counted in one line.
+
+Paho's thread only queues what arrives; the agent's worker takes a batch once the messages pause (or
+every couple of seconds of a steady stream), then calls ``on_change()`` once (the daemon reloads its
+gallery then) and publishes the door's retained status (:class:`edgeface.mqtt.fleet.DoorStatus`). An
+admin only announces its status: it is the source of the records, never their sink.
 """
 
 from __future__ import annotations
@@ -37,15 +42,26 @@ from types import TracebackType
 from typing import NamedTuple
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
 from edgeface.mqtt.broker import broker_client
-from edgeface.mqtt.fleet import DoorStatus, FleetTopics, RecordKey, RecordRefused, decode_record, digest, record_key
+from edgeface.mqtt.fleet import (
+    MAX_PACKET_BYTES,
+    DoorStatus,
+    FleetTopics,
+    RecordKey,
+    RecordRefused,
+    decode_record,
+    digest,
+    record_key,
+)
 from edgeface.mqtt.guard import guarded
+from edgeface.mqtt.throttle import WarningThrottle
 from edgeface.storage.people import ModelId, Store
 from edgeface.storage.records import Outcome, PersonRecord
 
@@ -60,6 +76,11 @@ BATCH_SECONDS = 2.0
 """...or this long after it began, so a steady stream of records is still taken."""
 RETRY_SECONDS = 5.0
 """How soon records the store could not take are taken again."""
+BATCH_BYTES = 16 * 1024 * 1024
+"""A batch is taken as soon as this many bytes of records wait, whatever still arrives."""
+WARNINGS_PER_PERIOD = 5
+WARNING_PERIOD_SECONDS = 60.0
+"""At most WARNINGS_PER_PERIOD lines about refused records per this many seconds; the rest are counted."""
 
 
 class Message(NamedTuple):
@@ -96,6 +117,9 @@ class Intake:
         self.refused = 0
         self.last_sync: float | None = None
         self._warned_model: set[tuple[str, int]] = set()
+        self._warn = WarningThrottle(
+            log, time.monotonic, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS, what="refused fleet records"
+        )
 
     def take(self, messages: Sequence[Message]) -> Taken:
         """Messages from ``people/<name>``, in arrival order. Every record is verified before any is written,
@@ -112,7 +136,7 @@ class Intake:
                 verified.append((i, message, decode_record(message.topic, message.payload, self.site, self._key)))
             except RecordRefused as exc:
                 self.refused += 1
-                log.warning("fleet: refused the record on %s: %s", message.topic, exc)
+                self._warn.warning("fleet: refused the record on %s: %s", message.topic, exc)
                 name = self.topics.name_of(message.topic)
                 if message.retained and name is not None:
                     doubted[name] = (i, f"the broker holds a record of them this door refuses ({exc})")
@@ -161,7 +185,7 @@ class Intake:
     def _note(self, topic: str, record: PersonRecord, outcome: Outcome, held: int) -> None:
         if outcome is Outcome.STALE:
             self.refused += 1
-            log.warning(
+            self._warn.warning(
                 "fleet: refused the record on %s: stale (version %d, this door holds %d)", topic, record.version, held
             )
         elif outcome is Outcome.UNCHANGED:
@@ -232,8 +256,9 @@ class FleetSync:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._synced = threading.Event()
-        # MQTT 3.1.1 with a clean session: records are retained on the broker, nothing is queued for us.
-        client = broker_client(mqtt, f"edgeface-{cfg.device_id}-fleet", log=log, protocol=MQTTProtocolVersion.MQTTv311)
+        self._waiting = 0  # bytes of records received and not yet taken (paho's thread adds, the worker takes)
+        self._waiting_lock = threading.Lock()
+        client = broker_client(mqtt, f"edgeface-{cfg.device_id}-fleet", log=log)
         client.reconnect_delay_set(*reconnect_delay)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -242,7 +267,10 @@ class FleetSync:
         self._client = client
         self._worker = threading.Thread(target=self._run, name=f"edgeface-fleet-{cfg.device_id}", daemon=True)
         self._worker.start()
-        client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive)
+        connect = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
+        connect.MaximumPacketSize = MAX_PACKET_BYTES
+        # A clean start: records are retained on the broker, nothing needs queueing for us while away.
+        client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive, clean_start=True, properties=connect)
         client.loop_start()
         log.info("fleet: %s of site %s, records under %s/", self.role, fleet.site, self.topics.root)
 
@@ -281,7 +309,12 @@ class FleetSync:
             self._wake.wait(RETRY_SECONDS if pending else None)
             # Let a burst (the retained set after a connect) finish: one transaction, one reload, one status.
             until = time.monotonic() + BATCH_SECONDS
-            while self._wake.is_set() and time.monotonic() < until and not self._stopping.is_set():
+            while (
+                self._wake.is_set()
+                and time.monotonic() < until
+                and self._waiting < BATCH_BYTES
+                and not self._stopping.is_set()
+            ):
                 self._wake.clear()
                 self._stopping.wait(QUIET_SECONDS)
             if self._stopping.is_set():
@@ -289,6 +322,8 @@ class FleetSync:
             batch, pending = pending, []
             while not self._received.empty():
                 batch.append(self._received.get())
+                with self._waiting_lock:
+                    self._waiting -= len(batch[-1].payload)
             try:
                 with self._lock:
                     taken = self.intake.take(batch)
@@ -317,7 +352,8 @@ class FleetSync:
             log.error("fleet: the broker refused the connection: %s", reason)
             return
         if self.role == "door":
-            client.subscribe(self.topics.people, FLEET_QOS)
+            # Retain as published: a record someone retains while we are connected is flagged as the broker's copy.
+            client.subscribe(self.topics.people, options=SubscribeOptions(qos=FLEET_QOS, retainAsPublished=True))
         else:
             self._wake.set()
 
@@ -339,5 +375,7 @@ class FleetSync:
 
     @_guarded
     def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
+        with self._waiting_lock:
+            self._waiting += len(message.payload)
         self._received.put(Message(message.topic, bytes(message.payload), bool(message.retain)))
         self._wake.set()

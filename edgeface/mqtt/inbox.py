@@ -15,7 +15,6 @@ Refusals
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from edgeface.config import RemoteUnlockConfig
 from edgeface.door.commands import Command, LockCommand
 from edgeface.errors import CommandError, NonceLogError
 from edgeface.mqtt.commands import LOCK_PAYLOAD, CommandAuth, CommandName, parse_reload, parse_unlock
+from edgeface.mqtt.throttle import WarningThrottle
 from edgeface.storage.nonces import MemoryNonces, NonceLog
 
 __all__ = ["COMMAND_QUEUE_SIZE", "WARNINGS_PER_PERIOD", "WARNING_PERIOD_SECONDS", "CommandInbox"]
@@ -33,31 +33,6 @@ COMMAND_QUEUE_SIZE = 32
 WARNINGS_PER_PERIOD = 5
 WARNING_PERIOD_SECONDS = 60.0
 """At most WARNINGS_PER_PERIOD lines about dropped commands per this many seconds; the rest are counted."""
-
-
-class _Throttle:
-    """At most ``burst`` warnings per ``period`` seconds; the rest are counted and summed up in one line."""
-
-    def __init__(self, log: logging.Logger, clock: Callable[[], float], burst: int, period: float) -> None:
-        self._log, self._clock, self._burst, self._period = log, clock, burst, period
-        self._since = -math.inf
-        self._logged = self._held = 0
-
-    def warning(self, message: str, *args: object) -> None:
-        now = self._clock()
-        if not 0.0 <= now - self._since < self._period:
-            if self._held:
-                self._log.warning(
-                    "ignored %d more MQTT commands in the last %.0f s (not logged one by one)",
-                    self._held,
-                    now - self._since,
-                )
-            self._since, self._logged, self._held = now, 0, 0
-        if self._logged < self._burst:
-            self._logged += 1
-            self._log.warning(message + ("" if self._logged < self._burst else "; more are counted, not logged"), *args)
-        else:
-            self._held += 1
 
 
 class CommandInbox:
@@ -81,7 +56,7 @@ class CommandInbox:
         self._queue: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
         self._auth: CommandAuth | None = None
         self._log = log
-        self._warn = _Throttle(log, clock, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS)
+        self._warn = WarningThrottle(log, clock, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS, what="MQTT commands")
         self.accepted = 0
         self.dropped = 0
         # The secret signs reloads too, so it applies even with remote unlock off.

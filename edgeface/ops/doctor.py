@@ -22,7 +22,7 @@ from edgeface.liveness.levels import describe
 from edgeface.models.catalogue import CATALOGUE
 from edgeface.models.checksums import file_sha256, verify_model
 from edgeface.mqtt.connect import broker_packet_limit
-from edgeface.mqtt.fleet import record_key
+from edgeface.mqtt.fleet import MAX_RECORD_BYTES, record_key
 from edgeface.storage.people import Store
 from edgeface.vision.threshold import ThresholdPolicy
 
@@ -141,10 +141,10 @@ def check_fleet(cfg: Config) -> Check:
         record_key(fleet, signing=fleet.role == "admin")
         profile = cfg.profile
         model = (profile.name, file_sha256(cfg.model_path(profile.model)))
-        people = []
+        people, held = [], {}
         if cfg.store_path.exists():
             with Store(cfg.store_path) as store:
-                people = store.people(model)
+                people, held = store.people(model), store.withheld()
     except EdgefaceError as exc:
         return Check("fleet", False, f"{where}: {exc}", "set the fleet's key (see docs/fleet.md) and check the store")
     other = [p.name for p in people if p.templates == 0 and p.other_templates > 0]
@@ -156,7 +156,9 @@ def check_fleet(cfg: Config) -> Check:
             f"here: {', '.join(other[:10])}{'…' if len(other) > 10 else ''}",
             f"run the same embedder on every door, or enrol them on the admin with {profile.name}",
         )
-    return Check("fleet", True, f"{where}; every person's templates fit {profile.name}")
+    withheld = f"; {len(held)} withheld until the fleet confirms them: {', '.join(sorted(held)[:10])}" if held else ""
+    cap = f"records up to {MAX_RECORD_BYTES // 1024} KiB (the broker drops larger ones before they reach the door)"
+    return Check("fleet", True, f"{where}; every person's templates fit {profile.name}; {cap}{withheld}")
 
 
 def check_gpio(cfg: Config) -> Check:

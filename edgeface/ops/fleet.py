@@ -22,6 +22,8 @@ from edgeface.config import Config
 from edgeface.errors import ConfigError, EdgefaceError
 from edgeface.mqtt.connect import connected_client
 from edgeface.mqtt.fleet import (
+    MAX_PACKET_BYTES,
+    MAX_RECORD_BYTES,
     DoorStatus,
     FleetTopics,
     RecordRefused,
@@ -63,7 +65,7 @@ def retained(cfg: Config, topic_filter: str, settle: float = 0.5, timeout: float
         last[0] = time.monotonic()
         subscribed.set()
 
-    with connected_client(cfg.mqtt, "fleet") as client:
+    with connected_client(cfg.mqtt, "fleet", max_packet=MAX_PACKET_BYTES) as client:
         client.on_message = on_message
         client.on_subscribe = on_subscribe
         client.subscribe(topic_filter, 1)
@@ -101,6 +103,11 @@ def push(cfg: Config, names: list[str]) -> Pushed:
         infos = []
         for record in records:
             topic, payload = encode_record(record, cfg.fleet.site, key)
+            if len(payload) > MAX_RECORD_BYTES:
+                raise EdgefaceError(
+                    f"the record of {record.name} is {len(payload)} bytes, more than the {MAX_RECORD_BYTES} a door "
+                    f"takes: {len(record.templates)} templates are too many (remove some and enrol fewer photos)"
+                )
             infos.append((record.name, client.publish(topic, payload, qos=1, retain=True)))
         for name, info in infos:
             # paho raises when the connection drops: mosquitto cuts off a client its ACL denies.

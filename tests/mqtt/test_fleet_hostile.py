@@ -6,6 +6,7 @@ client publishing to the site's record topics without the key.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from edgeface.config import Config
-from edgeface.mqtt.fleet import HmacKey, RecordRefused, decode_record
+from edgeface.mqtt.fleet import MAX_RECORD_BYTES, HmacKey, RecordRefused, decode_record
+from edgeface.mqtt.fleetsync import WARNINGS_PER_PERIOD
+from edgeface.ops.doctor import check_fleet
 from edgeface.ops.fleet import pull, push, status
 from edgeface.storage.people import Store
 from tests.mqtt.test_fleet_sync import DIM, MODEL, converged, door, enrol, member
@@ -145,3 +148,29 @@ def test_a_withheld_person_is_released_when_the_admins_record_is_taken_again(tmp
         wait_until(lambda: recognised(front) == [], 10, "front to withhold ann")
         push(admin, ["ann"])
         wait_until(lambda: recognised(front) == ["ann"], 10, "front to let ann in again")
+
+
+def test_a_record_over_the_size_cap_never_reaches_a_door_or_pull(tmp_path: Path, broker: Broker) -> None:
+    site, _, front = site_with(tmp_path, broker, "ann")
+    # 2 MiB of valid-looking JSON: before the cap a door buffered, parsed and refused it (4 MiB passed).
+    retain(broker, f"edgeface/fleet/{site}/people/zz", b'"' + b"x" * (2 * MAX_RECORD_BYTES) + b'"')
+    with door(front) as sync:
+        assert sync.intake.refused == 0, "the broker sent the door a packet over its Maximum Packet Size"
+    pulled = pull(front, MODEL)
+    assert (pulled.unchanged, pulled.refused) == (1, 0)
+    assert "records up to 1024 KiB" in check_fleet(front).detail
+
+
+def test_a_flood_of_forged_records_is_a_few_warning_lines_and_every_one_is_counted(
+    tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    site, _, front = site_with(tmp_path, broker, "ann")
+    with Collector(broker, ["edgeface/unused"]) as attacker:
+        for i in range(300):
+            attacker.send(f"edgeface/fleet/{site}/people/forged{i}", b'{"sig": "00"}', retain=True)
+    caplog.set_level(logging.WARNING, "edgeface.mqtt.fleetsync")
+    with door(front) as sync:
+        wait_until(lambda: sync.status().refused == 300, 10, "every forged record counted")
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == WARNINGS_PER_PERIOD
+    assert lines[-1].endswith("more are counted, not logged")

@@ -31,6 +31,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.process import log_tail, stop_gently, wait_answering
+from tests.support.timing import scaled
 
 MOSQUITTO_FALLBACK = "/usr/sbin/mosquitto"
 
@@ -169,9 +170,9 @@ class Collector:
             return [m for m in self.received if topic is None or m.topic == topic]
 
     def wait(self, count: int, topic: str | None = None, timeout: float = 5.0) -> list[Received]:
-        """The messages (on ``topic``) once there are at least ``count``; AssertionError on timeout."""
+        """The messages (on ``topic``) once there are at least ``count``; AssertionError on timeout (scaled)."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self.messages(topic)) >= count, timeout):
+            if not self._cond.wait_for(lambda: len(self.messages(topic)) >= count, scaled(timeout)):
                 got = self.messages(topic)
                 raise AssertionError(f"expected {count} messages on {topic or self.topics}, got {len(got)}: {got}")
             return self.messages(topic)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgeface.cli import main
 from tests.support.data import ROOT
+from tests.support.timing import scaled
 
 
 def edgeface(config: Path, *args: str) -> int:
@@ -28,10 +29,13 @@ def edgeface(config: Path, *args: str) -> int:
 def run_edgeface(
     *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m edgeface ARGS...`` as a child process, its output captured (pipes: not a terminal)."""
+    """``python -m edgeface ARGS...`` as a child process, its output captured (pipes: not a terminal); ``timeout``
+    is scaled."""
     command = [sys.executable, "-m", "edgeface", *args]
     environ = {**os.environ, **(env or {})}
-    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=environ)
+    return subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=scaled(timeout), cwd=ROOT, env=environ
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def run_in_terminal(
     if typed:
         os.write(controller, typed.encode())  # held by the terminal until the command reads its input
     chunks = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     try:
         while time.monotonic() < deadline:
             if not select.select([controller], [], [], 0.5)[0]:

@@ -34,7 +34,7 @@ from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.people import Store
 from edgeface.vision.recognize import Recognizer
 from tests.support.broker import Broker, Collector
-from tests.support.timing import wait_until
+from tests.support.timing import scaled, wait_until
 
 Enrolment = Iterable[tuple[str, Path]]
 """(person, photo) pairs to enrol before the daemon starts, as :func:`edgeface.ops.enroll.photos_in` gives."""
@@ -60,7 +60,7 @@ class Door:
         """Stop the frame loop and wait for it to end: nothing decides after this (the broker link stays up)."""
         self.service.stop()
         if self._loop is not None:
-            self._loop.join(timeout)
+            self._loop.join(scaled(timeout))
             assert not self._loop.is_alive(), "the frame loop did not stop"
 
     @property

@@ -31,6 +31,7 @@ import pytest
 from tests.support.broker import Broker, free_port
 from tests.support.data import ROOT
 from tests.support.process import log_tail, stop_gently, wait_answering
+from tests.support.timing import scaled
 
 NODE_RED_DIR = Path(os.environ.get("NODE_RED_DIR", ROOT / ".tools" / "node-red"))
 FLOW = ROOT / "deploy" / "node-red" / "flow.json"
@@ -139,7 +140,8 @@ class Comms:
                 self._cond.notify_all()
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Return once ``condition()`` holds (it is checked on each message); AssertionError on timeout."""
+        """Return once ``condition()`` holds (it is checked on each message); AssertionError on timeout (scaled)."""
+        timeout = scaled(timeout)
         with self._cond:
             if not self._cond.wait_for(condition, timeout):
                 raise AssertionError(f"Node-RED did not show {what} within {timeout}s{self._exited()}")

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from tests.support.data import ROOT
+from tests.support.timing import scaled
 
 EVENT_ID = re.compile(r" id=([0-9a-f-]{36})")
 
@@ -39,7 +40,8 @@ def wait_answering(
     interval: float = 0.02,
 ) -> None:
     """Return once the server in ``proc`` ``answers()`` (asked every ``interval`` s); AssertionError quoting
-    ``logs()`` if it exits first or has not answered within ``timeout`` s."""
+    ``logs()`` if it exits first or has not answered within ``timeout`` s (scaled)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -52,12 +54,12 @@ def wait_answering(
 
 
 def stop_gently(proc: subprocess.Popen[Any] | None, timeout: float) -> None:
-    """A clean shutdown (SIGTERM), as systemd would do it; SIGKILL if it has not ended within ``timeout`` s."""
+    """A clean shutdown (SIGTERM), as systemd would do it; SIGKILL if it has not ended within ``timeout`` s (scaled)."""
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout)
+        proc.wait(scaled(timeout))
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -121,6 +123,7 @@ class DaemonProcess:
     def wait_for(self, pattern: str, timeout: float = 30.0, count: int = 1) -> str:
         """The ``count``-th log line matching the regex ``pattern``; AssertionError (with the log) on timeout."""
         regex = re.compile(pattern)
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -138,8 +141,8 @@ class DaemonProcess:
         return [m.group(1) for line in self.lines() if "decision type=" in line and (m := EVENT_ID.search(line))]
 
     def wait(self, timeout: float = 20.0) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
+        code = self.proc.wait(scaled(timeout))
+        self._reader.join(scaled(5))
         return code
 
     def terminate(self, timeout: float = 20.0) -> int:

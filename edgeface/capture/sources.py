@@ -2,8 +2,8 @@
 
 Each backend opens, grabs and closes one kind of source: a video file or a
 folder of photos (``file``), a V4L2 device or an rtsp/http stream through
-OpenCV (``opencv``), or the Raspberry Pi camera (``picamera2``, imported only
-when configured). Threading, pacing and reconnection live in
+OpenCV (``opencv``), or the Raspberry Pi camera (``picamera2``, in
+``edgeface.capture.picamera``). Threading, pacing and reconnection live in
 ``edgeface.capture.camera``; a source only has to fail loudly.
 """
 
@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from edgeface.capture.picamera import Picamera2Source
 from edgeface.config import CameraConfig
 from edgeface.config.camera import redact_url
 from edgeface.errors import CameraError, ImageError
@@ -26,7 +27,7 @@ from edgeface.vision.images import PHOTO_SUFFIXES, has_photo_suffix, load_image
 log = logging.getLogger(__name__)
 
 STREAM_TIMEOUT_SECONDS = 5.0
-"""Longest an opencv stream (rtsp/http) or a picamera2 capture may block before it counts as failed."""
+"""Longest an opencv stream (rtsp/http) may block before it counts as failed."""
 
 
 class Source(Protocol):
@@ -177,56 +178,6 @@ class OpenCVSource:
         if self._video is not None:
             self._video.release()
             self._video = None
-
-
-class Picamera2Source:
-    """A Raspberry Pi camera through libcamera; picamera2 is imported only when this backend opens."""
-
-    def __init__(self, *, width: int, height: int, fps: float, camera_num: int = 0) -> None:
-        self.name = f"picamera2:{camera_num}"
-        self.period: float | None = None
-        self.width, self.height, self.fps, self.camera_num = width, height, fps, camera_num
-        self._camera: Any = None
-
-    def open(self) -> None:
-        self.close()
-        try:
-            from picamera2 import Picamera2
-        except ImportError as exc:
-            raise CameraError(
-                "camera.source is picamera2 but the picamera2 package cannot be imported: "
-                "apt install python3-picamera2 (and create the venv with --system-site-packages), "
-                f"or pip install 'edgeface[picamera2]' ({exc})"
-            ) from exc
-        frame_us = int(1_000_000 / self.fps)
-        try:
-            camera = Picamera2(self.camera_num)
-        except Exception as exc:
-            raise CameraError(f"camera {self.name}: cannot open ({exc})") from exc
-        try:
-            # libcamera's "RGB888" is laid out B, G, R in memory: OpenCV's order, no conversion needed.
-            config = camera.create_video_configuration(
-                main={"size": (self.width, self.height), "format": "RGB888"},
-                controls={"FrameDurationLimits": (frame_us, frame_us)},
-            )
-            camera.configure(config)
-            camera.start()
-        except Exception as exc:
-            camera.close()
-            raise CameraError(f"camera {self.name}: cannot start at {self.width}×{self.height} ({exc})") from exc
-        self._camera = camera
-
-    def grab(self) -> Image:
-        if self._camera is None:
-            raise CameraError(f"camera {self.name}: not open")
-        job = self._camera.capture_array("main", wait=False)
-        image = self._camera.wait(job, timeout=STREAM_TIMEOUT_SECONDS)
-        return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
-
-    def close(self) -> None:
-        if self._camera is not None:
-            camera, self._camera = self._camera, None
-            camera.close()
 
 
 def make_source(cfg: CameraConfig, path: Path) -> Source:

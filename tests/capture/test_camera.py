@@ -6,7 +6,6 @@ import itertools
 import logging
 import re
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -197,15 +196,6 @@ def test_missing_or_unreadable_sources_fail_at_open(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(CameraError, match="no images"):
         open_camera(CameraConfig(), empty)
-
-
-def test_missing_picamera2_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(sys.modules, "picamera2", None)  # as on a machine without it, even if installed here
-    with pytest.raises(CameraError) as caught:
-        open_camera(CameraConfig(source="picamera2"), tmp_path)
-    message = str(caught.value)
-    assert "pip install 'edgeface[picamera2]'" in message
-    assert "apt install python3-picamera2" in message
 
 
 def test_opencv_backend_reads_without_pacing() -> None:

@@ -60,11 +60,11 @@ def open_service(
     """
     # The relay first: whatever fails after this, the door is held locked.
     if pin_factory is None:
-        pin_factory = make_pin_factory(cfg.relay.pin_factory)
+        pin_factory = make_pin_factory(cfg.relay.pin_factory, cfg.relay.chip)
         stack.callback(pin_factory.close)
     relay = stack.enter_context(DoorRelay.from_config(cfg.relay, pin_factory))
     relay.lock()
-    log.info("door relay on GPIO%d driven locked before anything else", cfg.relay.pin)
+    log.info("door relay on %s driven locked before anything else", cfg.relay.where)
     check_model_files(cfg)
     store = stack.enter_context(Store(cfg.store_path, keep_images=cfg.store.keep_images))
     log.info("people store %s opened (%s)", cfg.store_path, store.integrity_check())

@@ -36,13 +36,13 @@ def relay_lock(path: Path | None) -> int:
 
     source = read_source(path)
     relay_cfg = source.section("relay", RelayConfig)
-    factory = make_pin_factory(relay_cfg.pin_factory)
+    factory = make_pin_factory(relay_cfg.pin_factory, relay_cfg.chip)
     try:
         with DoorRelay.from_config(relay_cfg, factory) as relay:
             relay.lock()
     finally:
         factory.close()
-    print(f"relay on GPIO{relay_cfg.pin} locked")
+    print(f"relay on {relay_cfg.where} locked")
     _report_locked(source)
     return 0
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory
 
 from edgeface.config.relay import RelayConfig
+from edgeface.door.gpiochip import MockChipFactory, lgpio_chip_factory
 from edgeface.errors import ConfigError
 from edgeface.values import DoorState
 
@@ -120,15 +121,20 @@ def _mock_factory() -> MockFactory:
     return MockFactory()
 
 
-def make_pin_factory(name: str) -> Factory:
+def make_pin_factory(name: str, chip: int | None = None) -> Factory:
     """Build the gpiozero pin factory named in ``relay.pin_factory``.
 
     ``mock`` is gpiozero's ``MockFactory``; ``lgpio``, ``rpigpio``, ``pigpio`` and
     ``native`` are the real backends (ConfigError naming the missing library);
     ``auto`` tries them in gpiozero's order and, on a machine that is not a
-    Raspberry Pi, falls back to ``MockFactory`` with one warning. The caller owns
-    the factory and should ``close()`` it after the relay.
+    Raspberry Pi, falls back to ``MockFactory`` with one warning. With ``chip``
+    (``relay.chip``), pins are the lines of /dev/gpiochip<chip>: lgpio drives them
+    (``auto`` or ``lgpio``; no fallback to the mock, the chip was asked for), or
+    ``mock`` numbers its pins alike. The caller owns the factory and should
+    ``close()`` it after the relay.
     """
+    if chip is not None:
+        return MockChipFactory(chip) if name == "mock" else lgpio_chip_factory(chip)
     if name == "mock":
         return _mock_factory()
     if name == "auto":
@@ -148,14 +154,23 @@ class DoorRelay:
     change (the caller's or the timer's), in order; keep them quick.
     """
 
-    def __init__(self, pin: int, *, pin_factory: Factory, active_high: bool = True, pulse_seconds: float = 3.0) -> None:
+    def __init__(
+        self,
+        pin: int,
+        *,
+        pin_factory: Factory,
+        active_high: bool = True,
+        pulse_seconds: float = 3.0,
+        where: str | None = None,
+    ) -> None:
+        """``where`` names the pin in messages (RelayConfig.where: ``gpiochip0 line 105``); default ``GPIO<pin>``."""
+        self._where = where or f"GPIO{pin}"
         try:
             self._device = OutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
         except PinInvalidPin as exc:
             raise ConfigError(f"relay.pin: {pin!r} is not a GPIO pin on this board ({exc})") from exc
         except GPIOPinInUse as exc:
-            raise ConfigError(f"relay.pin: GPIO{pin} is already in use ({exc})") from exc
-        self._pin = pin
+            raise ConfigError(f"relay.pin: {self._where} is already in use ({exc})") from exc
         self._pulse_seconds = pulse_seconds
         # Re-entrant so a callback may read ``state``; held while notifying to keep the order of events.
         self._lock = threading.RLock()
@@ -169,7 +184,13 @@ class DoorRelay:
 
     @classmethod
     def from_config(cls, cfg: RelayConfig, pin_factory: Factory) -> DoorRelay:
-        return cls(cfg.pin, pin_factory=pin_factory, active_high=cfg.active_high, pulse_seconds=cfg.pulse_seconds)
+        return cls(
+            cfg.pin,
+            pin_factory=pin_factory,
+            active_high=cfg.active_high,
+            pulse_seconds=cfg.pulse_seconds,
+            where=cfg.where,
+        )
 
     @property
     def state(self) -> DoorState:
@@ -191,7 +212,7 @@ class DoorRelay:
             raise ValueError(f"pulse length must be a positive number of seconds, not {seconds!r}")
         with self._lock:
             if self._closed:
-                raise RuntimeError(f"the door relay on GPIO{self._pin} is closed")
+                raise RuntimeError(f"the door relay on {self._where} is closed")
             deadline = time.monotonic() + seconds
             if self._state is DoorState.UNLOCKED and deadline <= self._deadline:
                 return
@@ -238,13 +259,13 @@ class DoorRelay:
         self.close()
 
     def __repr__(self) -> str:
-        return f"DoorRelay(GPIO{self._pin}, {self._state.value}{', closed' if self._closed else ''})"
+        return f"DoorRelay({self._where}, {self._state.value}{', closed' if self._closed else ''})"
 
     def _close_at_exit(self) -> None:
         try:
             self.close()
         except Exception:
-            log.exception("could not lock the door relay on GPIO%s at exit", self._pin)
+            log.exception("could not lock the door relay on %s at exit", self._where)
 
     def _expire(self, deadline: float) -> None:
         with self._lock:
@@ -256,7 +277,7 @@ class DoorRelay:
                 self._device.off()
             except Exception:
                 # Nobody is waiting on this thread to hear about it; the state stays UNLOCKED, which is the truth.
-                log.exception("could not re-lock the door relay on GPIO%s", self._pin)
+                log.exception("could not re-lock the door relay on %s", self._where)
                 return
             self._set(DoorState.LOCKED)
 
@@ -269,7 +290,7 @@ class DoorRelay:
         if state is self._state:
             return
         self._state = state
-        log.info("door %s (GPIO%s)", state.value, self._pin)
+        log.info("door %s (%s)", state.value, self._where)
         for callback in list(self._callbacks):
             try:
                 callback(state)

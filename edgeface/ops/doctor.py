@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
+from gpiozero.pins.mock import MockFactory
 
 from edgeface.capture.camera import open_camera
+from edgeface.capture.picamera import SET_UP, picamera2_missing
 from edgeface.config import Config
+from edgeface.door.gpiochip import chip_description
 from edgeface.door.relay import make_pin_factory
 from edgeface.errors import EdgefaceError
 from edgeface.liveness.levels import describe
@@ -101,6 +104,8 @@ def check_store(cfg: Config) -> Check:
 
 def check_camera(cfg: Config, timeout: float = 5.0) -> Check:
     name = cfg.camera.source if cfg.camera.source != "file" else f"file {cfg.camera_path}"
+    if cfg.camera.source == "picamera2" and (missing := picamera2_missing()):
+        return Check("camera", False, f"picamera2: {'; '.join(missing)}", SET_UP)
     try:
         with open_camera(cfg.camera, cfg.camera_path) as camera:
             frame = camera.read(timeout)
@@ -162,14 +167,18 @@ def check_fleet(cfg: Config) -> Check:
 
 
 def check_gpio(cfg: Config) -> Check:
+    relay = cfg.relay
     try:
-        factory = make_pin_factory(cfg.relay.pin_factory)
+        factory = make_pin_factory(relay.pin_factory, relay.chip)
     except EdgefaceError as exc:
         return Check("gpio", False, str(exc), "install python3-lgpio and add the user to the gpio group")
-    kind = type(factory).__name__
-    factory.close()
-    mock = kind == "MockFactory"
-    detail = f"{kind} for GPIO{cfg.relay.pin}" + (" (mock: the relay will not move)" if mock else "")
+    try:
+        kind = type(factory).__name__
+        where = relay.where if relay.chip is None else f"line {relay.pin} of {chip_description(factory)}"
+    finally:
+        factory.close()
+    mock = isinstance(factory, MockFactory)
+    detail = f"{kind} for {where}" + (" (mock: the relay will not move)" if mock else "")
     return Check("gpio", True, detail)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -257,7 +258,7 @@ def test_relay_lock_reads_the_relay_section_as_the_daemon_does(
     ("relay", "problem"),
     [
         ({"pni": 22}, "relay.pni: Extra inputs are not permitted; did you mean 'relay.pin'?"),
-        ({"pin": 40}, "relay.pin: Input should be less than or equal to 27"),
+        ({"pin": 40}, "relay: Value error, pin 40 is not a BCM GPIO number (0-27)"),
         ({"pin_factory": "gpio"}, "relay.pin_factory: Input should be 'auto', 'mock', 'lgpio'"),
     ],
 )
@@ -368,3 +369,50 @@ def test_relay_lock_without_a_broker_still_locks_and_gives_up_on_mqtt_quickly(
     out, err = capsys.readouterr()
     assert out.splitlines() == ["relay on GPIO17 locked"]
     assert err.startswith("edgeface: warning: could not report the door locked on edgeface/"), err
+
+
+def test_a_gpiochip_line_is_driven_as_a_bcm_pin_is() -> None:
+    # A Jetson's relay: line 105 of /dev/gpiochip1, on mock pins numbered as that chip's lines.
+    cfg = RelayConfig(chip=1, pin=105, pin_factory="mock", pulse_seconds=PULSE)
+    factory = make_pin_factory(cfg.pin_factory, cfg.chip)
+    try:
+        line = factory.pin(105)
+        assert isinstance(line, MockPin) and line.info.name == "GPIO105"
+        assert factory.board_info.find_pin("gpiochip1:105") is not None
+        with DoorRelay.from_config(cfg, factory) as relay:
+            assert line.state is False and line.function == "output"
+            assert repr(relay) == "DoorRelay(gpiochip1 line 105, locked)"
+            relay.pulse()
+            assert line.state is True
+            time.sleep(PULSE * 3)
+            assert line.state is False and relay.state is DoorState.LOCKED
+            relay.pulse(10)
+        assert line.state is False, "closing locks, whatever pulse was running"
+        assert [s.state for s in line.states] == [False, True, False, True, False]
+    finally:
+        factory.close()
+
+
+def test_relay_lock_names_the_chip_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path / "edgeface.yaml", relay={"chip": 0, "pin": 148, "pin_factory": "mock"})
+    assert edgeface(config, "relay", "lock") == 0
+    assert capsys.readouterr().out.splitlines() == ["relay on gpiochip0 line 148 locked"]
+
+
+def test_a_gpiochip_needs_lgpio_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lgpio", None)  # as on a machine without it, even if installed here
+    for name in ("auto", "lgpio"):  # auto never falls back to the mock when a chip was asked for
+        with pytest.raises(ConfigError, match=r"relay\.chip: driving gpiochip1 needs lgpio: apt install python3-lgpio"):
+            make_pin_factory(name, 1)
+
+
+@pytest.mark.parametrize(
+    ("relay", "problem"),
+    [
+        ({"pin": 105}, "pin 105 is not a BCM GPIO number (0-27); to drive line 105 of a gpiochip (Jetson), also set"),
+        ({"chip": 1, "pin": 5, "pin_factory": "rpigpio"}, "chip is set, but pin_factory rpigpio numbers pins by"),
+    ],
+)
+def test_a_pin_that_fits_no_numbering_is_refused(relay: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        RelayConfig.model_validate(relay)

@@ -1,11 +1,16 @@
-"""``edgeface doctor``'s broker check: it connects as the daemon would and says what the broker caps."""
+"""``edgeface doctor``'s checks that talk to something: the broker (it connects as the daemon would and says what
+the broker caps), the GPIO it would drive, and what the Pi camera needs."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
-from edgeface.config import Config, MqttConfig
-from edgeface.ops.doctor import check_broker
+import pytest
+
+from edgeface.capture.picamera import picamera2_missing
+from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig
+from edgeface.ops.doctor import check_broker, check_camera, check_gpio
 from tests.support.broker import Broker, free_port
 
 
@@ -23,3 +28,27 @@ def test_the_broker_check_says_when_the_broker_sets_no_cap(broker: Broker) -> No
 def test_the_broker_check_fails_with_the_reason_when_nothing_listens() -> None:
     check = check_broker(Config(mqtt=MqttConfig(host="127.0.0.1", port=free_port())), timeout=2.0)
     assert not check.ok and "MQTT broker 127.0.0.1:" in check.detail
+
+
+def test_the_gpio_check_names_the_chip_and_line_it_will_drive() -> None:
+    check = check_gpio(Config(relay=RelayConfig(chip=1, pin=105, pin_factory="mock")))
+    assert check.ok
+    assert check.detail == (
+        "MockChipFactory for line 105 of /dev/gpiochip1 (mock gpiochip1, 1024 lines) (mock: the relay will not move)"
+    )
+    bcm = check_gpio(Config(relay=RelayConfig(pin=22, pin_factory="mock")))
+    assert bcm.detail == "MockFactory for GPIO22 (mock: the relay will not move)"
+
+
+def test_the_gpio_check_fails_naming_what_the_chip_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lgpio", None)  # as on a machine without it, even if installed here
+    check = check_gpio(Config(relay=RelayConfig(chip=0, pin=148, pin_factory="lgpio")))
+    assert not check.ok
+    assert "gpiochip0" in check.detail and "python3-lgpio" in check.detail
+
+
+def test_the_camera_check_names_what_picamera2_lacks_here() -> None:
+    check = check_camera(Config(camera=CameraConfig(source="picamera2")))
+    assert not check.ok
+    assert check.detail == "picamera2: " + "; ".join(picamera2_missing())
+    assert "sudo deploy/install.sh" in check.fix and "--system-site-packages" in check.fix

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install edgeface as a systemd service on Raspberry Pi OS (Bookworm) or Jetson (Ubuntu/L4T).
+# Install edgeface as a systemd service on Raspberry Pi OS (Bookworm) or Jetson (JetPack 6); see docs/install.md.
 #
 #   sudo deploy/install.sh                 # system install, service enabled and started
 #   deploy/install.sh --prefix /tmp/root   # everything under another root (no apt, no systemctl; the user only
@@ -32,6 +32,13 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# Supported: Raspberry Pi OS bookworm (glibc 2.36, Python 3.11) and Jetson on JetPack 6 (Ubuntu 22.04: glibc 2.35,
+# Python 3.10). lgpio, which drives relay.chip where apt has no python3-lgpio, has aarch64 wheels for glibc >= 2.34
+# only (below that pip finds an empty placeholder); onnxruntime's need 2.28. JetPack 5 (Ubuntu 20.04: glibc 2.31,
+# Python 3.8) and Raspberry Pi OS bullseye (2.31, 3.9) are too old.
+GLIBC_FLOOR=2.34
+PYTHON_FLOOR=3.10
+
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 OPT="$PREFIX/opt/edgeface"
 ETC="$PREFIX/etc/edgeface"
@@ -40,14 +47,41 @@ USER_NAME=edgeface
 
 say() { echo "install.sh: $*"; }
 
+# Raspberry Pi OS, the one OS whose apt has picamera2 with the libcamera it needs: its image leaves
+# /etc/rpi-issue (64-bit bookworm says ID=debian); the 32-bit one says ID=raspbian.
+is_raspberry_pi_os() { [ -e /etc/rpi-issue ] || grep -qx 'ID="\{0,1\}raspbian"\{0,1\}' /etc/os-release 2>/dev/null; }
+
+older() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" != "$2" ]; }  # older HAVE FLOOR
+unsupported() {
+    echo "install.sh: $*; supported: Raspberry Pi OS bookworm, JetPack 6 (not JetPack 5 or Raspberry Pi OS bullseye)" >&2
+    exit 1
+}
+# Before anything is installed: what pip will need of this machine (--no-venv installs no wheels).
+if [ "$VENV" = 1 ]; then
+    glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+    if [ -z "$glibc" ]; then
+        say "warning: cannot tell this system's glibc version; edgeface's wheels need glibc >= $GLIBC_FLOOR"
+    elif older "$glibc" "$GLIBC_FLOOR"; then
+        unsupported "glibc $glibc is older than $GLIBC_FLOOR, which edgeface's Python wheels need"
+    fi
+    python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || python=""
+    if [ -n "$python" ] && older "$python" "$PYTHON_FLOOR"; then
+        unsupported "python3 is $python, edgeface needs $PYTHON_FLOOR or newer"
+    fi
+fi
+
 if [ "$APT" = 1 ]; then
     [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo), or use --prefix" >&2; exit 1; }
     apt-get update -qq
     pkgs=(python3-venv python3-pip)
-    # Picamera2 and the GPIO library come from the OS (libcamera is not on PyPI); the venv sees them.
-    for p in python3-picamera2 python3-libcamera python3-lgpio; do
-        apt-cache show "$p" >/dev/null 2>&1 && pkgs+=("$p")
-    done
+    # Picamera2 and the GPIO library come from the OS (picamera2 needs the OS's libcamera, which pip cannot
+    # give); the venv sees them through --system-site-packages.
+    if is_raspberry_pi_os; then
+        pkgs+=(python3-picamera2 python3-libcamera python3-lgpio)
+    else
+        apt-cache show python3-lgpio >/dev/null 2>&1 && pkgs+=(python3-lgpio)
+        say "not Raspberry Pi OS: no picamera2 (camera.source: opencv for a USB camera or an rtsp:// stream)"
+    fi
     say "apt packages: ${pkgs[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
@@ -83,6 +117,10 @@ install -m 0644 "$SRC"/models/*.onnx "$SRC"/models/LICENSE-* "$SRC"/models/NOTIC
     "$OPT/models/"
 
 if [ "$VENV" = 1 ]; then
+    if [ -f "$OPT/venv/pyvenv.cfg" ] && ! grep -qx 'include-system-site-packages = true' "$OPT/venv/pyvenv.cfg"; then
+        say "rebuilding $OPT/venv with --system-site-packages: it could not see the OS's picamera2 and lgpio"
+        rm -rf "$OPT/venv"
+    fi
     if [ ! -x "$OPT/venv/bin/python" ]; then
         # System site-packages give the venv the OS's picamera2/libcamera and lgpio bindings.
         python3 -m venv --system-site-packages "$OPT/venv"

@@ -222,3 +222,44 @@ def test_a_library_that_needs_an_executable_stack_turns_memory_deny_write_execut
     lib.unlink()
     install(root)
     assert not dropin.exists(), "a venv without such a library keeps the unit's MemoryDenyWriteExecute=true"
+
+
+@pytest.mark.parametrize(
+    ("glibc", "python", "refusal"),
+    [
+        ("2.31", "3.8", "glibc 2.31 is older than 2.34, which edgeface's Python wheels need"),  # JetPack 5
+        ("2.36", "3.9", "python3 is 3.9, edgeface needs 3.10 or newer"),  # Raspberry Pi OS bullseye with a new libc
+        ("2.34", "3.10", None),  # the floor
+        ("2.36", "3.11", None),  # Raspberry Pi OS bookworm
+    ],
+)
+def test_install_refuses_a_system_older_than_the_wheels_need(
+    tmp_path: Path, glibc: str, python: str, refusal: str | None
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in {
+        "getconf": f'[ "$1" = GNU_LIBC_VERSION ] && echo "glibc {glibc}"',
+        # Answers the version question, then stops the install where it would build the venv: nothing is downloaded.
+        "python3": f'[ "$1" = -c ] && echo {python} && exit 0; exit 3',
+    }.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{script}\n")
+        (bin_dir / name).chmod(0o755)
+    root = tmp_path / "root"
+    done = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "install.sh"), "--prefix", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
+    if refusal:
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert (
+            done.stderr == f"install.sh: {refusal}; supported: Raspberry Pi OS bookworm, JetPack 6 (not JetPack 5 "
+            "or Raspberry Pi OS bullseye)\n"
+        )
+        assert not root.exists(), "nothing is laid out"
+    else:
+        assert done.returncode == 3, done.stderr
+        assert "installing into" in done.stdout, "it went on past the check"

@@ -22,7 +22,7 @@ $(DEV): $(STAMP)
 
 # The real servers and clients the tests start (mosquitto, Chromium, promtool, Node-RED, Home Assistant):
 # `make test` installs them, `make run` needs none.
-$(TOOLS): deploy/test-tools.sh deploy/apt.sh deploy/node-red/install.sh deploy/node-red/package-lock.json \
+$(TOOLS): $(STAMP) deploy/test-tools.sh deploy/apt.sh deploy/node-red/install.sh deploy/node-red/package-lock.json \
           deploy/homeassistant.sh
 	bash deploy/test-tools.sh
 	mkdir -p $(dir $(TOOLS)) && touch $(TOOLS)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from edgeface import __version__
 from edgeface.config import Config
+from edgeface.mqtt import payloads
 from edgeface.mqtt.topics import Topics
 
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
@@ -73,8 +74,8 @@ def entity(door: DoorDevice, component: str, object_id: str, name: str, **config
     common: dict[str, object] = {
         "device": device_block(door),
         "availability_topic": door.topics.availability,
-        "payload_available": "online",
-        "payload_not_available": "offline",
+        "payload_available": payloads.ONLINE,
+        "payload_not_available": payloads.OFFLINE,
         "name": name,
         "unique_id": f"edgeface_{door.device_id}_{object_id}",
     }

@@ -20,7 +20,7 @@ face (crops and both networks), i.e. what it adds per matched face on a frame.
 With a manifest (``--manifest``, or a ``manifest.csv`` found beside the
 folders, as in pad-dev) every photo also has a source and a subject: the report
 breaks the rates down by both, gives 95 % intervals from resampling subjects
-(:mod:`edgeface.liveness.rates`), can keep one half of the subject split
+(:mod:`edgeface.bench.rates`), can keep one half of the subject split
 (``--half``), and evaluates the shipped levels. Without one, a photo's subject
 is its folder. ``operating_points`` are the thresholds that hold BPCER 1 %, 5 %
 and 10 % on the photos benchmarked; ``levels`` are the shipped thresholds.
@@ -36,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeface.bench import rates
+from edgeface.bench.padset import HALVES, Manifest, Provenance, half_of
 from edgeface.errors import ConfigError, EdgefaceError
-from edgeface.liveness import rates
 from edgeface.liveness.levels import LEVEL_BPCER, LEVEL_THRESHOLDS
 from edgeface.liveness.minifasnet import LivenessModel
-from edgeface.liveness.padset import HALVES, Manifest, Provenance, half_of
 from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image, photos_under
 from edgeface.vision.pick import primary_face

@@ -121,11 +121,11 @@ def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
     import cv2
 
     from edgeface.bench.liveness import run_liveness
+    from edgeface.bench.livenessplot import render_det
+    from edgeface.bench.padset import Manifest, find_manifest
     from edgeface.errors import ConfigError
-    from edgeface.liveness.detplot import render_det
     from edgeface.liveness.levels import LEVEL_THRESHOLDS, liveness_threshold
     from edgeface.liveness.minifasnet import MiniFASNet, model_specs
-    from edgeface.liveness.padset import Manifest, find_manifest
     from edgeface.models.runtime import RuntimeOptions
     from edgeface.vision.recognize import open_detector
 

@@ -2,7 +2,7 @@
 
 Each level is the threshold on the fused score (:meth:`MiniFASNet.score`) that
 refuses a given share of bona fide presentations (BPCER) on pad-dev's
-development half (:data:`edgeface.liveness.padset.DEV_SUBJECTS`); the held-out
+development half (:data:`edgeface.bench.padset.DEV_SUBJECTS`); the held-out
 half was not looked at to choose them. Measured with::
 
     edgeface bench liveness --real pad-dev/real --spoof pad-dev/spoof/print --spoof pad-dev/spoof/replay \\

@@ -29,10 +29,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from edgeface.bench.accuracy import labelled_photos, probe_vector
+from edgeface.bench.detplot import Curve, DetPlot, Mark, Scale, render
 from edgeface.errors import ConfigError
 from edgeface.models.profiles import ImpostorTail
 from edgeface.values import Image, Vectors
-from edgeface.vision.detplot import Curve, DetPlot, Mark, Scale, render
 from edgeface.vision.match import Gallery
 from edgeface.vision.recognize import Recognizer
 from edgeface.vision.scores import equal_error_rate, threshold_for_fmr

@@ -12,12 +12,12 @@ from gpiozero.pins.mock import MockFactory
 
 from edgeface.app import open_service
 from edgeface.bench.liveness import run_liveness
+from edgeface.bench.padset import Manifest
+from edgeface.bench.rates import threshold_at_bpcer
 from edgeface.config import Config
 from edgeface.config.liveness import LivenessConfig
 from edgeface.liveness.levels import LEVEL_BPCER, LEVEL_THRESHOLDS, describe, liveness_threshold
 from edgeface.liveness.minifasnet import MiniFASNet
-from edgeface.liveness.padset import Manifest
-from edgeface.liveness.rates import threshold_at_bpcer
 from edgeface.ops.doctor import check_liveness
 from edgeface.vision.detect import Detector
 from tests.support.configs import service_config

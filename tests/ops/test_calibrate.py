@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from edgeface.bench.detplot import DetPlot, Scale, layout, overlaps
+from edgeface.bench.livenessplot import liveness_det
+from edgeface.bench.rates import Sample
 from edgeface.config import parse_config
 from edgeface.errors import ConfigError
-from edgeface.liveness.detplot import liveness_det
-from edgeface.liveness.rates import Sample
 from edgeface.ops.calibrate import OperatingPoint, calibrate, det_plot, render_plot, set_impostor_tail
-from edgeface.vision.detplot import DetPlot, Scale, layout, overlaps
 from edgeface.vision.threshold import ThresholdPolicy
 from tests.support.cli import edgeface, run_in_terminal
 from tests.support.configs import write_config

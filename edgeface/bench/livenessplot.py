@@ -1,6 +1,6 @@
 """The DET plot of a liveness score (``bench liveness --plot``): APCER against BPCER, one curve per species.
 
-Probit axes, as ISO/IEC 19795-1 draws DET curves; the drawing is :mod:`edgeface.vision.detplot`'s.
+Probit axes, as ISO/IEC 19795-1 draws DET curves; the drawing is :mod:`edgeface.bench.detplot`'s.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from edgeface.liveness.rates import Sample, apcer, bpcer, det_points, species_of
+from edgeface.bench.detplot import Curve, DetPlot, Mark, Scale, render
+from edgeface.bench.rates import Sample, apcer, bpcer, det_points, species_of
 from edgeface.values import Image
-from edgeface.vision.detplot import Curve, DetPlot, Mark, Scale, render
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from edgeface.bench.padset import DEV_SUBJECTS, SPLIT_SEED, Manifest, draw_split, find_manifest, half_of
 from edgeface.errors import ConfigError
-from edgeface.liveness.padset import DEV_SUBJECTS, SPLIT_SEED, Manifest, draw_split, find_manifest, half_of
 from tests.support.data import SHARED
 
 PAD_DEV = SHARED / "pad-dev"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from edgeface.liveness.rates import (
+from edgeface.bench.rates import (
     Sample,
     apcer,
     bpcer,

@@ -4,8 +4,10 @@ It runs on every stop, so it must be quick, and it must lock the door whatever e
 only the ``relay`` section of the config file, validated with the same :class:`RelayConfig` as the daemon
 (an unknown or bad key there is an error naming it: guessing a pin or its polarity could *unlock* a door),
 drives the relay locked, and only then, best effort, reads ``mqtt`` and ``device_id`` to replace a stale
-retained ``unlocked`` on the broker. A broken section elsewhere in the file never stops the lock; neither
-does a broken ``mqtt`` section (a warning, and nothing is published). The rest of the config package, the
+retained ``unlocked`` on the broker. A broken section elsewhere in the file never stops the lock, nor does a
+file that does not parse elsewhere (the ``relay`` section is then parsed alone: see
+:func:`~edgeface.config.source.read_relay_source`); neither does a broken ``mqtt`` section (a warning, and
+nothing is published). The rest of the config package, the
 vision stack and the MQTT client are not imported before the door is locked.
 """
 
@@ -31,10 +33,10 @@ def relay_lock(path: Path | None) -> int:
     # observe validation (3 ms with 40 packages, more on an SD card); an operator's own setting wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from edgeface.config.relay import RelayConfig
-    from edgeface.config.source import read_source
+    from edgeface.config.source import read_relay_source
     from edgeface.door.relay import DoorRelay, make_pin_factory
 
-    source = read_source(path)
+    source, broken = read_relay_source(path)
     relay_cfg = source.section("relay", RelayConfig)
     factory = make_pin_factory(relay_cfg.pin_factory, relay_cfg.chip)
     try:
@@ -43,7 +45,10 @@ def relay_lock(path: Path | None) -> int:
     finally:
         factory.close()
     print(f"relay on {relay_cfg.where} locked")
-    _report_locked(source)
+    if broken is not None:  # the mqtt section could not be read with the rest: nothing to report to
+        print(f"edgeface: warning: not reporting the door locked: {broken.splitlines()[0]}", file=sys.stderr)
+    else:
+        _report_locked(source)
     return 0
 
 

@@ -2,13 +2,19 @@
 
 Kept apart from :mod:`edgeface.config.load` (which validates the whole :class:`~edgeface.config.root.Config`)
 so that a command may validate just the sections it needs, each with its own section class and without
-importing the others: ``relay lock`` must lock the door even when another section is broken.
+importing the others: ``relay lock`` must lock the door even when another section is broken, and even
+when the rest of the file does not parse at all (:func:`read_relay_source`).
+
+A config file is read only if it is a regular file of at most :data:`MAX_CONFIG_BYTES`, opened without
+blocking: a FIFO or ``/dev/zero`` named as the config is one error line, not a hang or a MemoryError.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
+import stat
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +28,9 @@ from edgeface.errors import ConfigError
 
 ENV_CONFIG = "EDGEFACE_CONFIG"
 SYSTEM_CONFIG = Path("/etc/edgeface/edgeface.yaml")
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config file is a few KiB; anything larger is not one."""
+_TOP_LEVEL_KEY = re.compile(r"^[^\s#]")
 
 SectionT = typing.TypeVar("SectionT", bound=BaseModel)
 T = typing.TypeVar("T")
@@ -127,15 +136,63 @@ def default_config_path() -> Path | None:
     return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
 
 
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of the config file at ``path``: ConfigError unless it is a regular file of a config's size."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path}: not a regular file (a config file is plain YAML)")
+        try:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, not a config file")
+    return data
+
+
 def read_source(path: Path | None = None) -> ConfigSource:
     """Read a config file (default: :func:`default_config_path`); with no file anywhere, the embedded defaults."""
     path = path or default_config_path()
     if path is None:
         return parse_source("", "(embedded defaults)", edgeface_home())
+    data = read_config_bytes(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x})") from None
     return parse_source(text, str(path), path.resolve().parent)
+
+
+def read_relay_source(path: Path | None = None) -> tuple[ConfigSource, str | None]:
+    """The config file for ``relay lock``, whose ``relay`` section must be found whatever else is wrong with it.
+
+    Returns the source and None when the whole file parses; when it does not (a tab, a byte that is not
+    UTF-8, a ``!!python`` tag, anywhere else), a source holding only the ``relay`` section, parsed on its
+    own, and the problem with the whole file. ConfigError only if the ``relay`` section itself cannot be read.
+    """
+    path = path or default_config_path()
+    if path is None:
+        return read_source(None), None
+    text = read_config_bytes(path).decode("utf-8", errors="replace")  # a bad byte in the relay section fails there
+    try:
+        return parse_source(text, str(path), path.resolve().parent), None
+    except ConfigError as whole:
+        lines = text.splitlines()
+        start = next((i for i, line in enumerate(lines) if re.match(r"relay\s*:", line)), None)
+        if start is None:
+            raise ConfigError(f"{path}: no relay section can be read: {whole}") from None
+        end = next((i for i in range(start + 1, len(lines)) if _TOP_LEVEL_KEY.match(lines[i])), len(lines))
+        # Blank lines in front keep a problem's line number that of the file. Trailing blanks (a stray tab)
+        # mean nothing in the relay section's plain keys and values, so they are dropped.
+        block = "\n" * start + "\n".join(line.rstrip() for line in lines[start:end]) + "\n"
+        source = parse_source(block, str(path), path.resolve().parent)
+        return source, str(whole)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from edgeface.door.relay import DoorRelay, make_pin_factory
 from edgeface.errors import ConfigError
 from edgeface.values import DoorState
 from tests.support.broker import Broker, Collector, free_port, fresh_device_id
-from tests.support.cli import edgeface
+from tests.support.cli import edgeface, run_edgeface
 from tests.support.configs import mqtt_section, write_config
 
 PIN = 17
@@ -416,3 +417,49 @@ def test_a_gpiochip_needs_lgpio_and_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_pin_that_fits_no_numbering_is_refused(relay: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
         RelayConfig.model_validate(relay)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"camera:\n  fps: 5\t\nrelay:\n  pin: 22\n  pin_factory: mock\n",  # a trailing tab elsewhere
+        b"relay:\n  pin: 22\t\n  pin_factory: mock\n\t",  # ... and in the relay section, where it means nothing
+        b"# caf\xe9 door\nmqtt: {enabled: false}\nrelay: {pin: 22, pin_factory: mock}\n",  # a Latin-1 byte in a comment
+        b"camera: !!python/object/apply:os.system ['true']\nrelay:\n  pin: 22\n  pin_factory: mock\n",
+    ],
+    ids=["tab", "tab-in-relay", "latin-1", "python-tag"],
+)
+def test_relay_lock_locks_from_the_relay_section_when_the_rest_of_the_file_does_not_parse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: bytes
+) -> None:
+    config = tmp_path / "edgeface.yaml"
+    config.write_bytes(text)
+    assert edgeface(config, "relay", "lock") == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["relay on GPIO22 locked"]
+    assert err == "" or (len(err.splitlines()) == 1 and err.startswith("edgeface: warning: not reporting"))
+
+
+def test_relay_lock_names_a_broken_relay_section_in_a_file_that_does_not_parse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "edgeface.yaml"
+    config.write_bytes(b"camera: !!python/name:os.system\nweb: {}\nrelay:\n  pin: [22\n")
+    assert edgeface(config, "relay", "lock") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"edgeface: error: {config}:5:1: not valid YAML (expected ',' or ']', but got '<stream end>')"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge"])
+def test_relay_lock_refuses_a_config_that_is_not_a_file_at_once_in_one_line(tmp_path: Path, kind: str) -> None:
+    # Run as systemd would, with the config in the environment: a FIFO must not hang it, nor /dev/zero fill memory.
+    config = tmp_path / "edgeface.yaml"
+    if kind == "fifo":
+        os.mkfifo(config)
+    elif kind == "huge":
+        config.write_bytes(b"relay: {pin: 22}\n" + b"#" * (2 * 1024 * 1024))
+    path = Path("/dev/zero") if kind == "dev-zero" else config
+    done = run_edgeface("relay", "lock", timeout=20, env={"EDGEFACE_CONFIG": str(path)})
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"edgeface: error: {path}: "), done.stderr

@@ -98,8 +98,9 @@ class MqttPublisher:
         self.topics = Topics.for_device(device_id, prefix)
         self._outbox = outbox
         self._close_timeout = close_timeout
+        self._started = False
         self._closed = False
-        self._close_lock = threading.Lock()
+        self._lifecycle = threading.Lock()
         self._inbox = CommandInbox(cfg.remote_unlock, self.topics.commands, log=log, nonces=nonces)
         self._states = RetainedStates(self.topics, door=door, where=f"{cfg.host}:{cfg.port}")
         self._states.announce(announcements)
@@ -132,7 +133,13 @@ class MqttPublisher:
         return cls(cfg, outbox, device_id=device_id, prefix=topic_prefix, door=door, nonces=nonces)
 
     def start(self) -> None:
-        """Start the pump thread and connecting (in the background); returns at once."""
+        """Start the pump thread and connecting (in the background); returns at once.
+
+        Starting again, or after :meth:`close`, does nothing."""
+        with self._lifecycle:
+            if self._started or self._closed:
+                return
+            self._started = True
         if self._link is None:
             log.info("MQTT is disabled (mqtt.enabled: false): events are kept in %s only", self._outbox.path)
             return
@@ -190,7 +197,7 @@ class MqttPublisher:
 
     def close(self) -> None:
         """Publish ``offline``, disconnect and stop the threads; events not yet acknowledged stay in the outbox."""
-        with self._close_lock:
+        with self._lifecycle:
             if self._closed:
                 return
             self._closed = True

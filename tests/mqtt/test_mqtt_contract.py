@@ -235,6 +235,7 @@ def test_building_the_client_connects_nothing_until_it_is_started(
         assert not publisher.wait_connected(1.0)
         assert watcher.messages() == []
         publisher.start()
+        publisher.start()  # once is enough; again changes nothing
         connected(publisher)
         watcher.wait(2)
         assert [(m.topic, m.payload) for m in watcher.messages()][:2] == [

@@ -1,1 +1,3 @@
-"""From matches to the door: the N-of-M decider, rate limits, and the fail-secure relay on gpiozero."""
+"""From matches to the door: the N-of-M decider, rate limits, the fail-secure relay on gpiozero, the commands
+the door takes and its two ports (events out, commands in).
+"""

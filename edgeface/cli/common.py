@@ -57,6 +57,25 @@ def face_row(outcome: FaceOutcome) -> dict[str, object]:
     return row
 
 
+def face_line(outcome: FaceOutcome, unknown_below: float) -> str:
+    """One face as ``identify`` and ``inspect`` print it: who (or ``stranger``), the similarity, ``closest: NAME``
+    for a stranger too close to call, and the box.
+
+    The closest name is shown only where the door itself would hesitate: at ``decide.unknown_below`` or above,
+    a face that matches nobody is no evidence of a stranger. Further down, a name on a stranger's line would
+    read as a match.
+    """
+    from edgeface.vision.annotate import REASONS
+
+    match = outcome.match
+    box = "box [" + ", ".join(str(round(v)) for v in outcome.face.box) + "]"
+    if match is None:
+        reason = REASONS.get(outcome.reason or "", outcome.reason)
+        return f"{'-':<24} skipped: {reason}  {box}"
+    closest = f"  closest: {match.candidate}" if not match.person and match.similarity >= unknown_below else ""
+    return f"{match.person or 'stranger':<24} similarity {match.similarity:.3f}{closest}  {box}"
+
+
 def recognised(outcomes: Sequence[FaceOutcome]) -> list[FaceOutcome]:
     """The faces ``identify`` and ``inspect`` report: all but those too small to track (as the door ignores them)."""
     return [o for o in outcomes if o.track is not None]

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from edgeface.cli.common import Subparsers, face_row, open_store, recognised
+from edgeface.cli.common import Subparsers, face_line, face_row, open_store, recognised
 from edgeface.cli.output import did_you_mean, plural, print_json
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError, ImageError
@@ -69,14 +69,6 @@ def _annotate_path(out: Path, image: Path, many: bool) -> Path:
     return out.with_name(f"{out.stem}_{image.stem}{out.suffix}") if many else out
 
 
-def _identify_line(row: dict[str, object]) -> str:
-    """One face of ``identify``'s text output, from its ``--json`` row."""
-    name = row["person"] or row["candidate"] or "-"
-    if row["decision"] == "skipped":
-        return f"{'skipped':<8} {name:<24} {row['reason']}"
-    return f"{row['decision']:<8} {name:<24} similarity {row['similarity']:.3f}"
-
-
 def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.storage.fsperm import write_private
     from edgeface.values import Frame
@@ -101,9 +93,9 @@ def cmd_identify(args: argparse.Namespace, cfg: Config) -> int:
             if args.json:
                 print_json({"image": str(path), "threshold": round(recognizer.threshold, 4), "faces": faces})
             else:
-                print(f"{path}: {len(faces)} face(s)")
-                for f in faces:
-                    print(f"  {_identify_line(f)}")
+                print(f"{path}: {plural(len(faces), 'face', 'faces')}")
+                for outcome in outcomes:
+                    print(f"  {face_line(outcome, cfg.decide.unknown_below)}")
             if args.annotate:
                 out = _annotate_path(args.annotate, path, len(args.images) > 1)
                 write_private(out, encode_image(annotate(image, outcomes), out))

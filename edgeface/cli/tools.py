@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeface.cli.common import Subparsers, face_row, open_store, progress, recognised
-from edgeface.cli.output import did_you_mean, mark, paint_marks, print_json
+from edgeface.cli.common import Subparsers, face_line, face_row, open_store, progress, recognised
+from edgeface.cli.output import did_you_mean, mark, paint_marks, plural, print_json
 from edgeface.config import Config, default_config_path
 from edgeface.errors import CameraError, EdgefaceError, StoreError, UsageError
 
@@ -88,11 +88,9 @@ def cmd_inspect(args: argparse.Namespace, cfg: Config) -> int:
         faces = [face_row(o) for o in outcomes]
         print_json({"out": str(args.out), "threshold": round(recognizer.threshold, 4), "faces": faces})
         return 0
-    for o in outcomes:
-        box = [round(v) for v in o.face.box]
-        what = f"skipped: {o.reason}" if o.match is None else f"similarity {o.match.similarity:.3f}"
-        print(f"{(o.match and o.match.person) or 'unknown':<24} {what}  box {box}")
-    print(f"{args.out}: {len(outcomes)} face(s)", file=sys.stderr)
+    for outcome in outcomes:
+        print(face_line(outcome, cfg.decide.unknown_below))
+    print(f"{args.out}: {plural(len(outcomes), 'face', 'faces')}", file=sys.stderr)
     return 0
 
 

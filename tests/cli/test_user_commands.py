@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from edgeface.cli import main
+from edgeface.config import load_config
 from edgeface.models.profiles import BUILTIN_PROFILES
 from edgeface.storage.audit import AuditLog
 from edgeface.values import EventType
@@ -284,3 +287,48 @@ def test_the_audit_log_says_when_it_has_nothing_to_show_and_who_a_person_filter_
     assert capsys.readouterr().err == "no decisions in the audit log since 2h about 'zz'\n"
     assert edgeface(config, "log", "--json", "--person", "lin") == 0
     assert capsys.readouterr() == ("[]\n", "")
+
+
+def test_identify_and_inspect_print_one_layout_with_no_enrolled_name_on_a_clear_strangers_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    shutil.copy(FACES / "unknown" / "13.jpg", frames / "1.jpg")  # two strangers, as the camera sees them
+    config = write_config(tmp_path / "edgeface.yaml", camera={"path": str(frames)})
+    assert edgeface(config, "enroll", "pete", str(FACES / "pete_sampras" / "1.jpg")) == 0
+    photos = [
+        str(FACES / "pete_sampras" / "2.jpg"),
+        str(FACES / "unknown" / "26.jpg"),
+        str(FACES / "unknown" / "13.jpg"),
+    ]
+    capsys.readouterr()
+    assert edgeface(config, "identify", "--json", *photos) == 0
+    known, close, far = (json.loads(line)["faces"] for line in capsys.readouterr().out.splitlines())
+    unknown_below = load_config(config).decide.unknown_below
+    assert close[0]["similarity"] >= unknown_below > max(f["similarity"] for f in far) and len(far) == 2
+
+    def said(text: str, face: dict[str, Any]) -> tuple[str, str | None]:
+        """Who a printed face line names and the closest name it adds; its similarity and box are the JSON's."""
+        printed = FACE_LINE.fullmatch(text)
+        assert printed, text
+        assert float(printed["similarity"]) == pytest.approx(face["similarity"], abs=5e-4)
+        assert [int(v) for v in printed["box"].split(", ")] == pytest.approx(face["box"], abs=1), text
+        return printed["who"], printed["closest"]
+
+    assert edgeface(config, "identify", *photos) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [out[0], out[2], out[4]] == [f"{photos[0]}: 1 face", f"{photos[1]}: 1 face", f"{photos[2]}: 2 faces"]
+    assert said(out[1], known[0]) == ("pete", None)
+    assert said(out[3], close[0]) == ("stranger", "pete")  # close enough for the door to hesitate: who it is nearest
+    assert [said(text, face) for text, face in zip(out[5:], far, strict=True)] == [("stranger", None)] * 2
+    assert edgeface(config, "inspect", "--out", str(tmp_path / "snap.jpg")) == 0
+    snapshot, summary = capsys.readouterr()
+    assert snapshot.splitlines() == [text.strip() for text in out[5:]], "inspect prints identify's lines"
+    assert summary == f"{tmp_path / 'snap.jpg'}: 2 faces\n"
+
+
+FACE_LINE = re.compile(
+    r" *(?P<who>\S+) +similarity (?P<similarity>-?\d\.\d{3})(  closest: (?P<closest>\S+))?  box \[(?P<box>[-\d, ]+)\]"
+)
+"""A face as identify and inspect print it."""

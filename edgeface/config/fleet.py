@@ -53,8 +53,11 @@ class FleetConfig(Section):
         return value
 
     def signing_key(self) -> bytes:
-        """The key in force: ``$EDGEFACE_FLEET_KEY`` if set, else ``fleet.key``; ConfigError if neither is."""
-        if env := os.environ.get(ENV_FLEET_KEY):
+        """The key in force: ``$EDGEFACE_FLEET_KEY`` if set, else ``fleet.key``; ConfigError if neither is.
+
+        Set but empty is an error, as for the unlock secret: a value lost from a unit file is not "use the file's".
+        """
+        if (env := os.environ.get(ENV_FLEET_KEY)) is not None:
             if problem := secret_problem(env):
                 raise ConfigError(f"{ENV_FLEET_KEY}: {problem}")
             return env.encode()

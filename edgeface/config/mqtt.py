@@ -15,10 +15,34 @@ SECRET_MASK = "**********"
 """What a secret prints as (pydantic's own mask for SecretStr)."""
 
 
+MAX_SECRET_CHARS = 1024
+MAX_MQTT_STRING_BYTES = 65535
+"""MQTT's limit for a user name or password: a longer one kills paho's network thread at the first connect."""
+
+
+def text_problem(value: str, max_bytes: int) -> str | None:
+    """What makes ``value`` unusable as a credential, or None: a value from the environment is checked here too.
+
+    The environment may hold any bytes: Python gives one that is not UTF-8 as lone surrogates, which pass
+    every check until the value is encoded at the first connect or signature.
+    """
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "holds control characters"
+    return f"is {size} bytes, more than {max_bytes}" if size > max_bytes else None
+
+
 def secret_problem(secret: str) -> str | None:
-    """What is wrong with a shared secret for signed commands, or None: the one place the rule lives."""
+    """What is wrong with a shared secret (signed commands, the fleet's key), or None: the one place the rule lives."""
     if not secret:
         return f"is empty (unset it for unsigned commands, or give at least {MIN_SECRET_CHARS} characters)"
+    if problem := text_problem(secret, MAX_SECRET_CHARS):
+        return problem
+    if secret != secret.strip():
+        return "begins or ends with white space (a copy-and-paste slip?)"
     return None if len(secret) >= MIN_SECRET_CHARS else f"must have at least {MIN_SECRET_CHARS} characters"
 
 
@@ -106,6 +130,13 @@ class MqttConfig(Section):
     def topic_prefix(self, device_id: str) -> str:
         """The prefix of every topic of the door ``device_id``."""
         return self.prefix or f"edgeface/{device_id}"
+
+    @field_validator("username", "password")
+    @classmethod
+    def _mqtt_string(cls, value: str | None) -> str | None:
+        if value is not None and (problem := text_problem(value, MAX_MQTT_STRING_BYTES)):
+            raise ValueError(f"{problem} (set in the file or, for the password, in EDGEFACE_MQTT_PASSWORD)")
+        return value
 
     @field_serializer("password", when_used="json")
     def _hide_password(self, password: str | None) -> str | None:

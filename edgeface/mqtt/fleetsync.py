@@ -50,6 +50,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edgeface.config import Config
 from edgeface.errors import EdgefaceError
 from edgeface.mqtt.broker import broker_client
+from edgeface.mqtt.conflicts import RecordConflicts
 from edgeface.mqtt.fleet import (
     MAX_PACKET_BYTES,
     DoorStatus,
@@ -107,9 +108,19 @@ class Taken:
 class Intake:
     """Verify and apply received records to ``store``, with the counts a door reports."""
 
-    def __init__(self, store: Store, site: str, key: RecordKey, model: ModelId | None) -> None:
-        """``model`` is the door's embedder; a record with no template of it is named in one warning."""
+    def __init__(
+        self,
+        store: Store,
+        site: str,
+        key: RecordKey,
+        model: ModelId | None,
+        conflicts: Callable[[Sequence[PersonRecord]], dict[str, str]] | None = None,
+    ) -> None:
+        """``model`` is the door's embedder; a record with no template of it is named in one warning.
+        ``conflicts`` names the records refused as a second name for a face this door enrolled
+        (:class:`edgeface.mqtt.conflicts.RecordConflicts`)."""
         self.store, self.site, self.model = store, site, model
+        self._conflicts = conflicts
         self._key = key
         self.topics = FleetTopics(site)
         self.applied = 0
@@ -140,6 +151,13 @@ class Intake:
                 name = self.topics.name_of(message.topic)
                 if message.retained and name is not None:
                     doubted[name] = (i, f"the broker holds a record of them this door refuses ({exc})")
+        if self._conflicts is not None and verified:
+            refused = self._conflicts([record for _, _, record in verified])
+            for _, message, record in verified:
+                if record.name in refused:
+                    self.refused += 1
+                    self._warn.warning("fleet: refused the record on %s: %s", message.topic, refused[record.name])
+            verified = [item for item in verified if item[2].name not in refused]
         applied = self._store(verified)
         confirmed: dict[str, int] = {}
         held = self.store.versions() if Outcome.STALE in applied else {}
@@ -250,7 +268,8 @@ class FleetSync:
         self.topics = FleetTopics(fleet.site)
         self._on_change = on_change
         self._store = Store(cfg.store_path)
-        self.intake = Intake(self._store, fleet.site, record_key(fleet), model)
+        conflicts = RecordConflicts.from_config(cfg, self._store, model) if model is not None else None
+        self.intake = Intake(self._store, fleet.site, record_key(fleet), model, conflicts)
         self._lock = threading.Lock()  # the store and the intake's counters: the worker's, and status() callers
         self._received: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._wake = threading.Event()

@@ -20,6 +20,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import Config
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.mqtt.conflicts import RecordConflicts
 from edgeface.mqtt.connect import connected_client
 from edgeface.mqtt.fleet import (
     MAX_PACKET_BYTES,
@@ -138,7 +139,8 @@ def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
     _fleet_on(cfg)
     messages = retained(cfg, FleetTopics(cfg.fleet.site).people, settle)
     with Store(cfg.store_path) as store:
-        intake = Intake(store, cfg.fleet.site, record_key(cfg.fleet), model)
+        conflicts = RecordConflicts.from_config(cfg, store, model) if model is not None else None
+        intake = Intake(store, cfg.fleet.site, record_key(cfg.fleet), model, conflicts)
         taken = intake.take([Message(topic, payload) for topic, payload in sorted(messages.items())])
         people = len(store.people())
         withheld = len(store.withheld())

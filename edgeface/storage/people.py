@@ -260,13 +260,15 @@ class Store:
         """The templates ``embedder`` made (the daemon's and the tools' way in)."""
         return self.gallery(embedder.model_id, embedder.profile.output_dim)
 
-    def gallery(self, model: ModelId, dim: int) -> Gallery:
-        """All templates made by ``model``; refuses a store whose templates all come from other models."""
+    def gallery(self, model: ModelId, dim: int, *, origin: str | None = None) -> Gallery:
+        """All templates made by ``model`` (of the people enrolled ``local``-ly or from the ``fleet`` only,
+        if given); refuses a store whose templates all come from other models."""
         with self._db.guard("read the templates") as db:
             rows = db.execute(
                 "SELECT p.name, t.vector, t.dim, t.model, t.model_sha256 FROM templates t "
                 "JOIN people p ON p.id = t.person_id LEFT JOIN person_versions v ON v.name = p.name "
-                "WHERE v.withheld IS NULL ORDER BY p.name, t.id"
+                "WHERE v.withheld IS NULL AND (? IS NULL OR COALESCE(v.origin, 'local') = ?) ORDER BY p.name, t.id",
+                (origin, origin),
             ).fetchall()
         usable: dict[str, list[Vectors]] = {}
         stale: dict[str, set[str]] = {}

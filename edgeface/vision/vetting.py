@@ -23,7 +23,7 @@ nearest template), against a :class:`~edgeface.vision.match.Gallery` in that for
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,6 +141,19 @@ class Vetter:
     def judge(self, name: str, vector: Vectors) -> Verdict:
         """:meth:`addition` when ``name`` holds templates, else :meth:`new_name`."""
         return self.addition(name, vector) if self.templates(name) else self.new_name(name, vector)
+
+
+def conflicts(vetter: Vetter, incoming: Sequence[tuple[str, Vectors]]) -> dict[str, Verdict]:
+    """Of faces arriving under names from elsewhere (a fleet's records: name, template rows), those that pass
+    for someone the vetter holds under another name: name → the first refusing verdict (one face, one name)."""
+    found: dict[str, Verdict] = {}
+    for name, rows in incoming:
+        for row in np.asarray(rows, np.float32).reshape(len(rows), -1):
+            verdict = vetter.new_name(name, row)
+            if not verdict.ok:
+                found[name] = verdict
+                break
+    return found
 
 
 def agreement(name: str, vectors: Vectors, verify: Callable[[int], float]) -> list[Verdict]:

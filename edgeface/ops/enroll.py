@@ -33,6 +33,7 @@ from edgeface.vision.align import CropSpec, align
 from edgeface.vision.images import decode_image, encode_jpeg, read_image_file
 from edgeface.vision.match import Gallery
 from edgeface.vision.pick import sole_face
+from edgeface.vision.quality import face_quality
 from edgeface.vision.recognize import Recognizer
 from edgeface.vision.vetting import Rules, Verdict, Vetter, agreement
 
@@ -246,7 +247,8 @@ class Enrolment:
             return EnrolResult(name, photo, Outcome.UNREADABLE, str(exc))
         spec = CropSpec.for_profile(self.recognizer.embedder.profile)
         jpeg = encode_jpeg(align(image, face, spec)) if self.store.keep_images else None
-        return Candidate(photo, NewTemplate(vector[0], photo.name, hashlib.sha256(data).hexdigest(), jpeg))
+        digest = hashlib.sha256(data).hexdigest()
+        return Candidate(photo, NewTemplate(vector[0], photo.name, digest, jpeg, face_quality(image, face)))
 
 
 def enroll_photos(recognizer: Recognizer, store: Store, items: Iterable[tuple[str, Path]]) -> Iterator[EnrolResult]:

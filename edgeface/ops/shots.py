@@ -20,7 +20,7 @@ from edgeface.values import Face, Image
 from edgeface.vision.align import CropSpec, align
 from edgeface.vision.images import encode_jpeg
 from edgeface.vision.pick import prominent_faces
-from edgeface.vision.quality import QualityGates, sharpness, yaw
+from edgeface.vision.quality import QualityGates, face_quality, sharpness, yaw
 from edgeface.vision.recognize import Recognizer
 
 CAMERA_GATES = QualityGates(min_face=80.0, min_sharpness=30.0, max_yaw=0.25)
@@ -47,8 +47,7 @@ def shot_quality(image: Image, face: Face, gates: QualityGates = CAMERA_GATES) -
         return 0.0, "look straight at the camera"
     if sharp < gates.min_sharpness:
         return 0.0, "hold still: the face is blurred"
-    # Sharpness saturates (a sharp face is sharp enough); size and frontality keep counting.
-    return min(sharp, 300.0) / 300.0 * min(face.size, 300.0) / 300.0 * (1.0 - turn), None
+    return face_quality(image, face), None
 
 
 def best_shots(
@@ -101,6 +100,7 @@ def enroll_shots(enrolment: Enrolment, name: str, shots: list[Shot]) -> list[Enr
                 source=f"camera {shot.ts:.3f}",
                 photo_sha256=hashlib.sha256(encode_jpeg(shot.image)).hexdigest(),
                 jpeg=encode_jpeg(align(shot.image, shot.face, spec)) if keep else None,
+                quality=shot.score,
             ),
         )
         for i, (shot, vector) in enumerate(zip(shots, vectors, strict=True), 1)

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ModelId", "NewTemplate", "Person", "Store"]
+__all__ = ["ModelId", "NewTemplate", "Person", "Store", "StoredTemplate"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,22 @@ class NewTemplate:
     source: str | None = None
     photo_sha256: str | None = None
     jpeg: bytes | None = None
+    quality: float | None = None
+    """How good the face was (:func:`edgeface.vision.quality.face_quality`)."""
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    """One template as the store holds it, for ``people show``."""
+
+    id: int
+    created: float
+    source: str | None
+    """The photo's file name, ``camera <ts>``, or ``fleet`` for a template taken from the site's record."""
+    photo_sha256: str | None
+    quality: float | None
+    model: ModelId
+    vector: Vectors
 
 
 class Store:
@@ -129,7 +145,14 @@ class Store:
             (person_id,) = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             for t in templates:
                 added = insert_template(
-                    db, person_id, model, t.vector, source=t.source, photo_sha256=t.photo_sha256, created=now
+                    db,
+                    person_id,
+                    model,
+                    t.vector,
+                    source=t.source,
+                    photo_sha256=t.photo_sha256,
+                    created=now,
+                    quality=t.quality,
                 )
                 ids.append(added)
                 # Face images are biometric data: kept only when the operator asked for them.
@@ -171,6 +194,61 @@ class Store:
             if cur.rowcount:
                 bump(db, name, time.time(), deleted=True)  # their rules go with them (ON DELETE CASCADE)
         return cur.rowcount > 0
+
+    def templates(self, name: str) -> list[StoredTemplate]:
+        """``name``'s templates, oldest first; StoreError if nobody is called that."""
+        with self._db.guard(f"read the templates of {name!r}") as db:
+            if db.execute("SELECT 1 FROM people WHERE name = ?", (name,)).fetchone() is None:
+                raise StoreError(f"no enrolled person called {name!r}")
+            rows = db.execute(
+                "SELECT t.id, t.created, t.source, t.photo_sha256, t.quality, t.model, t.model_sha256, t.vector "
+                "FROM templates t JOIN people p ON p.id = t.person_id WHERE p.name = ? ORDER BY t.id",
+                (name,),
+            ).fetchall()
+        return [
+            StoredTemplate(i, created, source, photo, quality, (model, sha), vector_of(blob))
+            for i, created, source, photo, quality, model, sha, blob in rows
+        ]
+
+    def remove_template(self, name: str, template_id: int) -> None:
+        """Delete one of ``name``'s templates (a new version of the person); StoreError naming what is wrong.
+
+        Their last template is not removed this way: a person without templates is nobody at the door,
+        and ``people remove`` says so plainly.
+        """
+        with self._db.transaction(f"remove template {template_id} of {name!r}") as db:
+            ids = [i for (i,) in db.execute(
+                "SELECT t.id FROM templates t JOIN people p ON p.id = t.person_id WHERE p.name = ?", (name,)
+            )]  # fmt: skip
+            if template_id not in ids:
+                held = ", ".join(map(str, sorted(ids))) or "none"
+                raise StoreError(f"{name!r} has no template {template_id} (theirs: {held})")
+            if len(ids) == 1:
+                raise StoreError(f"template {template_id} is {name}'s last: remove the person instead")
+            db.execute("DELETE FROM templates WHERE id = ?", (template_id,))
+            bump(db, name, time.time())
+
+    def rename(self, old: str, new: str) -> str:
+        """Give ``old`` the name ``new`` (normalised, returned), templates and rules kept, in one transaction.
+
+        For the fleet a rename is two changes: ``old`` becomes a tombstone and ``new`` a new version, so
+        every door drops the old name and takes the new one.
+        """
+        new = check_name(new)
+        with self._db.transaction(f"rename {old!r} to {new!r}") as db:
+            if db.execute("SELECT 1 FROM people WHERE name = ?", (old,)).fetchone() is None:
+                raise StoreError(f"no enrolled person called {old!r}")
+            if new == old:
+                return new
+            if db.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone() is not None:
+                raise StoreError(f"{new!r} is already enrolled: remove one of the two first")
+            if lookalike_key(new) != lookalike_key(old):
+                self._refuse_lookalike(db, new)
+            db.execute("UPDATE people SET name = ? WHERE name = ?", (new, old))
+            now = time.time()
+            bump(db, old, now, deleted=True)
+            bump(db, new, now)
+        return new
 
     # -- versioned records (edgeface.storage.versions) and access rules (edgeface.storage.rules) --------------
 

@@ -98,6 +98,10 @@ ALTER TABLE person_versions_v4 RENAME TO person_versions;
 # Why a person taken from the fleet is kept out of the gallery until the fleet confirms them (NULL: they are not).
 _V5_WITHHELD = "ALTER TABLE person_versions ADD COLUMN withheld TEXT;"
 
-SCHEMA = Schema("store", (_V1_PEOPLE, _V2_AUDIT, _V3_VERSIONS, _V4_ACCESS_RULES, _V5_WITHHELD))
+# How good the face of each template was (vision.quality.face_quality, 0–1); NULL for templates made before,
+# and for those taken from the fleet (a record carries none).
+_V6_TEMPLATE_QUALITY = "ALTER TABLE templates ADD COLUMN quality REAL;"
+
+SCHEMA = Schema("store", (_V1_PEOPLE, _V2_AUDIT, _V3_VERSIONS, _V4_ACCESS_RULES, _V5_WITHHELD, _V6_TEMPLATE_QUALITY))
 """v1 people, templates and face images; v2 the audit log; v3 record versions; v4 access rules in their own table;
-v5 fleet-sourced people withheld from the gallery."""
+v5 fleet-sourced people withheld from the gallery; v6 each template's face quality."""

@@ -30,13 +30,15 @@ def insert_template(
     source: str | None,
     photo_sha256: str | None,
     created: float,
+    quality: float | None = None,
 ) -> int | None:
     """Add one template for the person; its id, or None when that photo is already enrolled for this model."""
     vec = np.asarray(vector, np.float32).reshape(-1)
     cur = db.execute(
-        "INSERT OR IGNORE INTO templates(person_id, model, model_sha256, dim, vector, source, photo_sha256, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (person_id, model[0], model[1], vec.size, vec.tobytes(), source, photo_sha256, created),
+        "INSERT OR IGNORE INTO templates"
+        "(person_id, model, model_sha256, dim, vector, source, photo_sha256, created, quality) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (person_id, model[0], model[1], vec.size, vec.tobytes(), source, photo_sha256, created, quality),
     )
     return int(cur.lastrowid or 0) if cur.rowcount else None
 

@@ -74,3 +74,11 @@ def rejection(image: Image, face: Face, gates: QualityGates) -> Rejection | None
 
 def passes(image: Image, face: Face, gates: QualityGates) -> bool:
     return rejection(image, face, gates) is None
+
+
+def face_quality(image: Image, face: Face) -> float:
+    """0–1, higher is better: sharpness (it saturates: sharp is sharp enough), size and frontality keep counting.
+
+    What enrolment ranks camera shots by and keeps with every template (``people show``).
+    """
+    return min(sharpness(image, face), 300.0) / 300.0 * min(face.size, 300.0) / 300.0 * (1.0 - yaw(face))

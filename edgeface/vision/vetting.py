@@ -156,6 +156,19 @@ def conflicts(vetter: Vetter, incoming: Sequence[tuple[str, Vectors]]) -> dict[s
     return found
 
 
+def similarity_to_rest(vectors: Vectors) -> list[float]:
+    """Each row's similarity to the renormalised mean of the other rows (one row: nothing to compare, 1.0)."""
+    rows = np.asarray(vectors, np.float32)
+    if len(rows) < 2:
+        return [1.0] * len(rows)
+    total = rows.sum(axis=0)
+    out = []
+    for row in rows:
+        rest = total - row
+        out.append(float(row @ rest / max(float(np.linalg.norm(rest)), 1e-12)))
+    return out
+
+
 def agreement(name: str, vectors: Vectors, verify: Callable[[int], float]) -> list[Verdict]:
     """Whether photos of one name agree (see the module docstring): one verdict per row of ``vectors``.
 
@@ -166,10 +179,7 @@ def agreement(name: str, vectors: Vectors, verify: Callable[[int], float]) -> li
     verdicts: list[Verdict] = [ACCEPTED] * len(rows)
     kept = list(range(len(rows)))
     while len(kept) > 1:
-        sims = []
-        for i in kept:
-            rest = rows[[j for j in kept if j != i]].sum(axis=0)
-            sims.append(float(rows[i] @ rest / max(float(np.linalg.norm(rest)), 1e-12)))
+        sims = similarity_to_rest(rows[kept])
         needed = verify(len(kept) - 1)
         worst = int(np.argmin(sims))
         if sims[worst] >= needed:

@@ -122,6 +122,6 @@ def test_a_v3_store_is_upgraded_in_place_keeping_rules_versions_and_tombstones(t
         assert store.remove_person("dee")
         assert "dee" not in store.access_rules("front")
     with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA.version == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA.version == 6
         columns = [row[1] for row in db.execute("PRAGMA table_info(person_versions)")]
     assert columns == ["name", "version", "updated", "deleted", "origin", "withheld"]  # the rules left the table

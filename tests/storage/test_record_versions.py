@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from edgeface.config import Window
+from edgeface.errors import StoreError
 from edgeface.storage.people import Store
 from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next_version
+from edgeface.storage.sqlite import Database, Schema
+from edgeface.storage.storefile import SCHEMA
 
 MODEL = ("edgeface_s", "a" * 64)
 
@@ -99,14 +102,16 @@ def test_records_carry_every_template_with_its_model_and_the_persons_rules(tmp_p
 
 def test_people_enrolled_before_versions_existed_get_their_enrolment_time(tmp_path: Path) -> None:
     path = tmp_path / "state" / "people.db"
-    with Store(path) as store:
-        store.add_template("ann", unit(1), MODEL)
+    path.parent.mkdir(mode=0o700)
+    # The file as v2 left it: no versions, no rules table.
+    Database(path, Schema("store", SCHEMA.migrations[:2]), StoreError, name="people store").close()
     db = sqlite3.connect(path)
     with db:
-        db.execute("DROP TABLE person_versions")  # the file as v2 left it: no versions, no rules table
-        db.execute("DROP TABLE access_rules")
-        db.execute("UPDATE people SET created = 1767225600.5")
-        db.execute("PRAGMA user_version=2")
+        db.execute("INSERT INTO people(id, name, created) VALUES (1, 'ann', 1767225600.5)")
+        db.execute(
+            "INSERT INTO templates(person_id, model, model_sha256, dim, vector, created) VALUES (1, ?, ?, 8, ?, 0)",
+            (*MODEL, unit(1).tobytes()),
+        )
     db.close()
     with Store(path) as store:
         assert store.versions() == {"ann": 1_767_225_600_500}

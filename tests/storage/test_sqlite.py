@@ -93,7 +93,7 @@ def test_the_audit_log_versions_the_file_it_shares_with_the_store(tmp_path: Path
     path = tmp_path / "state" / "people.db"
     with AuditLog(path, retention_days=30) as audit:
         audit.record(make_event())
-    assert sql(path, "PRAGMA user_version") == SCHEMA.version == 5
+    assert sql(path, "PRAGMA user_version") == SCHEMA.version == 6
     with Store(path) as store:  # the audit log made the whole file: the store finds its tables there
         store.add_template("ann", np.ones(8, np.float32), ("m", "0" * 64))
     with AuditLog(path, retention_days=30) as audit:

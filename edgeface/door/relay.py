@@ -106,11 +106,13 @@ def _auto_factory() -> Factory:
             f"relay.pin_factory: auto found no working GPIO library on this Raspberry Pi ({reasons}); "
             "apt install python3-lgpio, and check that the user may open /dev/gpiochip*"
         )
+    # One short line on every run and doctor of a machine without GPIO; why each library failed is detail.
     log.warning(
-        "no real GPIO on this machine (%s); the door relay uses gpiozero's MockFactory and will not move. "
-        "Set relay.pin_factory: mock to silence this.",
-        reasons,
+        "no GPIO library works here (tried %s): the relay is simulated and will not move; "
+        "relay.pin_factory: mock hides this warning",
+        ", ".join(_REAL_FACTORIES),
     )
+    log.debug("GPIO libraries: %s", reasons)
     return _mock_factory()
 
 

@@ -207,8 +207,11 @@ def test_auto_off_a_pi_falls_back_to_the_mock_with_one_warning(
     factory = make_pin_factory("auto")
     assert isinstance(factory, MockFactory)
     warnings = [r for r in caplog.records if r.name == "edgeface.door.relay" and r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert "MockFactory" in warnings[0].getMessage()
+    # One short line, on every run and doctor of such a machine: what happened and how to quiet it.
+    assert [w.getMessage() for w in warnings] == [
+        "no GPIO library works here (tried lgpio, rpigpio, pigpio, native): the relay is simulated and will not "
+        "move; relay.pin_factory: mock hides this warning"
+    ]
     factory.close()
 
 

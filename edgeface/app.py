@@ -99,7 +99,7 @@ def open_service(
     web, web_port = None, None
     if cfg.web.enabled:
         web = LiveView(cfg.web.fps)
-        web_port = web.serve(cfg.web.address, cfg.web.port)
+        web_port = web.serve(cfg.web.address, cfg.web.port, cfg.web.hosts)
         stack.callback(web.close)
     service = Service(
         cfg,

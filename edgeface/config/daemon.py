@@ -34,3 +34,9 @@ class WebConfig(Section):
     address: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 to let another host look.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port of the page; 0 picks a free one.")
     fps: float = Field(5.0, gt=0.0, le=30.0, description="Most stream frames per second sent to a viewer.")
+    hosts: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Host names the page is reached by besides IP addresses, localhost and this machine's own "
+        "names (e.g. door.example.lan); a request naming another host is refused (DNS rebinding).",
+    )

@@ -19,8 +19,10 @@ looks. Each viewer always gets the newest frame: a slow client skips frames, it 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -29,7 +31,7 @@ from http import HTTPStatus
 
 import cv2
 
-from edgeface.daemon.httpserve import BoundedServer, QuietHandler, stop_server
+from edgeface.daemon.httpserve import MAX_CONNECTIONS, BoundedServer, QuietHandler, stop_server
 from edgeface.daemon.webpage import PAGE
 from edgeface.values import Event, Image
 from edgeface.vision.annotate import annotate
@@ -38,6 +40,8 @@ from edgeface.vision.pipeline import FaceOutcome
 log = logging.getLogger(__name__)
 
 BOUNDARY = "edgefaceframe"
+MAX_STREAMS = MAX_CONNECTIONS // 2
+"""Streams served at once: the other half of the connections stays for the page, its JSON polls and newcomers."""
 JPEG_QUALITY = 80
 EVENTS_KEPT = 20
 
@@ -113,9 +117,11 @@ class LiveView:
     def closed(self) -> bool:
         return self._closed
 
-    def serve(self, address: str, port: int) -> int:
-        """Start the page's server on a daemon thread; returns the bound port (useful with port 0)."""
-        server = _Server((address, port), _Handler, what="live view", key="web")
+    def serve(self, address: str, port: int, hosts: Sequence[str] = ()) -> int:
+        """Start the page's server on a daemon thread; returns the bound port (useful with port 0).
+
+        ``hosts``: the names, besides IP addresses and this machine's own, the page may be asked for by."""
+        server = _Server((address, port), _Handler, what="live view", key="web", hosts=hosts)
         server.view = self
         self._server = server
         self._thread = server.start("edgeface-web")
@@ -133,6 +139,36 @@ class LiveView:
 
 class _Server(BoundedServer):
     view: LiveView
+    streams: dict[_Handler, tuple[float, int]]
+    """Each stream being served → when it began, and how many frames it has taken since."""
+    streams_lock: threading.Lock
+
+    def server_activate(self) -> None:
+        self.streams, self.streams_lock = {}, threading.Lock()
+        super().server_activate()
+
+    def stream_started(self, handler: _Handler) -> None:
+        """Count a new stream in; at :data:`MAX_STREAMS`, the one taking the fewest frames a second is dropped,
+        so viewers that hardly read cannot keep the others (or the page's requests) out."""
+        now = time.monotonic()
+        with self.streams_lock:
+            if len(self.streams) >= MAX_STREAMS:
+                slowest = min(self.streams, key=lambda h: self.streams[h][1] / max(now - self.streams[h][0], 1e-3))
+                del self.streams[slowest]
+                log.info("live view: %d streams already, dropping the slowest viewer", MAX_STREAMS)
+                with contextlib.suppress(OSError):
+                    slowest.connection.shutdown(socket.SHUT_RDWR)
+            self.streams[handler] = (now, 0)
+
+    def stream_sent(self, handler: _Handler) -> None:
+        with self.streams_lock:
+            if handler in self.streams:
+                started, frames = self.streams[handler]
+                self.streams[handler] = (started, frames + 1)
+
+    def stream_ended(self, handler: _Handler) -> None:
+        with self.streams_lock:
+            self.streams.pop(handler, None)
 
 
 class _Handler(QuietHandler):
@@ -159,6 +195,7 @@ class _Handler(QuietHandler):
         self.send_header("Connection", "close")
         self.close_connection = True
         view._viewer(+1)
+        self.server.stream_started(self)
         seq = 0
         try:
             self.end_headers()
@@ -169,7 +206,9 @@ class _Handler(QuietHandler):
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                 self.wfile.write(head.encode() + jpeg + b"\r\n")
                 self.wfile.flush()
-        except (ConnectionError, TimeoutError):
+                self.server.stream_sent(self)
+        except (ConnectionError, TimeoutError, OSError):  # OSError: dropped for another viewer
             log.debug("live view: a stream viewer left")
         finally:
+            self.server.stream_ended(self)
             view._viewer(-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -347,11 +348,11 @@ def test_idle_connections_are_bounded_then_closed_and_the_door_keeps_deciding(
     try:
         time.sleep(0.5)
         assert open_fds(daemon.pid) <= idle_fds + MAX_CONNECTIONS, "a descriptor per idle connection"
-        for client in clients[-20:]:  # beyond the bound: closed at once, costing the daemon nothing
+        for client in clients[:20]:  # beyond the bound the longest idle make way: closed at once
             assert client.recv(1) == b""
-        clients[0].settimeout(IDLE_SECONDS + 5)
+        clients[-1].settimeout(IDLE_SECONDS + 5)
         started = time.monotonic()
-        assert clients[0].recv(1) == b"", "an idle connection is closed"
+        assert clients[-1].recv(1) == b"", "an idle connection is closed"
         assert time.monotonic() - started <= IDLE_SECONDS + 1
         wait_until(lambda: open_fds(daemon.pid) <= idle_fds + 2, 5, "the idle connections closed")
     finally:
@@ -370,3 +371,57 @@ def test_viewers_that_vanish_mid_request_leave_no_traceback(live_daemon: tuple[D
     assert len(read_parts(port, 1)) == 1, "the stream still serves"
     problems = [line for line in daemon.lines() if "Traceback" in line or "Exception occurred" in line]
     assert not problems, "\n".join(daemon.lines()[-40:])
+
+
+def test_a_request_naming_another_host_is_refused_so_dns_rebinding_reads_nothing(
+    live_daemon: tuple[DaemonProcess, int],
+) -> None:
+    _, port = live_daemon
+
+    def status(host: str, path: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            response = conn.getresponse()
+            response.read(100)
+            return response.status
+        finally:
+            conn.close()
+
+    for path in ("/events.json", "/health.json", "/stream.mjpg", "/"):
+        assert status("rebound.attacker.example", path) == 421, path
+    for host in (f"127.0.0.1:{port}", "localhost", f"localhost:{port}", f"[::1]:{port}", socket.gethostname()):
+        assert status(host, "/health.json") == 200, host
+
+
+def test_slow_clients_holding_every_slot_keep_out_neither_a_poll_nor_a_viewer(
+    live_daemon: tuple[DaemonProcess, int],
+) -> None:
+    _, port = live_daemon
+    # 200 clients that each send half a request and then a header byte now and then: none ever finishes.
+    slow = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(200)]
+    try:
+        for client in slow:
+            with contextlib.suppress(OSError):
+                client.sendall(b"GET /health.json HTTP/1.1\r\nX-Slow: ")
+        assert get_json(port, "/health.json")["frames_processed"] > 0
+        assert len(read_parts(port, 2)) == 2, "a viewer gets frames"
+    finally:
+        for client in slow:
+            client.close()
+
+
+def test_viewers_that_hardly_read_make_way_for_one_that_does(live_daemon: tuple[DaemonProcess, int]) -> None:
+    _, port = live_daemon
+    hogs = []
+    try:
+        for _ in range(MAX_CONNECTIONS):  # every slot, were streams not capped at MAX_STREAMS
+            hog = socket.create_connection(("127.0.0.1", port), timeout=5)
+            hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            hog.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never reads a byte
+            hogs.append(hog)
+        time.sleep(1.0)
+        assert len(read_parts(port, 3)) == 3, "a viewer that reads gets frames"
+    finally:
+        for hog in hogs:
+            hog.close()

@@ -4,12 +4,15 @@ Each backend opens, grabs and closes one kind of source: a video file or a
 folder of photos (``file``), a V4L2 device or an rtsp/http stream through
 OpenCV (``opencv``), or the Raspberry Pi camera (``picamera2``, in
 ``edgeface.capture.picamera``). Threading, pacing and reconnection live in
-``edgeface.capture.camera``; a source only has to fail loudly.
+``edgeface.capture.camera``; a source only has to fail loudly, in one CameraError: OpenCV's and
+FFmpeg's own log lines (``[tcp @ 0x...] Connection ... refused``, ``[ WARN:0@0.1] global cap.cpp ...``)
+are silenced, as they would only repeat it, less clearly, before it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Protocol
@@ -22,7 +25,11 @@ from edgeface.config import CameraConfig
 from edgeface.config.camera import redact_url
 from edgeface.errors import CameraError, ImageError
 from edgeface.values import Image
-from edgeface.vision.images import PHOTO_SUFFIXES, has_photo_suffix, load_image
+from edgeface.vision.images import PHOTO_SUFFIXES, has_photo_suffix, load_image, quiet_opencv
+
+# FFmpeg reads its log level once, when OpenCV first uses it, and prints straight to stderr: set before any
+# capture is opened (-8 is AV_LOG_QUIET). An operator may still ask for FFmpeg's lines by setting it.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +79,8 @@ class FileSource:
                 raise CameraError(f"{self.path}: no images ({', '.join(sorted(PHOTO_SUFFIXES))}) in this folder")
             self._next = 0
         elif self.path.is_file():
-            video = cv2.VideoCapture(str(self.path))
+            with quiet_opencv():
+                video = cv2.VideoCapture(str(self.path))
             if not video.isOpened():
                 video.release()
                 raise CameraError(f"{self.path}: not a video OpenCV can read")
@@ -146,16 +154,8 @@ class OpenCVSource:
 
     def open(self) -> None:
         self.close()
-        if self.device.isdigit():
-            backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-            video = cv2.VideoCapture(int(self.device), backend)
-        elif "://" in self.device:
-            # Bound FFmpeg's open and read waits, else a dead stream blocks the grabber for ~30 s.
-            ms = int(STREAM_TIMEOUT_SECONDS * 1000)
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-            video = cv2.VideoCapture(self.device, cv2.CAP_FFMPEG, params)
-        else:
-            video = cv2.VideoCapture(self.device)
+        with quiet_opencv():
+            video = self._capture()
         if not video.isOpened():
             video.release()
             raise CameraError(f"camera {self.name}: cannot open (camera.device)")
@@ -166,10 +166,22 @@ class OpenCVSource:
         video.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would otherwise hand out old frames
         self._video = video
 
+    def _capture(self) -> cv2.VideoCapture:
+        if self.device.isdigit():
+            backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+            return cv2.VideoCapture(int(self.device), backend)
+        if "://" in self.device:
+            # Bound FFmpeg's open and read waits, else a dead stream blocks the grabber for ~30 s.
+            ms = int(STREAM_TIMEOUT_SECONDS * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+            return cv2.VideoCapture(self.device, cv2.CAP_FFMPEG, params)
+        return cv2.VideoCapture(self.device)
+
     def grab(self) -> Image:
         if self._video is None:
             raise CameraError(f"camera {self.name}: not open")
-        ok, image = self._video.read()
+        with quiet_opencv():
+            ok, image = self._video.read()
         if not ok or image is None:
             raise CameraError(f"camera {self.name}: stopped delivering frames")
         return np.asarray(image, dtype=np.uint8)

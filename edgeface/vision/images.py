@@ -249,7 +249,8 @@ class _QuietOpenCV:
                     cv2.utils.logging.setLogLevel(self._level)
 
 
-_quiet_opencv = _QuietOpenCV()  # one per process: OpenCV's log level is process-wide
+quiet_opencv = _QuietOpenCV()  # one per process: OpenCV's log level is process-wide
+"""``with quiet_opencv():`` OpenCV logs nothing; whoever calls it reports the failure in its own words."""
 
 
 def decode_image(data: bytes, name: str) -> Image:
@@ -262,7 +263,7 @@ def decode_image(data: bytes, name: str) -> Image:
     if not width or not height:
         raise ImageError(f"{name}: image is {width}×{height}: nothing to decode")
     # IMREAD_COLOR turns greyscale into BGR, drops alpha, scales 16-bit to 8-bit and applies EXIF rotation.
-    with _quiet_opencv():
+    with quiet_opencv():
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise _unreadable(name)

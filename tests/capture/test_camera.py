@@ -18,6 +18,9 @@ from edgeface.capture.sources import FileSource, OpenCVSource
 from edgeface.config import CameraConfig
 from edgeface.errors import CameraError
 from edgeface.vision.images import load_image
+from tests.support.broker import free_port
+from tests.support.cli import run_edgeface
+from tests.support.configs import write_config
 from tests.support.data import FACES, VIDEO
 
 CLIP = VIDEO / "short_hamilton_clip.mp4"
@@ -279,3 +282,13 @@ def test_reopen_backs_off_exponentially_up_to_the_cap(caplog: pytest.LogCaptureF
     assert all(gap == pytest.approx(0.4, abs=0.08) for gap in gaps[1:]), gaps  # ...up to the cap
     assert len(outage_logs(caplog, logging.WARNING)) == 1
     assert len(outage_logs(caplog, logging.INFO)) == 1
+
+
+def test_an_unreachable_stream_is_one_error_line_without_ffmpeg_or_opencv_noise(tmp_path: Path) -> None:
+    stream = f"rtsp://127.0.0.1:{free_port()}/door"  # nothing listens there: FFmpeg's connection is refused
+    config = write_config(tmp_path / "edgeface.yaml", camera={"source": "opencv", "device": stream})
+    done = run_edgeface("--config", str(config), "inspect", "--out", str(tmp_path / "snap.jpg"), timeout=60)
+    assert (done.returncode, done.stderr.splitlines()) == (
+        1,
+        [f"edgeface: error: camera {stream}: cannot open (camera.device)"],
+    )

@@ -27,9 +27,11 @@ import numpy as np
 import numpy.typing as npt
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from edgeface.bench.accuracy import labelled_photos, probe_vector
 from edgeface.bench.detplot import Curve, DetPlot, Mark, Scale, render
+from edgeface.config.source import read_config_bytes
 from edgeface.errors import ConfigError
 from edgeface.models.profiles import ImpostorTail
 from edgeface.values import Image, Vectors
@@ -257,7 +259,13 @@ def set_impostor_tail(config_text: str, tail: ImpostorTail, target_far: float) -
     """
     yaml = YAML()
     yaml.preserve_quotes = True
-    data = yaml.load(config_text) if config_text.strip() else None
+    try:
+        data = yaml.load(config_text) if config_text.strip() else None
+    except YAMLError as exc:  # duplicate keys, several documents, bad syntax: one line, nothing written
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}not a config file edgeface can rewrite ({problem})") from None
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):
@@ -276,8 +284,20 @@ def set_impostor_tail(config_text: str, tail: ImpostorTail, target_far: float) -
 
 
 def write_impostor_tail(path: Path, tail: ImpostorTail, target_far: float) -> None:
+    """Set the tail in the config file at ``path`` (created if missing); ConfigError, the file untouched, if it
+    is not a config file (too large, not a regular file, not UTF-8, not one YAML mapping)."""
+    text = ""
+    if path.exists():
+        data = read_config_bytes(path)  # at most a config's size: a 10 MB file once took 115 s and 1.5 GB
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})") from None
     try:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        path.write_text(set_impostor_tail(text, tail, target_far), encoding="utf-8")
+        updated = set_impostor_tail(text, tail, target_far)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        path.write_text(updated, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write the config ({exc.strerror})") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,14 @@ from edgeface.bench.livenessplot import liveness_det
 from edgeface.bench.rates import Sample
 from edgeface.config import parse_config
 from edgeface.errors import ConfigError
-from edgeface.ops.calibrate import OperatingPoint, calibrate, det_plot, render_plot, set_impostor_tail
+from edgeface.ops.calibrate import (
+    OperatingPoint,
+    calibrate,
+    det_plot,
+    render_plot,
+    set_impostor_tail,
+    write_impostor_tail,
+)
 from edgeface.vision.threshold import ThresholdPolicy
 from tests.support.cli import edgeface, run_in_terminal
 from tests.support.configs import write_config
@@ -76,6 +84,32 @@ def test_the_tail_is_written_into_the_config_keeping_comments_and_replacing_a_fi
     assert parse_config(seed, "t", Path()).match.fixed_similarity() is None
     with pytest.raises(ConfigError, match="mapping"):
         set_impostor_tail("- a list\n", tail, 0.001)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"match:\n  target_far: 0.01\nmatch:\n  target_far: 0.02\n", "line 3: not a config file"),
+        (b"camera: {fps: 5}\n---\nrelay: {pin: 17}\n", "line 2: not a config file"),
+        (b"# caf\xe9\nmatch: {}\n", "not UTF-8 (byte 0xe9 at offset 5)"),
+        (b"match: {}\n" + b"#" * (10 * 1024 * 1024), "larger than 1024 KiB, not a config file"),
+    ],
+    ids=["duplicate-keys", "two-documents", "latin-1", "10-MB"],
+)
+def test_writing_the_tail_into_a_file_that_is_not_a_config_is_one_error_and_changes_nothing(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    vectors, labels = people(100, 4, seed=5)
+    tail = calibrate(vectors, labels).tail
+    assert tail is not None
+    path = tmp_path / "edgeface.yaml"
+    path.write_bytes(content)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as refused:
+        write_impostor_tail(path, tail, 0.001)
+    assert time.monotonic() - started < 2, "refused without parsing megabytes"
+    assert len(str(refused.value).splitlines()) == 1 and str(refused.value).startswith(f"{path}: {problem}")
+    assert path.read_bytes() == content
 
 
 # --- the DET plot ---------------------------------------------------------------------------------------------------

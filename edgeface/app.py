@@ -8,33 +8,40 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from types import FrameType
 
 from gpiozero.pins import Factory
 
 from edgeface.capture.camera import Camera, open_camera
 from edgeface.config import Config
 from edgeface.daemon.events import EventRecorder
-from edgeface.daemon.loop import Service
+from edgeface.daemon.loop import Parts, Service
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.preflight import check_model_files
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
-from edgeface.door.relay import DoorRelay, make_pin_factory
+from edgeface.door.controller import DoorController
+from edgeface.door.relay import DoorRelay, Relay, make_pin_factory
 from edgeface.liveness.levels import describe
 from edgeface.liveness.stage import LivenessStage
 from edgeface.mqtt.client import MqttPublisher
+from edgeface.mqtt.discovery import DoorDevice, announcements
 from edgeface.mqtt.fleetsync import FleetSync
+from edgeface.mqtt.publisher import Publisher
 from edgeface.ops.demo import demo_store_warning
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.nonces import NonceFile
 from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
 from edgeface.values import DoorState
+from edgeface.vision.pipeline import FramePipeline
 from edgeface.vision.recognize import Recognizer
+from edgeface.vision.snapshot import face_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -101,30 +108,24 @@ def open_service(
         web = LiveView(cfg.web.fps)
         web_port = web.serve(cfg.web.address, cfg.web.port, cfg.web.hosts)
         stack.callback(web.close)
-    service = Service(
+    service = wire_service(
         cfg,
         camera=wrap_camera(camera) if wrap_camera else camera,
         recognizer=recognizer,
         store=store,
         publisher=publisher,
         relay=relay,
-        recorder=EventRecorder(cfg.device_id, publisher, metrics, audit=audit, web=web),
-        notifier=notifier,
-        config_path=config_path,
         liveness=liveness,
         metrics=metrics,
         audit=audit,
         web=web,
         web_port=web_port,
+        notifier=notifier,
+        config_path=config_path,
         on_stall=on_stall,
         clock=clock,
     )
-    # Wiring between parts lives here, not in their constructors.
     relay.on_change(publisher.publish_door)
-    if web is not None:
-        web.health = service.health
-    service.announce()  # now that the live page's port is known (discovery links to it)
-    service.reload_people()
     if cfg.fleet.enabled:
         # The fleet writes through its own store connection; the loop reloads the gallery on its own thread
         # (not through the MQTT command inbox, whose reloads must be signed when a secret is set).
@@ -133,13 +134,81 @@ def open_service(
     return service
 
 
+def wire_service(
+    cfg: Config,
+    *,
+    camera: Camera,
+    recognizer: Recognizer,
+    store: Store,
+    publisher: Publisher,
+    relay: Relay,
+    liveness: LivenessStage | None = None,
+    metrics: Metrics | None = None,
+    audit: AuditLog | None = None,
+    web: LiveView | None = None,
+    web_port: int | None = None,
+    notifier: Notifier | None = None,
+    config_path: Path | None = None,
+    on_stall: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Service:
+    """Wire opened parts into the daemon: frame pipeline → door controller (→ event recorder → publisher, audit,
+    live page; → relay), the loop scheduling them; announced and holding the store's people when it returns.
+
+    ``web_port`` is the live page's bound port, for the link Home Assistant shows. Tests wire a daemon of
+    in-memory parts with it too, so that they run the same wiring as ``edgeface run``.
+    """
+    metrics = metrics or Metrics()
+    recorder = EventRecorder(cfg.device_id, publisher, metrics, audit=audit, web=web)
+    pipeline = FramePipeline(recognizer, liveness=liveness, timer=metrics.observe_stage)
+    door = DoorController(
+        cfg,
+        relay=relay,
+        recorder=recorder,
+        events=publisher,
+        threshold=lambda: recognizer.threshold,
+        snapshot=face_snapshot,
+        on_limited=lambda what: metrics.rate_limited.labels(what).inc(),
+        clock=clock,
+    )
+
+    def announce(running: Config) -> None:
+        device = DoorDevice.from_config(running, web_port=web_port)
+        publisher.announce(announcements(device) if running.mqtt.discovery else [])
+
+    parts = Parts(camera, pipeline, door, store, publisher, publisher, announce, metrics, web, live=(recorder,))
+    service = Service(cfg, parts, notifier=notifier, config_path=config_path, on_stall=on_stall, clock=clock)
+    # Wiring between parts lives here, not in their constructors.
+    door.on_reload = service.request_people_reload
+    if web is not None:
+        web.health = service.health
+    announce(cfg)  # now that the live page's port is known (discovery links to it)
+    service.reload_people()
+    return service
+
+
+def install_signal_handlers(service: Service) -> None:
+    """SIGTERM and SIGINT stop the loop, SIGHUP reloads; the handlers only set the loop's flags."""
+
+    def on_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        service.stop()
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        service.request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+
+
 def run_daemon(cfg: Config, config_path: Path | None) -> int:
     """``edgeface run``: build every part from the config, run until stopped, release everything."""
     os.umask(0o077)  # whatever else gets created (SQLite's side files included) is private too
     notifier = Notifier()
     with ExitStack() as stack:
         service = open_service(cfg, stack, config_path=config_path, notifier=notifier)
-        service.install_signal_handlers()
+        install_signal_handlers(service)
         service.run()
     notifier.close()
     return 0

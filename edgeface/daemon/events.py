@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timezone
+from typing import ClassVar
 
+from edgeface.config import Config
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.web import LiveView
+from edgeface.door.controller import LockResult
 from edgeface.door.ports import EventSink
 from edgeface.storage.audit import AuditLog
 from edgeface.values import Event, EventType
@@ -28,6 +31,9 @@ def utc_now() -> str:
 
 class EventRecorder:
     """Builds events for one door and fans each out to every place that keeps or shows it."""
+
+    RELOADS: ClassVar[tuple[str, ...]] = ("store.audit_retention_days",)
+    """Config keys :meth:`apply` takes on while running."""
 
     def __init__(
         self,
@@ -86,9 +92,19 @@ class EventRecorder:
         )
         return event
 
-    def note_lock(self, *, ended: bool) -> None:
-        """A remote LOCK, for the journal: it is no decision (no event, no audit entry), but who locked matters."""
-        if ended:
-            log.info("remote lock: the unlock in progress ended early, door locked")
-        else:
-            log.info("remote lock: the door was already locked")
+    def note_lock(self, result: LockResult) -> None:
+        """A remote LOCK the door acted on, for the journal: it is no decision (no event, no audit entry), but who
+        locked matters. At most ``LOCKS_PER_MINUTE`` a minute: the door controller rate-limits LOCK."""
+        log.info("remote lock: %s", _LOCK_LINES[result])
+
+    def apply(self, cfg: Config) -> None:
+        """Take on the live keys of ``cfg`` (:attr:`RELOADS`)."""
+        if self._audit is not None:
+            self._audit.retention = cfg.store.audit_retention_days * 86_400.0
+
+
+_LOCK_LINES: dict[LockResult, str] = {
+    "ended": "the unlock in progress ended early, door locked",
+    "already locked": "the door was already locked",
+    "face grant": "refused: a face grant's unlock is never cut short; the door locks when its pulse ends",
+}

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 _BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 # The rate limits whose refusals edgeface_rate_limited_total{what} counts; a new limit adds its name here.
-RATE_LIMITED = ("decision", "remote unlock", "stranger")
+RATE_LIMITED = ("decision", "remote unlock", "lock", "stranger")
 
 
 class Metrics:

@@ -1,35 +1,47 @@
 """What a reload (SIGHUP) can change in a running daemon, and what only a restart can.
 
-:func:`plan_reload` compares the running config with the one just loaded, key by key. Each changed
-key either lies under one of :data:`LIVE` — those take effect at once — or is named in the single
-warning the daemon logs, so a change is never silently ignored. The config the daemon then runs
-with is the running one with only the live changes applied: a changed ``device_id`` or
-``camera.fps`` keeps its old value until the restart, rather than half applying.
+Each live part of the daemon (:class:`LivePart`: the frame pipeline, the door controller, the event
+recorder, the loop itself) declares the config keys it takes on while running (``RELOADS``) and
+applies them itself (``apply``); the reload plan is built from those declarations
+(:func:`live_keys`), so there is no second list to drift from what the parts really do.
 
-Every reload also announces the door to Home Assistant again (:meth:`edgeface.daemon.loop.Service.announce`),
-changed or not: that is how an owner gets back entities deleted in Home Assistant without a restart.
+:func:`plan_reload` compares the running config with the one just loaded, key by key. Each changed
+key either lies under a live key — those take effect at once — or is named in the single warning the
+daemon logs, so a change is never silently ignored. The config the daemon then runs with is the
+running one with only the live changes applied: a changed ``device_id`` or ``camera.fps`` keeps its
+old value until the restart, rather than half applying.
+
+Every reload also announces the door to Home Assistant again, changed or not: that is how an owner
+gets back entities deleted in Home Assistant without a restart.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
-from edgeface.config import Config
+from edgeface.config import Config, load_config
+from edgeface.errors import EdgefaceError
 
-LIVE: tuple[str, ...] = (
-    "match",
-    "quality",
-    "decide",
-    "daemon.decisions_per_minute",
-    "mqtt.remote_unlock.per_minute",
-    "mqtt.discovery",
-    "mqtt.snapshot",
-    "relay.pulse_seconds",
-    "store.image_retention_days",
-    "store.audit_retention_days",
-)
-"""Config keys (and everything under them) that the running daemon re-reads on reload."""
+log = logging.getLogger(__name__)
+
+
+class LivePart(Protocol):
+    """A part of the running daemon that takes on some config keys (and everything under them) on reload."""
+
+    RELOADS: ClassVar[tuple[str, ...]]
+
+    def apply(self, cfg: Config) -> None:
+        """Run with the live keys of ``cfg`` from now on."""
+        ...
+
+
+def live_keys(parts: Iterable[LivePart]) -> tuple[str, ...]:
+    """Every key the parts reload, each once."""
+    return tuple(dict.fromkeys(key for part in parts for key in part.RELOADS))
 
 
 @dataclass(frozen=True)
@@ -56,10 +68,6 @@ def _is_under(key: str, section: str) -> bool:
     return key == section or key.startswith(f"{section}.")
 
 
-def _is_live(key: str) -> bool:
-    return any(_is_under(key, live) for live in LIVE)
-
-
 def _set(tree: dict[str, Any], key: str, value: Any) -> None:
     *parents, last = key.split(".")
     for part in parents:
@@ -67,16 +75,17 @@ def _set(tree: dict[str, Any], key: str, value: Any) -> None:
     tree[last] = value
 
 
-def plan_reload(running: Config, loaded: Config) -> ReloadPlan:
-    """Split the differences between two configs into live changes and changes that need a restart."""
+def plan_reload(running: Config, loaded: Config, live: Sequence[str]) -> ReloadPlan:
+    """Split the differences between two configs into changes under the ``live`` keys and changes that need a
+    restart."""
     old, new = _leaves(running.model_dump()), _leaves(loaded.model_dump())
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    applied = tuple(k for k in changed if _is_live(k))
-    need_restart = tuple(k for k in changed if not _is_live(k))
+    applied = tuple(k for k in changed if any(_is_under(k, section) for section in live))
+    need_restart = tuple(k for k in changed if k not in applied)
     if not applied:
         return ReloadPlan(running, (), need_restart)
     merged, wanted = running.model_dump(), loaded.model_dump()
-    for section in LIVE:
+    for section in live:
         # A whole live section is taken as loaded, so keys that appeared or vanished (a schedule) follow too.
         if any(_is_under(key, section) for key in applied):
             _set(merged, section, _get(wanted, section))
@@ -87,3 +96,20 @@ def _get(tree: dict[str, Any], key: str) -> Any:
     for part in key.split("."):
         tree = tree[part]
     return tree
+
+
+def reload_config(running: Config, path: Path | None, parts: Sequence[LivePart], people: Callable[[], None]) -> None:
+    """SIGHUP: re-read the config file and (``people()``) the people store; each part takes on its live changes,
+    the rest is named in one warning. A file that will not load, or a store that cannot be read, changes nothing."""
+    try:
+        plan = plan_reload(running, load_config(path), live_keys(parts))
+        people()
+    except EdgefaceError as exc:
+        log.error("reload refused, keeping the running config: %s", exc)
+        return
+    if plan.need_restart:
+        log.warning("reload: changes to %s take effect after a restart", ", ".join(plan.need_restart))
+    for part in parts:
+        part.apply(plan.config)
+    applied = f" (applied: {', '.join(plan.applied)})" if plan.applied else ""
+    log.info("reloaded %s%s", path or "the embedded defaults", applied)

@@ -17,6 +17,8 @@ one (``Restart=on-failure``): a stuck thread cannot be unstuck from inside Pytho
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 EXIT_STALLED = 3
 """Exit status of a daemon ended by the stall guard."""
+LOCK_ON_STALL_SECONDS = 2.0
+"""How long the stall handler waits for the relay before exiting anyway."""
 
 
 class StallGuard:
@@ -97,3 +101,19 @@ class StallGuard:
             if reason is not None:
                 self._on_stall(reason)
                 return
+
+
+def lock_and_exit(reason: str, lock: Callable[[], None], notify: Callable[[str], object]) -> None:
+    """The daemon's stall handler: lock the door, say why in one line, and end the process for a restart."""
+    log.error("stalled: %s; locking the door and exiting (status %d) to be restarted", reason, EXIT_STALLED)
+    notify(f"STATUS=stalled: {reason}")
+    # The stuck thread may hold the relay's lock: try from a helper thread, and give up after a moment.
+    locker = threading.Thread(target=lock, name="edgeface-stall-lock", daemon=True)
+    locker.start()
+    locker.join(LOCK_ON_STALL_SECONDS)
+    if locker.is_alive():
+        log.error("could not lock the relay within %.0f s; exiting anyway", LOCK_ON_STALL_SECONDS)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_STALLED)

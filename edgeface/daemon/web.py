@@ -64,6 +64,8 @@ class LiveView:
         self._closed = False
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.port: int | None = None
+        """The port the page is served on, once :meth:`serve` has bound it."""
 
     @property
     def watching(self) -> bool:
@@ -125,7 +127,7 @@ class LiveView:
         server.view = self
         self._server = server
         self._thread = server.start("edgeface-web")
-        bound = int(server.server_address[1])
+        self.port = bound = int(server.server_address[1])
         log.info("live view on http://%s:%d/", address, bound)
         return bound
 

@@ -203,8 +203,11 @@ class FramePipeline:
 
     def apply(self, cfg: Config) -> None:
         """Take on the live keys of ``cfg`` (:attr:`RELOADS`)."""
-        self.recognizer.matching = MatchSettings.from_config(cfg)
-        self.recognizer.gates = QualityGates.from_config(cfg.quality)
+        rec, matching = self.recognizer, MatchSettings.from_config(cfg)
+        if matching != rec.matching:
+            rec.matching = matching
+            log.info("match threshold now %s", rec.threshold_info.describe())
+        rec.gates = QualityGates.from_config(cfg.quality)
 
     def _time(self, stage: str, since: float) -> float:
         now = time.perf_counter()

@@ -35,7 +35,7 @@ def test_an_enrolled_person_on_camera_is_granted_and_the_door_pulses(tmp_path: P
         assert granted["person"] in {"alex_lacamoire", "lin_manuel_miranda"}  # both are in the clip
         assert set(granted) >= EVENT_KEYS and granted["device"] == cfg.device_id
         assert granted["frames"] >= cfg.decide.required
-        assert granted["similarity"] >= door.service.recognizer.threshold
+        assert granted["similarity"] >= door.service.pipeline.recognizer.threshold
         uuid.UUID(str(granted["id"]), version=4)
         wait_until(lambda: door.pin_levels()[-2:] == [True, False], PULSE + 3, "the pulse to end")
         assert door.pin.states[-1].timestamp == pytest.approx(PULSE, abs=0.15)  # MockPin times are deltas
@@ -85,13 +85,13 @@ def test_events_made_while_the_broker_is_down_arrive_once_each_in_order(tmp_path
     cfg = service_config(tmp_path, empty_scene(tmp_path / "empty"), broker)
     with running_door(cfg) as door, Collector(broker, [door.topic("event")], persistent=True) as watcher:
         before = Decision(EventType.DENIED, "ann", 0.6, 3, reason="schedule")
-        door.service.act(before)
+        door.service.door.act(before)
         watcher.wait(1)
         watcher.sync()  # its PUBACK reached the broker, which will not redeliver it after the restart
         broker.stop()
         try:
             for i in range(20):
-                door.service.act(Decision(EventType.UNKNOWN, None, 0.1 + i / 100, 3))
+                door.service.door.act(Decision(EventType.UNKNOWN, None, 0.1 + i / 100, 3))
         finally:
             broker.start()
         watcher.wait(21, timeout=20)
@@ -108,7 +108,7 @@ def test_sighup_style_reload_picks_up_new_people_without_dropping_the_camera(tmp
         door.wait_event("unknown")
         camera = door.service.camera
         with Store(cfg.store_path) as store:
-            list(enroll_photos(door.service.recognizer, store, [("joe", FACES / "joe_biden" / "1.jpg")]))
+            list(enroll_photos(door.service.pipeline.recognizer, store, [("joe", FACES / "joe_biden" / "1.jpg")]))
         door.collector.send(door.topic("cmd/reload"), b"")
         granted = door.wait_event("granted")
         assert granted["person"] == "joe"

@@ -61,7 +61,7 @@ def test_strangers_on_the_demo_clip_make_one_event_per_cooldown_and_the_next_one
     counts = [e["suppressed"] for e in reports]
     assert counts[0] == 0 and any(n > 0 for n in counts[1:]), counts
     # Every folded decision is in some report's count, or waits for the next one.
-    assert sum(counts) + service.strangers.folded == folded
+    assert sum(counts) + service.door.strangers.folded == folded
     assert all("suppressed" not in e for e in door.events() if e["type"] != "unknown")
 
 
@@ -75,9 +75,9 @@ def test_home_assistants_lock_button_ends_an_unlock_early_signed_or_not(
         topic = door.topic("cmd/unlock")
         signed = sign_unlock(SECRET, topic, ts=int(time.time()), nonce=secrets.token_hex(16), seconds="30")
         door.collector.send(topic, signed)
-        wait_until(lambda: door.service.relay.state is DoorState.UNLOCKED, 10, "the signed unlock")
+        wait_until(lambda: door.service.door.relay.state is DoorState.UNLOCKED, 10, "the signed unlock")
         door.collector.send(topic, b"LOCK")  # Home Assistant's lock.lock: plain text, never signed
-        wait_until(lambda: door.service.relay.state is DoorState.LOCKED, 5, "the door locked again")
+        wait_until(lambda: door.service.door.relay.state is DoorState.LOCKED, 5, "the door locked again")
         assert door.pin_levels()[-2:] == [True, False]
         assert door.pin.states[-1].timestamp < 10, "locked long before the 30 s unlock would have ended"
 
@@ -87,7 +87,7 @@ def test_home_assistants_lock_button_ends_an_unlock_early_signed_or_not(
         wait_until(lambda: len(doors()) >= 4 and doors()[-1] == b"locked", 5, "locked again")
         door.collector.send(topic, b"{}")  # an unsigned unlock stays refused: LOCK opened no way in
         time.sleep(0.5)
-        assert door.service.relay.state is DoorState.LOCKED and door.pin_levels()[-1] is False
+        assert door.service.door.relay.state is DoorState.LOCKED and door.pin_levels()[-1] is False
     lines = [r.getMessage() for r in caplog.records if r.name == "edgeface.daemon.events"]
     assert "remote lock: the unlock in progress ended early, door locked" in lines
     assert "remote lock: the door was already locked" in lines
@@ -124,7 +124,7 @@ def test_a_reload_announces_the_door_again_and_applies_the_snapshot_switch(tmp_p
     discovery = f"homeassistant/+/edgeface_{cfg.device_id}/+/config"
     with Collector(broker, [discovery]) as ha, running_door(cfg, config_path=path) as door:
         wait_until(lambda: len(ha.messages()) >= 5, 10, "the first announcement")
-        live_page = f"http://127.0.0.1:{door.service.web_port}/"  # port 0: the one the page is bound to
+        live_page = f"http://127.0.0.1:{door.service.parts.web.port}/"  # port 0: the one the page is bound to
         first = [json.loads(m.payload) for m in ha.messages() if m.payload]
         assert {p["device"]["configuration_url"] for p in first} == {live_page}
         for removal in removals(cfg.device_id, cfg.topic_prefix):  # the owner deleted the device in HA
@@ -190,7 +190,7 @@ def test_a_snapshot_too_big_for_the_broker_is_skipped_with_one_warning_and_the_d
             door.wait_event("unknown")
             wait_until(lambda: any("snapshot of" in r.getMessage() for r in caplog.records), 10, "the warning")
             time.sleep(0.5)
-            assert door.service.publisher.connected
+            assert door.service.parts.events.connected
             assert door.collector.messages(door.topic("snapshot")) == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     [skipped] = [w for w in warnings if "snapshot of" in w]

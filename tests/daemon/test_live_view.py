@@ -262,8 +262,8 @@ def test_the_badge_follows_a_real_remote_unlock_and_the_unlock_is_listed(
         web=WebConfig(enabled=True, port=0),
     )
     with running_door(cfg, watch=broker) as door:
-        assert door.service.web_port is not None
-        with open_page(browser, door.service.web_port, 1280, 800) as tab:
+        assert door.service.parts.web.port is not None
+        with open_page(browser, door.service.parts.web.port, 1280, 800) as tab:
             text, locked_colour = tab.evaluate(BADGE)
             assert text == "Door locked" and door.pin.state is False
 

@@ -10,16 +10,22 @@ from typing import Any
 import pytest
 
 from edgeface.config import Config, RelayConfig, parse_config
-from edgeface.daemon.reload import LIVE, plan_reload
+from edgeface.daemon.events import EventRecorder
+from edgeface.daemon.loop import Service
+from edgeface.daemon.reload import plan_reload
+from edgeface.door.controller import DoorController
 from edgeface.ops.enroll import photos_in
 from edgeface.values import EventType, Frame
 from edgeface.vision.images import load_image
+from edgeface.vision.pipeline import FramePipeline
 from edgeface.vision.recognize import Recognizer
 from tests.support.data import DEMO_FACES, LIN
 from tests.support.door import service_bench
 from tests.support.models import make_config
 
 RUNNING = Config(models_dir=Path("/models"), state_dir=Path("/state"))
+LIVE = tuple(key for part in (FramePipeline, DoorController, EventRecorder, Service) for key in part.RELOADS)
+"""What the daemon's live parts declare they take on at a reload."""
 
 # One change per top-level section (and per live key inside a mixed section), and where it must land.
 CHANGES: list[tuple[str, dict[str, Any], bool]] = [
@@ -78,7 +84,7 @@ def test_every_top_level_section_is_covered_by_the_table() -> None:
 
 @pytest.mark.parametrize(("key", "change", "live"), CHANGES, ids=[c[0] for c in CHANGES])
 def test_a_change_is_applied_live_or_named_for_a_restart(key: str, change: dict[str, Any], live: bool) -> None:
-    plan = plan_reload(RUNNING, changed(**change))
+    plan = plan_reload(RUNNING, changed(**change), LIVE)
     assert (plan.applied, plan.need_restart) == (((key,), ()) if live else ((), (key,)))
     top, _, rest = key.partition(".")
     if live:
@@ -101,7 +107,7 @@ def getattr_path(cfg: Config, key: str) -> Any:
 
 def test_mixed_changes_apply_the_live_part_and_keep_the_rest() -> None:
     loaded = changed(match={"threshold": 0.45}, camera={"fps": 5}, device_id="side")
-    plan = plan_reload(RUNNING, loaded)
+    plan = plan_reload(RUNNING, loaded, LIVE)
     assert plan.applied == ("match.threshold",)
     assert plan.need_restart == ("camera.fps", "device_id")
     assert plan.config.match.threshold == 0.45
@@ -111,15 +117,15 @@ def test_mixed_changes_apply_the_live_part_and_keep_the_rest() -> None:
 def test_a_schedule_added_and_removed_follows_the_file() -> None:
     window = {"days": ["mon"], "start": dtime(8).isoformat(), "end": dtime(17).isoformat()}
     with_schedule = changed(decide={"schedules": {"alice": [window]}})
-    plan = plan_reload(RUNNING, with_schedule)
+    plan = plan_reload(RUNNING, with_schedule, LIVE)
     assert plan.applied == ("decide.schedules.alice",)
     assert list(plan.config.decide.schedules) == ["alice"]
-    back = plan_reload(plan.config, RUNNING)
+    back = plan_reload(plan.config, RUNNING, LIVE)
     assert back.config.decide.schedules == {}
 
 
 def test_an_unchanged_file_changes_nothing() -> None:
-    plan = plan_reload(RUNNING, parse_config(RUNNING.model_dump_json(), "same", Path("/")))
+    plan = plan_reload(RUNNING, parse_config(RUNNING.model_dump_json(), "same", Path("/")), LIVE)
     assert plan.applied == plan.need_restart == () and plan.config == RUNNING
 
 
@@ -140,6 +146,7 @@ def test_reloads_between_the_frames_of_a_visit_neither_stop_nor_repeat_its_grant
         decisions = []
         for k in range(3 * cfg.decide.required):
             bench.service.reload_people()  # what cmd/reload does
-            bench.service.apply(longer_pulse if k % 2 else cfg)  # a SIGHUP that changes no evidence rule
+            for part in bench.service.live:  # a SIGHUP that changes no evidence rule
+                part.apply(longer_pulse if k % 2 else cfg)
             decisions += bench.service.process(Frame(photo, 1000.0 + k / 10, k))
     assert [(d.type, d.person) for d in decisions] == [(EventType.GRANTED, "lin_manuel_miranda")]

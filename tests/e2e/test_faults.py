@@ -118,7 +118,7 @@ def test_a_vanished_camera_is_logged_once_retried_and_recovered_without_a_restar
     with running_door(cfg, enrol=[("lin", LIN)]) as door:
         camera = door.service.camera
         wait_until(lambda: door.service.metrics.total("frames") > 10, 10, "frames")
-        wait_until(lambda: door.service.relay.state is DoorState.LOCKED, 5, "the door locked")
+        wait_until(lambda: door.service.door.relay.state is DoorState.LOCKED, 5, "the door locked")
         hidden = source.with_name(source.name + ".gone")
         source.rename(hidden)
         wait_until(lambda: not camera.stats.online, 5, "the outage noticed")
@@ -339,7 +339,7 @@ def test_a_frozen_frame_loop_stops_the_watchdog_pings_and_the_stall_guard_fires(
             when, reason = stalls[0]
             assert 1.3 <= when - frozen_at < 4.0  # stall_seconds after the loop's last beat
             assert "frame loop has not come round" in reason and "a camera read" in reason, reason
-            assert door.service.relay.state is DoorState.LOCKED
+            assert door.service.door.relay.state is DoorState.LOCKED
             cameras[0].released.set()
             wait_until(lambda: len([t for t in sock.times("WATCHDOG=1") if t > when]) >= 2, 5, "pings again")
         assert len(stalls) == 1

@@ -87,8 +87,8 @@ class Fuzzer:
 
     def __init__(self, door: Door, sender: Collector) -> None:
         self.door, self.sender = door, sender
-        assert isinstance(door.service.publisher, MqttPublisher)
-        self.inbox = door.service.publisher.inbox
+        assert isinstance(door.service.parts.events, MqttPublisher)
+        self.inbox = door.service.parts.events.inbox
         self.loop = next(t for t in threading.enumerate() if t.name == "daemon")
 
     def send(self, payload: bytes) -> list[float]:

@@ -99,7 +99,7 @@ def test_each_decision_shows_who_and_which_door_on_node_status_and_the_whole_eve
     show(Path(camera), still_frames(tmp_path / "stranger", STRANGER_PHOTO))
     stranger = comms.wait_status(EVENT, f"stranger at {here}", timeout=30)
     show(Path(camera), empty_scene(tmp_path / "empty"))
-    door.service.act(Decision(EventType.DENIED, "bob", 0.62, 3, reason="schedule"))  # as the schedule check does
+    door.service.door.act(Decision(EventType.DENIED, "bob", 0.62, 3, reason="schedule"))  # as the schedule check does
     denied = comms.wait_status(EVENT, f"denied: bob at {here}")
 
     assert [remote.fill, granted.fill, stranger.fill, denied.fill] == ["green", "green", "yellow", "red"]
@@ -243,7 +243,7 @@ def test_events_published_while_node_red_is_down_reach_the_flow_when_it_is_back(
         Decision(EventType.DENIED, "cy", 0.55, 3, reason="spoof"),
         Decision(EventType.GRANTED, "dee", 0.8, 3),
     ):
-        door.service.act(decision)
+        door.service.door.act(decision)
     wait_until(lambda: len(door.events()) == sent + 3, 10, "the broker taking the three events")
     published = door.events()[sent:]
 

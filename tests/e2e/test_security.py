@@ -108,7 +108,7 @@ def test_expired_face_images_are_deleted_at_start_and_daily_and_gone_from_the_di
         list(enroll_photos(recognizer, store, [("lin", LIN), ("joe", other)]))
     old, recent = face_jpegs(cfg.store_path)
     backdate_images(cfg.store_path, 31, (1,))  # lin's crop is past the retention period
-    caplog.set_level(logging.INFO, logger="edgeface.daemon.loop")
+    caplog.set_level(logging.INFO, logger="edgeface.daemon.jobs")
     offset = [0.0]
     with running_door(cfg, clock=lambda: time.monotonic() + offset[0]) as door:
         wait_until(lambda: door.service.metrics.total("frames") > 2, 10, "the loop running")
@@ -117,7 +117,7 @@ def test_expired_face_images_are_deleted_at_start_and_daily_and_gone_from_the_di
         backdate_images(cfg.store_path, 31)  # a day later, joe's crop has expired too...
         offset[0] = 86_401.0  # ...and the daily purge comes round
         wait_until(lambda: face_jpegs(cfg.store_path) == [], 5, "the daily purge")
-        assert door.service.store.people()  # the templates stay: only the pictures go
+        assert door.service.parts.store.people()  # the templates stay: only the pictures go
     for jpeg in (old, recent):
         assert on_disk(cfg.state_dir, jpeg[200:264]) == [], "a deleted face image is still in the files"
 
@@ -128,7 +128,7 @@ def test_face_images_left_in_the_store_are_deleted_when_keeping_is_off(
     cfg = service_config(tmp_path, empty_scene(tmp_path / "cam"))
     with Store(cfg.store_path, keep_images=True) as store:
         list(enroll_photos(recognizer, store, [("lin", LIN)]))
-    caplog.set_level(logging.WARNING, logger="edgeface.daemon.loop")
+    caplog.set_level(logging.WARNING, logger="edgeface.daemon.jobs")
     with running_door(cfg):
         wait_until(lambda: face_jpegs(cfg.store_path) == [], 5, "the purge at start")
     assert "deleted 1 face images kept in the store: store.keep_images is false" in caplog.messages
@@ -207,14 +207,14 @@ def test_decisions_beyond_the_rate_limit_neither_unlock_nor_flood_with_one_warni
 ) -> None:
     caplog.set_level(logging.INFO, logger="edgeface.door.ratelimit")
     for _ in range(10):
-        bench.service.act(Decision(EventType.GRANTED, "lin", 0.9, 3))
+        bench.service.door.act(Decision(EventType.GRANTED, "lin", 0.9, 3))
         clock.now += 1
     assert len(bench.publisher.events) == 3
     assert [s.state for s in bench.pin.states].count(True) <= 3
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["recognition decision rate limit reached (3 per 60 s): refusing more until the rate drops"]
     clock.now += 60
-    bench.service.act(Decision(EventType.UNKNOWN, None, 0.1, 3))
+    bench.service.door.act(Decision(EventType.UNKNOWN, None, 0.1, 3))
     assert len(bench.publisher.events) == 4
     assert "recognition decision rate limit lifted; 7 were refused while it held" in caplog.messages
 
@@ -226,7 +226,7 @@ def test_remote_unlocks_beyond_the_rate_limit_are_refused_and_each_accepted_one_
     for _ in range(5):
         assert bench.publisher.inject("unlock", b'{"seconds": 0.1}') is not None
     for command in bench.publisher.commands():
-        bench.service.handle_command(command)
+        bench.service.door.handle(command)
     audited = [(e.type, e.reason) for e in bench.publisher.events]
     assert audited == [(EventType.GRANTED, "remote")] * 2
     assert caplog.messages == ["remote unlock rate limit reached (2 per 60 s): refusing more until the rate drops"]

@@ -70,6 +70,8 @@ def test_the_daemon_logs_the_level_it_runs_liveness_at(tmp_path: Path, caplog: p
     factory = MockFactory()
     with caplog.at_level(logging.INFO, logger="edgeface.app"), ExitStack() as stack:
         service = open_service(cfg, stack, pin_factory=factory)
-        assert service.liveness is not None and service.liveness.threshold == LEVEL_THRESHOLDS["secure"]
+        assert (
+            service.pipeline.liveness is not None and service.pipeline.liveness.threshold == LEVEL_THRESHOLDS["secure"]
+        )
     factory.close()
     assert "liveness on: level secure: threshold 0.0875" in caplog.text

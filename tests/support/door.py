@@ -20,7 +20,7 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from edgeface.app import open_service
+from edgeface.app import open_service, wire_service
 from edgeface.capture.camera import Camera
 from edgeface.capture.memory import MemoryCamera
 from edgeface.config import Config
@@ -121,11 +121,11 @@ def running_door(
             clock=clock,
         )
         if enrol is not None:
-            list(enroll_photos(service.recognizer, service.store, enrol))
+            list(enroll_photos(service.pipeline.recognizer, service.parts.store, enrol))
             service.reload_people()
         if cfg.mqtt.enabled:
-            assert isinstance(service.publisher, MqttPublisher)
-            assert service.publisher.wait_connected(10), "the daemon did not connect to the broker"
+            assert isinstance(service.parts.events, MqttPublisher)
+            assert service.parts.events.wait_connected(10), "the daemon did not connect to the broker"
         pin = factory.pin(cfg.relay.pin)
         assert isinstance(pin, MockPin)
         loop = threading.Thread(target=service.run, name="daemon")
@@ -141,7 +141,8 @@ def running_door(
 
 @dataclass
 class Bench:
-    """A Service with no frame loop: the test calls ``process``, ``act`` and ``handle_command`` itself."""
+    """A Service with no frame loop: the test calls ``service.process``, ``service.door.act`` and
+    ``service.door.handle`` itself."""
 
     service: Service
     publisher: MemoryPublisher
@@ -168,7 +169,7 @@ def service_bench(
         Store(cfg.store_path) as store,
         MemoryPublisher(cfg.mqtt.remote_unlock) as publisher,
     ):
-        service = Service(
+        service = wire_service(
             cfg,
             camera=MemoryCamera(),
             recognizer=recognizer,

@@ -1,0 +1,87 @@
+"""The frame loop's jobs: loading the people, the face image purge, the stats line, the live page's health figures.
+
+Each is a plain function of the parts it reads, called by :class:`~edgeface.daemon.loop.Service` on its
+own schedule (the people at start and on reload, the purge at start and daily, the stats every few
+minutes and at exit, the health figures whenever the live page asks).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from edgeface.capture.camera import Camera
+from edgeface.config import Config
+from edgeface.daemon.metrics import Metrics
+from edgeface.door.controller import DoorController
+from edgeface.door.ports import EventSink
+from edgeface.door.relay import Relay
+from edgeface.liveness.levels import describe as describe_liveness
+from edgeface.storage.people import Store
+from edgeface.values import EventType
+from edgeface.vision.pipeline import FramePipeline
+
+log = logging.getLogger(__name__)
+
+
+def load_people(store: Store, pipeline: FramePipeline, door: DoorController, device_id: str) -> None:
+    """(Re-)read the gallery and the access rules; every track keeps its evidence but is embedded again."""
+    recognizer = pipeline.recognizer
+    recognizer.gallery = gallery = store.gallery_for(recognizer.embedder)
+    door.restrict(store.access_rules(device_id))
+    pipeline.forget_identities()
+    log.info(
+        "people store: %d people, %d templates (%s); match threshold %s",
+        len(gallery),
+        gallery.template_count,
+        store.path,
+        recognizer.threshold_info.describe(),
+    )
+
+
+def purge_images(store: Store, cfg: Config) -> int:
+    """Delete face crops past ``store.image_retention_days`` (all of them without ``store.keep_images``)."""
+    section = cfg.store
+    older_than = time.time() - section.image_retention_days * 86_400 if section.keep_images else None
+    purged = store.purge_images(older_than)
+    if purged and section.keep_images:
+        log.info(
+            "deleted %d face images older than %g days (store.image_retention_days)",
+            purged,
+            section.image_retention_days,
+        )
+    elif purged:
+        log.warning("deleted %d face images kept in the store: store.keep_images is false", purged)
+    return purged
+
+
+def log_stats(metrics: Metrics, camera: Camera, what: str = "so far") -> None:
+    """One INFO line: what the loop has processed."""
+    decisions = sum(metrics.total("decisions", type=kind.value) for kind in EventType)
+    log.info(
+        "%s: %d frames, %d faces, %d embedded, %d decisions, %d commands; camera reconnects %d",
+        what,
+        metrics.total("frames"),
+        metrics.total("faces"),
+        metrics.total("faces_embedded"),
+        decisions,
+        metrics.total("commands"),
+        camera.stats.reconnects,
+    )
+
+
+def health(
+    cfg: Config, *, pipeline: FramePipeline, metrics: Metrics, events: EventSink, camera: Camera, relay: Relay
+) -> dict[str, object]:
+    """The figures the live view page shows; read from its server's threads."""
+    stats, recognizer = camera.stats, pipeline.recognizer
+    return {
+        "people_enrolled": len(recognizer.gallery),
+        "match_threshold": round(recognizer.threshold, 4),
+        "target_far": recognizer.threshold_info.target_far,
+        "frames_processed": int(metrics.total("frames")),
+        "broker_connected": events.connected,
+        "camera_online": stats.online and not stats.ended,
+        "door": relay.state.value,
+        "liveness": describe_liveness(cfg.liveness) if pipeline.liveness is not None else "off",
+    }

@@ -8,16 +8,17 @@ they accept for the service's loop. No network I/O here.
 Payloads (at most :data:`MAX_COMMAND_BYTES` bytes of UTF-8 JSON; an empty payload means ``{}``)::
 
     <prefix>/cmd/unlock   {} or {"seconds": n}, 0.1 <= n <= 86400, clamped to mqtt.remote_unlock.max_seconds;
-                          or the plain text LOCK (Home Assistant's lock.lock): end an unlock now
+                          or the plain text LOCK (Home Assistant's lock.lock): end a remote unlock now
     <prefix>/cmd/reload   {}
 
 LOCK
-    ``LOCK`` on ``cmd/unlock`` (exactly those four bytes, surrounding white space aside) ends an unlock
-    in progress and re-locks. It needs no signature, even when a secret is set, and is taken whether or
-    not remote unlock is enabled: it can only make the door safer, and Home Assistant's *Lock* button
-    cannot sign. The worst a sender without the secret can do with it is cut a grant short, which anyone
-    standing at the door can do by pulling it shut; it never opens anything. Retained LOCKs are refused
-    like every retained command.
+    ``LOCK`` on ``cmd/unlock`` (exactly those four bytes, surrounding white space aside) ends a remote
+    unlock in progress and re-locks. It needs no signature, even when a secret is set, and is taken
+    whether or not remote unlock is enabled: Home Assistant's *Lock* button cannot sign. It never opens
+    anything, and never cuts a face grant's pulse short; the door acts on at most
+    :data:`~edgeface.door.controller.LOCKS_PER_MINUTE` a minute, and LOCKs waiting are one, so a flood of
+    them neither shortens grants nor crowds out signed commands (:mod:`edgeface.door.controller`,
+    :mod:`edgeface.mqtt.inbox`). Retained LOCKs are refused like every retained command.
 
 Signed commands
     With a shared secret (``mqtt.remote_unlock.secret`` or ``$EDGEFACE_UNLOCK_SECRET``, at least 16

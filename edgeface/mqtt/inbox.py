@@ -6,6 +6,12 @@ freshness and nonce checks of signed commands) and puts the valid ones on a boun
 queue, which the service drains from its own loop (:meth:`CommandInbox.take`) and acts on there,
 rate limits included, so only the service's thread ever touches the relay.
 
+LOCK
+    Every waiting ``LOCK`` is one: a flood of them (they need no signature) takes no room in the queue
+    that signed commands wait in, so none of those is ever dropped for them (nor its nonce burned), and
+    costs no journal line here (the door logs what a LOCK did, rate-limited). A waiting LOCK is handed
+    over first, before the commands queued in the same turn of the loop.
+
 Refusals
     Each dropped command is one WARNING line, but at most :data:`WARNINGS_PER_PERIOD` per
     :data:`WARNING_PERIOD_SECONDS`: a flood of bad commands is then summed up in one line with its
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
 
@@ -54,6 +61,7 @@ class CommandInbox:
         self._unlock_enabled = remote_unlock.enabled
         self._max_seconds = remote_unlock.max_seconds
         self._queue: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE_SIZE)
+        self._lock_waiting = threading.Event()
         self._auth: CommandAuth | None = None
         self._log = log
         self._warn = WarningThrottle(log, clock, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS, what="MQTT commands")
@@ -94,8 +102,10 @@ class CommandInbox:
                 raise CommandError("it is a retained message; commands must not be retained")
             if name == "unlock" and payload.strip() == LOCK_PAYLOAD:
                 # Unsigned and always taken: it can only lock (see "LOCK" in the module docstring).
-                command = LockCommand()
-            elif name == "unlock":
+                self._lock_waiting.set()
+                self.accepted += 1
+                return LockCommand()
+            if name == "unlock":
                 if not self._unlock_enabled:
                     raise CommandError("remote unlock is disabled (mqtt.remote_unlock.enabled)")
                 if self._auth is not None:
@@ -127,11 +137,17 @@ class CommandInbox:
             self.offer(name, payload, retained=retained)
 
     def take(self, timeout: float = 0.0) -> list[Command]:
-        """Every waiting command, oldest first; waits up to ``timeout`` seconds for the first."""
+        """Every waiting command: a LOCK first (many waiting are one), then the others oldest first; waits up
+        to ``timeout`` seconds for the first."""
         taken: list[Command] = []
         try:
-            taken.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
+            wait = timeout > 0 and not self._lock_waiting.is_set()
+            taken.append(self._queue.get(timeout=timeout) if wait else self._queue.get_nowait())
             while True:
                 taken.append(self._queue.get_nowait())
         except queue.Empty:
-            return taken
+            pass
+        if self._lock_waiting.is_set():
+            self._lock_waiting.clear()
+            taken.insert(0, LockCommand())
+        return taken

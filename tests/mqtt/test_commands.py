@@ -31,7 +31,7 @@ from edgeface.mqtt.commands import (
     sign_reload,
     sign_unlock,
 )
-from edgeface.mqtt.inbox import WARNING_PERIOD_SECONDS, WARNINGS_PER_PERIOD, CommandInbox
+from edgeface.mqtt.inbox import COMMAND_QUEUE_SIZE, WARNING_PERIOD_SECONDS, WARNINGS_PER_PERIOD, CommandInbox
 from edgeface.storage.nonces import MemoryNonces, NonceFile, NonceLog
 from tests.support.timing import Clock
 
@@ -306,7 +306,19 @@ def test_lock_is_taken_unsigned_even_with_a_secret_or_remote_unlock_off_and_neve
     )
     assert off.offer("unlock", b"LOCK") == LockCommand()
     assert off.offer("unlock", b"{}") is None
-    assert signed.take() == [LockCommand(), LockCommand()] and off.take() == [LockCommand()]
+    assert signed.take() == [LockCommand()] and off.take() == [LockCommand()], "LOCKs waiting together are one"
+    assert signed.take() == []
+
+
+def test_a_flood_of_locks_never_crowds_out_a_signed_command() -> None:
+    clock = Clock(SIGNED_AT)
+    commands, _ = inbox(clock)
+    for _ in range(10 * COMMAND_QUEUE_SIZE):
+        assert commands.offer("unlock", b"LOCK") == LockCommand()
+    unlock = commands.offer("unlock", signed(nonce="flood-0001", seconds="2"))
+    assert isinstance(unlock, UnlockCommand)
+    assert commands.offer("unlock", b"LOCK") == LockCommand()
+    assert commands.take() == [LockCommand(), unlock] and commands.dropped == 0
 
 
 def test_a_flood_of_bad_commands_logs_a_few_warnings_and_then_their_count(caplog: pytest.LogCaptureFixture) -> None:

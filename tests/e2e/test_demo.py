@@ -28,5 +28,7 @@ def test_the_demo_grants_both_of_its_people_without_a_looser_threshold(tmp_path:
         # One pass of the clip at the demo's 15 frames a second is 18 s.
         wait_until(lambda: granted() >= {"alex_lacamoire", "lin_manuel_miranda"}, 40, "both demo people granted")
         assert granted() == {"alex_lacamoire", "lin_manuel_miranda"}, "nobody else in the clip is let in"
-        default = ThresholdPolicy.from_config(Config()).for_gallery(door.service.recognizer.gallery.template_count)
-        assert door.service.recognizer.threshold == default.value
+        default = ThresholdPolicy.from_config(Config()).for_gallery(
+            door.service.pipeline.recognizer.gallery.template_count
+        )
+        assert door.service.pipeline.recognizer.threshold == default.value

@@ -89,6 +89,8 @@ def open_service(
     if cfg.liveness.enabled:
         liveness = stack.enter_context(LivenessStage.from_config(cfg))
         log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), liveness.history is not None)
+    else:
+        log.warning("liveness off (liveness.enabled: false): a photo or a screen showing a member opens the door")
     camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
     audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
     metrics = Metrics(model=recognizer.embedder.profile.name)

@@ -50,7 +50,9 @@ def _default_liveness_models() -> list[LivenessModelConfig]:
 class LivenessConfig(Section):
     """Passive liveness on faces that matched an enrolled person: prints and screens are denied (reason spoof)."""
 
-    enabled: bool = Field(False, description="Off until its figures on your camera justify turning it on.")
+    enabled: bool = Field(
+        True, description="On by default: off lets a photo or a screen of a member open the door (warned at start)."
+    )
     level: Literal["convenient", "balanced", "secure"] = Field(
         "balanced",
         description="Operating point measured on pad-dev: refuses about 1 % / 5 % / 10 % of live faces.",

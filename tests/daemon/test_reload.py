@@ -45,7 +45,7 @@ CHANGES: list[tuple[str, dict[str, Any], bool]] = [
     ("camera.fps", {"camera": {"fps": 5}}, False),
     ("decide.required", {"decide": {"required": 2}}, True),
     ("decide.stranger_cooldown_seconds", {"decide": {"stranger_cooldown_seconds": 5}}, True),
-    ("liveness.enabled", {"liveness": {"enabled": True}}, False),
+    ("liveness.enabled", {"liveness": {"enabled": False}}, False),
     ("mqtt.host", {"mqtt": {"host": "broker.lan"}}, False),
     ("mqtt.remote_unlock.per_minute", {"mqtt": {"remote_unlock": {"per_minute": 2}}}, True),
     ("mqtt.remote_unlock.enabled", {"mqtt": {"remote_unlock": {"enabled": True}}}, False),

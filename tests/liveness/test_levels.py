@@ -59,7 +59,7 @@ def test_the_level_sets_the_threshold_unless_threshold_overrides_it() -> None:
 
 
 def test_doctor_shows_the_level_whether_liveness_is_on_or_off() -> None:
-    off = check_liveness(Config())
+    off = check_liveness(Config(liveness=LivenessConfig(enabled=False)))
     assert off.ok and off.detail.startswith("off") and "level balanced" in off.detail
     on = check_liveness(Config(liveness=LivenessConfig(enabled=True, level="convenient")))
     assert on.ok and on.detail.startswith("on: level convenient: threshold 0.0144")
@@ -75,3 +75,16 @@ def test_the_daemon_logs_the_level_it_runs_liveness_at(tmp_path: Path, caplog: p
         )
     factory.close()
     assert "liveness on: level secure: threshold 0.0875" in caplog.text
+
+
+def test_liveness_is_on_by_default_and_turning_it_off_is_warned_at_every_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert Config().liveness.enabled and check_liveness(Config()).detail.startswith("on: level balanced")
+    cfg = service_config(tmp_path, DEMO_CLIP, liveness=LivenessConfig(enabled=False))
+    factory = MockFactory()
+    with caplog.at_level(logging.WARNING, logger="edgeface.app"), ExitStack() as stack:
+        assert open_service(cfg, stack, pin_factory=factory).liveness is None
+    factory.close()
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "liveness off" in r.getMessage()]
+    assert len(warned) == 1 and "photo or a screen" in warned[0].getMessage()

@@ -33,7 +33,7 @@ from edgeface.mqtt.fleet import (
     encode_record,
     record_key,
 )
-from edgeface.mqtt.fleetsync import Intake, Message
+from edgeface.mqtt.intake import Intake, Message
 from edgeface.storage.people import ModelId, Store
 
 log = logging.getLogger(__name__)

@@ -46,7 +46,15 @@ from edgeface.storage.rules import AccessRule, windows_at, write_rule
 from edgeface.storage.sqlite import Database
 from edgeface.storage.storefile import SCHEMA
 from edgeface.storage.templates import ModelId, insert_template, vector_of
-from edgeface.storage.versions import apply_record, bump, held_versions, read_records, withheld, withhold
+from edgeface.storage.versions import (
+    apply_record,
+    bump,
+    fleet_people,
+    held_versions,
+    read_records,
+    withheld,
+    withhold,
+)
 from edgeface.values import Vectors
 from edgeface.vision.match import Gallery
 
@@ -292,6 +300,11 @@ class Store:
         (:func:`~edgeface.storage.versions.withhold`): the names newly withheld and newly released."""
         with self._db.transaction(f"withhold {len(reasons)} and release {len(confirmed)} people") as db:
             return withhold(db, reasons, confirmed)
+
+    def fleet_people(self) -> set[str]:
+        """The people this store holds because the fleet sent their record."""
+        with self._db.guard("read the people taken from the fleet") as db:
+            return fleet_people(db)
 
     def withheld(self) -> dict[str, str]:
         """Name → why, of the people kept out of the gallery until the fleet confirms them."""

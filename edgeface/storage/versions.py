@@ -15,7 +15,7 @@ from edgeface.storage.records import Outcome, PersonRecord, TemplateRecord, next
 from edgeface.storage.rules import AccessRule, read_rules, write_rule
 from edgeface.storage.templates import insert_template, vector_of
 
-__all__ = ["apply_record", "bump", "held_versions", "read_records", "withheld", "withhold"]
+__all__ = ["apply_record", "bump", "fleet_people", "held_versions", "read_records", "withheld", "withhold"]
 
 
 def bump(db: sqlite3.Connection, name: str, now: float, *, deleted: bool = False) -> None:
@@ -124,3 +124,8 @@ def withhold(db: sqlite3.Connection, reasons: dict[str, str], confirmed: set[str
 def withheld(db: sqlite3.Connection) -> dict[str, str]:
     """Name → why, of the people withheld from the gallery."""
     return dict(db.execute("SELECT name, withheld FROM person_versions WHERE withheld IS NOT NULL").fetchall())
+
+
+def fleet_people(db: sqlite3.Connection) -> set[str]:
+    """The people held because the fleet sent their record (not removed, not enrolled here since)."""
+    return {name for (name,) in db.execute("SELECT name FROM person_versions WHERE origin = 'fleet' AND NOT deleted")}

@@ -9,7 +9,7 @@ import pytest
 
 from edgeface.mqtt.conflicts import RecordConflicts
 from edgeface.mqtt.fleet import HmacKey, encode_record
-from edgeface.mqtt.fleetsync import Intake, Message
+from edgeface.mqtt.intake import Intake, Message
 from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.people import Store
 from edgeface.storage.records import Outcome

@@ -16,7 +16,7 @@ import pytest
 
 from edgeface.config import Config
 from edgeface.mqtt.fleet import MAX_RECORD_BYTES, HmacKey, RecordRefused, decode_record
-from edgeface.mqtt.fleetsync import WARNINGS_PER_PERIOD
+from edgeface.mqtt.intake import WARNINGS_PER_PERIOD
 from edgeface.ops.doctor import check_fleet
 from edgeface.ops.fleet import pull, push, status
 from edgeface.storage.people import Store

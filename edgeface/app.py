@@ -19,10 +19,12 @@ from gpiozero.pins import Factory
 
 from edgeface.capture.camera import Camera, open_camera
 from edgeface.config import Config
+from edgeface.daemon.control import control_path, serve_control
 from edgeface.daemon.events import EventRecorder
 from edgeface.daemon.loop import Parts, Service
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.preflight import check_model_files
+from edgeface.daemon.recent import RecentFaces
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
 from edgeface.door.controller import DoorController
@@ -110,6 +112,7 @@ def open_service(
         web = LiveView(cfg.web.fps)
         web_port = web.serve(cfg.web.address, cfg.web.port, cfg.web.hosts)
         stack.callback(web.close)
+    recent = RecentFaces.from_config(cfg.faces, recognizer.embedder.profile)
     service = wire_service(
         cfg,
         camera=wrap_camera(camera) if wrap_camera else camera,
@@ -126,8 +129,13 @@ def open_service(
         config_path=config_path,
         on_stall=on_stall,
         clock=clock,
+        recent=recent,
     )
     relay.on_change(publisher.publish_door)
+    if recent is not None and (
+        server := serve_control(control_path(cfg), recent, recognizer.model_id, service.request_people_reload)
+    ):
+        stack.enter_context(server)
     if cfg.fleet.enabled:
         # The fleet writes through its own store connection; the loop reloads the gallery on its own thread
         # (not through the MQTT command inbox, whose reloads must be signed when a secret is set).
@@ -153,6 +161,7 @@ def wire_service(
     config_path: Path | None = None,
     on_stall: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    recent: RecentFaces | None = None,
 ) -> Service:
     """Wire opened parts into the daemon: frame pipeline → door controller (→ event recorder → publisher, audit,
     live page; → relay), the loop scheduling them; announced and holding the store's people when it returns.
@@ -178,7 +187,9 @@ def wire_service(
         device = DoorDevice.from_config(running, web_port=web_port)
         publisher.announce(announcements(device) if running.mqtt.discovery else [])
 
-    parts = Parts(camera, pipeline, door, store, publisher, publisher, announce, metrics, web, live=(recorder,))
+    parts = Parts(
+        camera, pipeline, door, store, publisher, publisher, announce, metrics, web, live=(recorder,), recent=recent
+    )
     service = Service(cfg, parts, notifier=notifier, config_path=config_path, on_stall=on_stall, clock=clock)
     # Wiring between parts lives here, not in their constructors.
     door.on_reload = service.request_people_reload

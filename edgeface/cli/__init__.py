@@ -100,7 +100,7 @@ def _command_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.Argum
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edgeface.cli import bench, bench_enrolment, enroll, fleet, models, ops, people, tools
+    from edgeface.cli import bench, bench_enrolment, enroll, faces, fleet, models, ops, people, tools
 
     description = "Face-recognition access control for the edge."
     parser: argparse.ArgumentParser = Parser(prog="edgeface", description=description)
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     enroll.register(sub)
+    faces.register(sub)
     people.register(sub)
     bench_enrolment.register(bench.register(sub))
     fleet.register(sub)

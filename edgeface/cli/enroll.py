@@ -107,10 +107,66 @@ def _summary(tally: EnrolTally, enrolment: Enrolment, cfg: Config, people: int) 
     }
 
 
+def enroll_from_recent(args: argparse.Namespace, cfg: Config) -> int:
+    """The faces the running door saw (``faces recent``), with every check a photo gets."""
+    import base64
+    import hashlib
+
+    import numpy as np
+
+    from edgeface.daemon.control import ask, control_path
+    from edgeface.ops.enroll import Candidate
+    from edgeface.ops.results import EnrolTally
+    from edgeface.storage.people import NewTemplate
+
+    path = control_path(cfg)
+    reply = ask(path, {"op": "take", "ids": args.recent})
+    faces, model = reply["faces"], reply["model"]
+    assert isinstance(faces, list) and isinstance(model, list)
+    tally = EnrolTally()
+    with ExitStack() as stack:
+        enrolment, store = _session(args, cfg, stack)
+        if list(enrolment.recognizer.model_id) != model:
+            raise EdgefaceError(
+                f"the daemon runs {model[0]} ({model[1][:12]}), this config {enrolment.recognizer.model_id[0]}: "
+                "give the daemon's config (-c)"
+            )
+        candidates = []
+        for f in faces:
+            jpeg = base64.b64decode(f["jpeg"])
+            template = NewTemplate(
+                np.asarray(f["vector"], np.float32),
+                source=f"door {f['time']}",
+                photo_sha256=hashlib.sha256(jpeg).hexdigest(),
+                jpeg=jpeg if store.keep_images else None,
+                quality=f["quality"],
+            )
+            candidates.append(Candidate(Path(f"recent face {f['id']}"), template))
+        results = enrolment.enrol(args.name, candidates)
+        for result in results:
+            tally.add(result)
+        people = len(store.people())
+    enrolled = [f["id"] for f, r in zip(faces, results, strict=True) if not r.refused]
+    if enrolled and not args.dry_run:
+        ask(path, {"op": "enrolled", "ids": enrolled})  # the door forgets them and reloads its gallery
+    if args.json:
+        print_json({**_summary(tally, enrolment, cfg, people), "name": args.name})
+    else:
+        for result in tally.skipped:
+            note(f"skipped {result.line()}")
+        verb = "would enrol" if args.dry_run else "enrolled"
+        print(f"{verb} {tally.enrolled} recent face(s) as {args.name}, skipped {len(tally.skipped)}")
+    return 1 if tally.failed else 0
+
+
 def cmd_enroll(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.ops.results import EnrolResult, EnrolTally
     from edgeface.ops.scan import scan_faces
 
+    if args.recent:
+        if not args.name or args.photos or args.from_dir or args.camera:
+            raise UsageError("--recent takes NAME only: edgeface enroll NAME --recent ID... (ids: faces recent)")
+        return enroll_from_recent(args, cfg)
     if args.camera:
         if not args.name or args.photos or args.from_dir:
             raise UsageError("--camera takes NAME only: edgeface enroll NAME --camera [--count 5]")
@@ -172,6 +228,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument("photos", nargs="*", type=Path, help="photos showing only that person")
     p.add_argument("--from-dir", type=Path, help="a faces/ folder: <name>/*.jpg and <name>.jpg")
     p.add_argument("--camera", action="store_true", help="take the photos with the configured camera")
+    p.add_argument(
+        "--recent",
+        type=positive_int,
+        nargs="+",
+        metavar="ID",
+        help="faces the running door saw (ids from edgeface faces recent)",
+    )
     p.add_argument("--count", type=positive_int, default=5, help="--camera: templates to keep (default 5)")
     p.add_argument("--timeout", type=float, default=60.0, help="--camera: give up after this many seconds")
     p.add_argument(

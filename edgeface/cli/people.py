@@ -76,7 +76,8 @@ def _audit(cfg: Config) -> AuditLog:
 def _template_row(t: StoredTemplate, similarity: float | None) -> dict[str, object]:
     """One template as ``people show --json`` prints it: where it came from, how good, how alike the others."""
     source = t.source or ""
-    kind = "fleet" if source == "fleet" else "camera" if source.startswith("camera") else "photo"
+    kinds = {"fleet": "fleet", "camera": "camera", "door": "door"}
+    kind = kinds.get(source.split(" ", 1)[0], "photo")
     return {
         "id": t.id,
         "created": datetime.fromtimestamp(t.created, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from edgeface.config.decide import WEEKDAYS, DecideConfig, Weekday, Window
     from edgeface.config.detector import DetectorConfig
     from edgeface.config.embedder import EmbedderConfig
+    from edgeface.config.faces import FacesConfig
     from edgeface.config.fleet import ENV_FLEET_KEY, FleetConfig
     from edgeface.config.liveness import LivenessConfig, LivenessModelConfig, TemporalConfig
     from edgeface.config.load import load_config, parse_config
@@ -48,6 +49,7 @@ _HOME = {
     "ENV_FLEET_KEY": "edgeface.config.fleet",
     "ENV_UNLOCK_SECRET": "edgeface.config.mqtt",
     "EmbedderConfig": "edgeface.config.embedder",
+    "FacesConfig": "edgeface.config.faces",
     "FleetConfig": "edgeface.config.fleet",
     "LivenessConfig": "edgeface.config.liveness",
     "LivenessModelConfig": "edgeface.config.liveness",
@@ -99,6 +101,7 @@ __all__ = [
     "DecideConfig",
     "DetectorConfig",
     "EmbedderConfig",
+    "FacesConfig",
     "FleetConfig",
     "LivenessConfig",
     "LivenessModelConfig",

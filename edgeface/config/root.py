@@ -13,6 +13,7 @@ from edgeface.config.daemon import DaemonConfig, MetricsConfig, WebConfig
 from edgeface.config.decide import DecideConfig
 from edgeface.config.detector import DetectorConfig
 from edgeface.config.embedder import EmbedderConfig
+from edgeface.config.faces import FacesConfig
 from edgeface.config.fleet import FleetConfig
 from edgeface.config.liveness import LivenessConfig
 from edgeface.config.match import MatchConfig
@@ -42,6 +43,7 @@ class Config(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
     fleet: FleetConfig = Field(default_factory=FleetConfig)
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ from edgeface.capture.camera import Camera
 from edgeface.config import Config
 from edgeface.daemon.jobs import health, load_people, log_stats, purge_images
 from edgeface.daemon.metrics import Metrics
+from edgeface.daemon.recent import RecentFaces
 from edgeface.daemon.reload import LivePart, reload_config
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.stallguard import StallGuard, lock_and_exit
@@ -73,6 +74,8 @@ class Parts:
     """The live view page, fed every frame's outcomes; None when ``web.enabled`` is false."""
     live: Sequence[LivePart] = ()
     """Parts besides the pipeline and the door that take on config keys on reload (the event recorder)."""
+    recent: RecentFaces | None = None
+    """The faces of unknown visits, kept to enrol from; None when ``faces.recent`` is 0."""
 
 
 class Service:
@@ -195,6 +198,8 @@ class Service:
         m.embedded.inc(sum(o.vector is not None for o in outcomes))
         if self.parts.web is not None:
             self.parts.web.show(frame.image, outcomes)
+        if self.parts.recent is not None:
+            self.parts.recent.observe(frame.image, outcomes)
         decisions = self.door.observe(frame, outcomes)
         self.pipeline.decided(d.track for d in decisions if d.track is not None)
         m.observe_stage("frame", time.perf_counter() - started)

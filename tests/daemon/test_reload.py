@@ -57,6 +57,7 @@ CHANGES: list[tuple[str, dict[str, Any], bool]] = [
     ("daemon.decisions_per_minute", {"daemon": {"decisions_per_minute": 5}}, True),
     ("daemon.stall_seconds", {"daemon": {"stall_seconds": 60}}, False),
     ("web.enabled", {"web": {"enabled": True}}, False),
+    ("faces.recent", {"faces": {"recent": 5}}, False),
     ("fleet.site", {"fleet": {"site": "office"}}, False),
 ]
 

@@ -1,0 +1,114 @@
+"""Enrolling from what the door saw: unknown visits kept in memory, reached through the control socket.
+
+Real photos through the real pipeline, a real Unix socket, and the ``enroll`` command with every check.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edgeface.daemon.control import ControlServer, control_path, serve_control
+from edgeface.daemon.recent import RecentFaces
+from edgeface.errors import EdgefaceError
+from edgeface.ops.enroll import enroll_photos
+from edgeface.storage.people import Store
+from edgeface.values import Frame
+from edgeface.vision.align import CropSpec, align
+from edgeface.vision.images import load_image
+from edgeface.vision.pipeline import FramePipeline
+from edgeface.vision.recognize import Recognizer
+from tests.support.cli import edgeface
+from tests.support.configs import write_config
+from tests.support.data import FACES
+from tests.support.models import make_config
+
+KIDMAN = sorted((FACES / "nicole_kidman").glob("*.jpg"))
+STRANGERS = [FACES / "unknown" / f"{n}.jpg" for n in (3, 9, 12)]
+
+
+@pytest.fixture
+def door(tmp_path: Path) -> Iterator[tuple[Path, FramePipeline, RecentFaces]]:
+    """A door that knows nicole (one photo): its config, its pipeline and the recent faces it feeds (2 kept)."""
+    config = write_config(tmp_path / "edgeface.yaml")
+    cfg = make_config(tmp_path / "state")
+    with Store(tmp_path / "state" / "people.db") as store, Recognizer.from_config(cfg) as recognizer:
+        assert not any(r.refused for r in enroll_photos(recognizer, store, [("nicole", KIDMAN[0])]))
+        recognizer.gallery = store.gallery_for(recognizer.embedder)
+        spec = CropSpec.for_profile(recognizer.embedder.profile)
+        yield config, FramePipeline(recognizer), RecentFaces(2, lambda image, face: align(image, face, spec))
+
+
+def visit(pipeline: FramePipeline, recent: RecentFaces, photo: Path, start: float, frames: int = 3) -> None:
+    """``photo`` held in front of the camera for ``frames`` frames, long after the previous visit."""
+    image = load_image(photo)
+    for i in range(frames):
+        frame = Frame(image, start + i * 0.2, int(start * 10) + i)
+        recent.observe(image, pipeline.process(frame))
+
+
+def test_unknown_visits_are_kept_one_entry_each_the_oldest_dropped_and_known_faces_never(
+    door: tuple[Path, FramePipeline, RecentFaces],
+) -> None:
+    _, pipeline, recent = door
+    visit(pipeline, recent, KIDMAN[1], 100.0)
+    assert recent.faces() == [], "nicole was recognised: her visit is somebody's"
+    visit(pipeline, recent, STRANGERS[0], 200.0)
+    (first,) = recent.faces()
+    assert (first.id, first.candidate) == (1, "nicole") and first.similarity < pipeline.recognizer.threshold
+    assert first.crop.shape[:2] == (112, 112) and first.vector.shape == (128,) and 0.0 < first.quality <= 1.0
+    visit(pipeline, recent, STRANGERS[1], 300.0)
+    visit(pipeline, recent, STRANGERS[2], 400.0)
+    assert [f.id for f in recent.faces()] == [3, 2], "two kept, newest first: the first visit was dropped"
+    recent.forget([3])
+    assert [f.id for f in recent.faces()] == [2]
+
+
+def test_a_recent_face_is_listed_and_enrolled_through_the_control_socket_with_every_check(
+    door: tuple[Path, FramePipeline, RecentFaces], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, pipeline, recent = door
+    visit(pipeline, recent, STRANGERS[0], 100.0)
+    visit(pipeline, recent, KIDMAN[0], 200.0, frames=1)  # recognised: not offered
+    reloads: list[bool] = []
+    path = control_path(make_config(tmp_path / "state"))
+    with ControlServer(path, recent, pipeline.recognizer.model_id, lambda: reloads.append(True)):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_ISSOCK(path.stat().st_mode)
+        assert edgeface(config, "faces", "recent", "--json") == 0
+        (listed,) = json.loads(capsys.readouterr().out)["faces"]
+        assert set(listed) == {"id", "time", "first_seen", "similarity", "candidate", "quality"}
+
+        assert edgeface(config, "enroll", "visitor", "--recent", "7") == 1
+        assert capsys.readouterr().err.strip() == f"edgeface: error: no recent face 7 (held now: {listed['id']})"
+        assert edgeface(config, "enroll", "nicole", "--recent", str(listed["id"])) == 1
+        assert "not this person" in capsys.readouterr().err, "a stranger is not added to nicole"
+
+        assert edgeface(config, "enroll", "visitor", "--recent", str(listed["id"]), "--json") == 0
+        assert json.loads(capsys.readouterr().out)["created"] == ["visitor"]
+        assert reloads == [True] and recent.faces() == [], "the door forgets it and re-reads the store"
+        assert edgeface(config, "people", "show", "visitor", "--json") == 0
+        (template,) = json.loads(capsys.readouterr().out)["templates"]
+        assert template["source"] == "door" and template["quality"] == listed["quality"]
+    assert not path.exists(), "the socket goes with the daemon"
+    assert edgeface(config, "faces", "recent") == 1
+    assert "no control socket: is the daemon running" in capsys.readouterr().err
+
+
+def test_a_second_daemon_cannot_take_the_socket_and_a_path_too_long_leaves_the_door_running_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recent = RecentFaces(2, lambda image, face: image)
+    path = tmp_path / "control.sock"
+    with (
+        ControlServer(path, recent, ("m", "0" * 64), lambda: None),
+        pytest.raises(EdgefaceError, match="another daemon answers on this control socket"),
+    ):
+        ControlServer(path, recent, ("m", "0" * 64), lambda: None)
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    assert serve_control(deep / "control.sock", recent, ("m", "0" * 64), lambda: None) is None
+    assert "cannot make the control socket" in caplog.text

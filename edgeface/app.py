@@ -25,6 +25,7 @@ from edgeface.daemon.loop import Parts, Service
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.preflight import check_model_files
 from edgeface.daemon.recent import RecentFaces
+from edgeface.daemon.recentweb import RecentPage
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
 from edgeface.door.controller import DoorController
@@ -136,6 +137,10 @@ def open_service(
         server := serve_control(control_path(cfg), recent, recognizer.model_id, service.request_people_reload)
     ):
         stack.enter_context(server)
+    if recent is not None and web is not None:
+        store_at = (cfg.store_path, cfg.store.keep_images, cfg.store.audit_retention_days)
+        token = cfg.web.access_token()
+        web.recent = RecentPage(recent, token, recognizer, store_at, service.request_people_reload)
     if cfg.fleet.enabled:
         # The fleet writes through its own store connection; the loop reloads the gallery on its own thread
         # (not through the MQTT command inbox, whose reloads must be signed when a secret is set).

@@ -110,14 +110,12 @@ def _summary(tally: EnrolTally, enrolment: Enrolment, cfg: Config, people: int) 
 def enroll_from_recent(args: argparse.Namespace, cfg: Config) -> int:
     """The faces the running door saw (``faces recent``), with every check a photo gets."""
     import base64
-    import hashlib
 
     import numpy as np
 
     from edgeface.daemon.control import ask, control_path
-    from edgeface.ops.enroll import Candidate
+    from edgeface.ops.enroll import door_candidate
     from edgeface.ops.results import EnrolTally
-    from edgeface.storage.people import NewTemplate
 
     path = control_path(cfg)
     reply = ask(path, {"op": "take", "ids": args.recent})
@@ -131,17 +129,13 @@ def enroll_from_recent(args: argparse.Namespace, cfg: Config) -> int:
                 f"the daemon runs {model[0]} ({model[1][:12]}), this config {enrolment.recognizer.model_id[0]}: "
                 "give the daemon's config (-c)"
             )
-        candidates = []
-        for f in faces:
-            jpeg = base64.b64decode(f["jpeg"])
-            template = NewTemplate(
-                np.asarray(f["vector"], np.float32),
-                source=f"door {f['time']}",
-                photo_sha256=hashlib.sha256(jpeg).hexdigest(),
-                jpeg=jpeg if store.keep_images else None,
-                quality=f["quality"],
+        candidates = [
+            door_candidate(
+                f["id"], f["time"], np.asarray(f["vector"]), base64.b64decode(f["jpeg"]), f["quality"],
+                keep=store.keep_images,
             )
-            candidates.append(Candidate(Path(f"recent face {f['id']}"), template))
+            for f in faces
+        ]  # fmt: skip
         results = enrolment.enrol(args.name, candidates)
         for result in results:
             tally.add(result)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+
+from pydantic import Field, SecretStr, field_validator
 
 from edgeface.config.base import Section
+from edgeface.config.mqtt import secret_problem
+from edgeface.errors import ConfigError
+
+ENV_WEB_TOKEN = "EDGEFACE_WEB_TOKEN"
 
 
 class DaemonConfig(Section):
@@ -40,3 +46,27 @@ class WebConfig(Section):
         description="Host names the page is reached by besides IP addresses, localhost and this machine's own "
         "names (e.g. door.example.lan); a request naming another host is refused (DNS rebinding).",
     )
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token (at least 16 characters) that lets the page enrol a recent face; without one "
+        f"the page offers nothing that writes. Or set {ENV_WEB_TOKEN}.",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (problem := secret_problem(value.get_secret_value())):
+            raise ValueError(problem)
+        return value
+
+    def access_token(self) -> str | None:
+        """The token in force: ``$EDGEFACE_WEB_TOKEN`` if set, else ``token``; None: the page only shows.
+
+        Set but empty is an error, as for the other secrets: a unit file whose value went missing says so.
+        """
+        env = os.environ.get(ENV_WEB_TOKEN)
+        if env is not None:
+            if problem := secret_problem(env):
+                raise ConfigError(f"{ENV_WEB_TOKEN}: {problem}")
+            return env
+        return self.token.get_secret_value() if self.token is not None else None

@@ -7,7 +7,9 @@ Off by default (``web.enabled``). Standard library only: a bounded ThreadingHTTP
 - ``/stream.mjpg``   the latest frame with every detected face drawn on it, as an MJPEG stream
                      (multipart/x-mixed-replace), at most ``web.fps``;
 - ``/events.json``   the last events, each as the MQTT event JSON, newest first;
-- ``/health.json``   people enrolled, frames processed, broker link, camera, door state, uptime.
+- ``/health.json``   people enrolled, frames processed, broker link, camera, door state, uptime;
+- ``/recent.json``, ``POST /enrol``  the recent unknown faces, and enrolling one with the page's token
+                     (:mod:`edgeface.daemon.recentweb`).
 
 The frame loop calls :meth:`LiveView.show` on every frame with the frame pipeline's outcomes (each face
 the detector found: used, and with which match, or why not); the page draws them as they are and never
@@ -32,6 +34,7 @@ from http import HTTPStatus
 import cv2
 
 from edgeface.daemon.httpserve import MAX_CONNECTIONS, BoundedServer, QuietHandler, stop_server
+from edgeface.daemon.recentweb import MAX_BODY, RecentPage
 from edgeface.daemon.webpage import PAGE
 from edgeface.values import Event, Image
 from edgeface.vision.annotate import annotate
@@ -62,6 +65,8 @@ class LiveView:
         self._last_encode = float("-inf")
         self._events: deque[dict[str, object]] = deque(maxlen=EVENTS_KEPT)
         self._closed = False
+        self.recent: RecentPage | None = None
+        """The recent unknown faces and enrolling them (:mod:`edgeface.daemon.recentweb`); None: not offered."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
@@ -187,8 +192,23 @@ class _Handler(QuietHandler):
             self.send_body(json.dumps(view.health_report(), default=str).encode(), "application/json")
         elif path == "/stream.mjpg":
             self._stream(view)
+        elif path == "/recent.json" and view.recent is not None:
+            listing = view.recent.listing(self.headers.get("Authorization"))
+            self.send_body(json.dumps(listing).encode(), "application/json")
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
+
+    def do_POST(self) -> None:
+        view = self.server.view
+        if self.path.split("?", 1)[0] != "/enrol" or view.recent is None:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_BODY:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if length else HTTPStatus.LENGTH_REQUIRED)
+            return
+        status, reply = view.recent.enrol(self.headers.get("Authorization"), self.rfile.read(length))
+        self.send_body(json.dumps(reply).encode(), "application/json", status)
 
     def _stream(self, view: LiveView) -> None:
         self.send_response(HTTPStatus.OK)

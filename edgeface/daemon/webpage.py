@@ -11,6 +11,9 @@ What it shows, polled from ``/health.json`` every quarter second and ``/events.j
   (``spoof``, ``remote``...) beside it; times relative and local (``12 s ago``, the absolute local time
   on hover).
 
+- the recent unknown faces (``/recent.json``, when the daemon keeps them): time and whom each looked like;
+  with the page's token (asked once, kept for the tab) their crops and an "Enrol…" action (``POST /enrol``).
+
 One column on a phone (390 px wide), the stream beside the tables from 900 px; the tables wrap long names
 instead of widening the page. ``body``'s ``data-*`` attributes (frames seen, polls done, the last error)
 let a test, or a curious operator in the browser's console, see that the page is alive.
@@ -60,6 +63,9 @@ time{border-bottom:1px dotted #777;cursor:help}
 <th scope="col" class="num">Similarity</th></tr></thead>
 <tbody><tr><td colspan="4">none yet</td></tr></tbody>
 </table></section>
+<section id="recent" hidden><h2>Recent unknown faces</h2>
+<p class="note" id="recent-auth"></p>
+<table id="recent-faces"><tbody></tbody></table><p class="note" id="recent-said"></p></section>
 </div>
 </main>
 <script>
@@ -165,6 +171,60 @@ async function poll() {
   setTimeout(poll, HEALTH_EVERY_MS);
 }
 poll();
+
+// Recent unknown faces (/recent.json): listed to anyone who sees the page; their crops and the Enrol… action
+// only with the token (web.token), kept for this tab only. Without a token configured nothing here writes.
+let token = sessionStorage.getItem("edgefaceToken") || "";
+const auth = () => (token ? {Authorization: "Bearer " + token} : {});
+function button(text, onclick) {
+  const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.onclick = onclick;
+  return b;
+}
+async function enrol(id) {
+  const name = prompt("Enrol this face as:");
+  if (!name) return;
+  const r = await fetch("/enrol", {method: "POST", headers: {...auth(), "Content-Type": "application/json"},
+    body: JSON.stringify({name: name, ids: [id]})});
+  const reply = await r.json();
+  const said = document.getElementById("recent-said");
+  said.textContent = reply.error || (reply.enrolled.length ? "enrolled as " + name
+    : (reply.results[0] || {}).reason || "refused");
+  pollRecent(false);
+}
+function showRecent(data) {
+  document.getElementById("recent").hidden = false;
+  body.dataset.recent = String(data.faces.length);
+  const line = document.getElementById("recent-auth"); line.replaceChildren();
+  if (!data.token_configured) { line.textContent = "Enrolling from here needs web.token in the config."; }
+  else if (!data.can_enrol) {
+    line.appendChild(button("Sign in to enrol…", () => {
+      token = prompt("The page's token (web.token):") || ""; sessionStorage.setItem("edgefaceToken", token);
+      pollRecent(false);
+    }));
+  }
+  const rows = document.querySelector("#recent-faces tbody"); rows.replaceChildren();
+  for (const f of data.faces) {
+    const r = rows.insertRow(); r.dataset.id = String(f.id);
+    const face = r.insertCell();
+    if (f.crop) {
+      const i = document.createElement("img"); i.src = f.crop; i.width = 56; i.alt = "face " + f.id;
+      face.appendChild(i);
+    } else { face.textContent = "#" + f.id; }
+    const t = document.createElement("time"); t.dateTime = f.time; t.textContent = ago(f.time);
+    r.insertCell().appendChild(t);
+    cell(r, f.candidate ? "like " + f.candidate + " (" + Number(f.similarity).toFixed(2) + ")" : "nobody enrolled");
+    const act = r.insertCell(); if (data.can_enrol) act.appendChild(button("Enrol…", () => enrol(f.id)));
+  }
+  if (!data.faces.length) { cell(rows.insertRow(), "none").colSpan = 4; }
+}
+async function pollRecent(again = true) {
+  try {
+    const r = await fetch("/recent.json", {cache: "no-store", headers: auth()});
+    if (r.ok) showRecent(await r.json());
+  } catch (err) { body.dataset.error = String(err); }
+  if (again) setTimeout(pollRecent, 3000);
+}
+pollRecent();
 </script>
 </body></html>
 """

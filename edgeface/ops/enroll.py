@@ -46,6 +46,7 @@ __all__ = [
     "FacesScan",
     "Outcome",
     "Overrides",
+    "door_candidate",
     "embed_image",
     "enroll_photos",
     "photos_in",
@@ -84,6 +85,18 @@ class Candidate:
 
     label: Path
     template: NewTemplate
+
+
+def door_candidate(face_id: int, seen: str, vector: Vectors, jpeg: bytes, quality: float, *, keep: bool) -> Candidate:
+    """A face the door saw (``faces recent``): its embedding as the daemon made it, and its crop kept if ``keep``."""
+    template = NewTemplate(
+        np.asarray(vector, np.float32).reshape(-1),
+        source=f"door {seen}",
+        photo_sha256=hashlib.sha256(jpeg).hexdigest(),
+        jpeg=jpeg if keep else None,
+        quality=quality,
+    )
+    return Candidate(Path(f"recent face {face_id}"), template)
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import json
 import stat
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edgeface.daemon.control import ControlServer, control_path, serve_control
 from edgeface.daemon.recent import RecentFaces
+from edgeface.daemon.recentweb import RecentPage
+from edgeface.daemon.web import LiveView
 from edgeface.errors import EdgefaceError
 from edgeface.ops.enroll import enroll_photos
+from edgeface.storage.audit import AuditLog
 from edgeface.storage.people import Store
 from edgeface.values import Frame
 from edgeface.vision.align import CropSpec, align
@@ -112,3 +118,62 @@ def test_a_second_daemon_cannot_take_the_socket_and_a_path_too_long_leaves_the_d
     deep.mkdir()
     assert serve_control(deep / "control.sock", recent, ("m", "0" * 64), lambda: None) is None
     assert "cannot make the control socket" in caplog.text
+
+
+TOKEN = "page-token-0123456789"
+
+
+def http(port: int, path: str, body: dict[str, object] | None = None, token: str | None = None) -> tuple[int, Any]:
+    """A GET (or, with ``body``, a JSON POST) to the live page; its status and JSON answer."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_the_live_page_lists_recent_faces_and_enrols_only_with_its_token(
+    door: tuple[Path, FramePipeline, RecentFaces], tmp_path: Path, configured: bool
+) -> None:
+    config, pipeline, recent = door
+    visit(pipeline, recent, STRANGERS[0], 100.0)
+    (face,) = recent.faces()
+    reloads: list[bool] = []
+    view = LiveView(5.0)
+    port = view.serve("127.0.0.1", 0, [])
+    store = (tmp_path / "state" / "people.db", False, 365.0)
+    view.recent = RecentPage(
+        recent, TOKEN if configured else None, pipeline.recognizer, store, lambda: reloads.append(True)
+    )
+    try:
+        status, listed = http(port, "/recent.json")
+        assert status == 200 and (listed["can_enrol"], listed["token_configured"]) == (False, configured)
+        assert [f["id"] for f in listed["faces"]] == [face.id] and "crop" not in listed["faces"][0], "no crop unasked"
+        assert http(port, "/enrol", {"name": "visitor", "ids": [face.id]})[0] == (401 if configured else 403)
+        assert http(port, "/enrol", {"name": "visitor", "ids": [face.id]}, token="wrong-token-0123456789")[0] in (
+            401,
+            403,
+        )
+        if not configured:
+            assert templates(config) == {"nicole": 1} and recent.faces() and not reloads
+            return
+        status, listed = http(port, "/recent.json", token=TOKEN)
+        assert listed["can_enrol"] and listed["faces"][0]["crop"].startswith("data:image/jpeg;base64,")
+        assert http(port, "/enrol", {"name": "nicole", "ids": [face.id]}, token=TOKEN)[0] == 409, "not nicole"
+        status, reply = http(port, "/enrol", {"name": "visitor", "ids": [face.id]}, token=TOKEN)
+        assert (status, reply["enrolled"]) == (200, [face.id])
+    finally:
+        view.close()
+    assert templates(config) == {"nicole": 1, "visitor": 1} and reloads == [True] and recent.faces() == []
+    with AuditLog(tmp_path / "state" / "people.db", retention_days=365) as audit:
+        (entry,) = [e for e in audit.entries() if e.person == "visitor"]
+    assert entry.reason is not None and entry.reason.endswith("; by live page")
+
+
+def templates(config: Path) -> dict[str, int]:
+    with Store(config.parent / "state" / "people.db") as store:
+        return {p.name: p.templates + p.other_templates for p in store.people()}

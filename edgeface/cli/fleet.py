@@ -62,6 +62,9 @@ def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
     print(f"site {state.site}: {state.people} people, {state.records} records (digest {state.digest})")
     if state.refused:
         print(f"  {state.refused} retained records do not verify (see the log)")
+    if state.missing:
+        shown = ", ".join(state.missing[:10]) + (" …" if len(state.missing) > 10 else "")
+        print(f"  {len(state.missing)} records held here are missing from the broker (fleet push): {shown}")
     for door, ok in state.doors:
         other = f", {door.other_model} for another model" if door.other_model else ""
         print(

@@ -14,7 +14,9 @@ rather than dropped.
 Paho's thread only queues what arrives; the agent's worker takes a batch once the messages pause (or
 every couple of seconds of a steady stream), then calls ``on_change()`` once (the daemon reloads its
 gallery then) and publishes the door's retained status (:class:`edgeface.mqtt.fleet.DoorStatus`). An
-admin only announces its status: it is the source of the records, never their sink.
+admin is the source of the records, never their sink: it announces its status and watches the records
+on the broker, and re-publishes a removal it holds that the broker has lost (someone without the key
+erased the retained tombstone), so a door that was away still learns of it.
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ from edgeface.mqtt.fleet import (
     MAX_PACKET_BYTES,
     DoorStatus,
     FleetTopics,
+    RecordRefused,
+    decode_record,
+    encode_record,
     record_key,
 )
 from edgeface.mqtt.guard import guarded
-from edgeface.mqtt.intake import Intake, Message
+from edgeface.mqtt.intake import Intake, Message, Taken
 from edgeface.storage.people import ModelId, Store
 
 __all__ = ["FleetSync"]
@@ -58,6 +63,8 @@ RETRY_SECONDS = 5.0
 """How soon records the store could not take are taken again."""
 BATCH_BYTES = 16 * 1024 * 1024
 """A batch is taken as soon as this many bytes of records wait, whatever still arrives."""
+_SUBSCRIBED = Message("", b"", retained=False)
+"""Queued when a (re)connect's subscription is acknowledged: the broker's retained records come after it."""
 
 
 class FleetSync:
@@ -78,6 +85,8 @@ class FleetSync:
         self._store = Store(cfg.store_path)
         conflicts = RecordConflicts.from_config(cfg, self._store, model) if model is not None else None
         self.intake = Intake(self._store, fleet.site, record_key(fleet), model, conflicts)
+        self._signing = record_key(fleet, signing=True) if self.role == "admin" else None
+        self._on_broker: dict[str, int] | None = None  # the admin's view: name → version the broker retains
         self._lock = threading.Lock()  # the store and the intake's counters: the worker's, and status() callers
         self._received: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -146,6 +155,7 @@ class FleetSync:
                 self._stopping.wait(QUIET_SECONDS)
             if self._stopping.is_set():
                 return
+            quiet = not self._wake.is_set()  # the messages paused: a connect's retained records are all here
             batch, pending = pending, []
             while not self._received.empty():
                 batch.append(self._received.get())
@@ -153,7 +163,7 @@ class FleetSync:
                     self._waiting -= len(batch[-1].payload)
             try:
                 with self._lock:
-                    taken = self.intake.take(batch)
+                    taken = self._take(batch, quiet) if self._signing is None else self._republish(batch, quiet)
                 pending = taken.retry
                 if taken.changed:
                     self._on_change()
@@ -171,6 +181,38 @@ class FleetSync:
                 pending = batch
                 log.exception("fleet: could not finish a sync; taking these %d records again shortly", len(batch))
 
+    def _take(self, batch: list[Message], quiet: bool) -> Taken:
+        """Take ``batch``; the records after its last subscription are the broker's whole retained set if ``quiet``."""
+        fresh = max((i for i, message in enumerate(batch) if message is _SUBSCRIBED), default=None)
+        if fresh is None:
+            return self.intake.take(batch, complete=quiet)
+        before = self.intake.take(batch[:fresh]) if fresh else Taken([])
+        self.intake.subscribed()
+        after = self.intake.take([m for m in batch[fresh + 1 :] if m is not _SUBSCRIBED], complete=quiet)
+        return Taken([], before.changed or after.changed, before.retry + after.retry)
+
+    def _republish(self, batch: list[Message], quiet: bool) -> Taken:
+        """The admin's watch: re-publish every removal it holds that the broker no longer retains."""
+        assert self._signing is not None
+        for message in batch:
+            name = self.topics.name_of(message.topic)
+            if message is _SUBSCRIBED:
+                self._on_broker = {}
+            elif self._on_broker is not None and name is not None:
+                try:
+                    version = decode_record(message.topic, message.payload, self.topics.site, self.intake.key).version
+                except RecordRefused:  # an empty clear, or a record that does not verify: the removal is lost
+                    version = 0
+                self._on_broker[name] = version
+        if quiet and self._on_broker is not None:
+            for record in self._store.records():
+                if record.deleted and self._on_broker.get(record.name, 0) < record.version:
+                    topic, payload = encode_record(record, self.topics.site, self._signing)
+                    self._client.publish(topic, payload, qos=FLEET_QOS, retain=True)
+                    self._on_broker[record.name] = record.version
+                    log.warning("fleet: re-published the removal of %s: the broker had lost it", record.name)
+        return Taken([])
+
     @_guarded
     def _on_connect(
         self, client: Client, userdata: object, flags: ConnectFlags, reason: ReasonCode, properties: Properties | None
@@ -178,11 +220,8 @@ class FleetSync:
         if reason.is_failure:
             log.error("fleet: the broker refused the connection: %s", reason)
             return
-        if self.role == "door":
-            # Retain as published: a record someone retains while we are connected is flagged as the broker's copy.
-            client.subscribe(self.topics.people, options=SubscribeOptions(qos=FLEET_QOS, retainAsPublished=True))
-        else:
-            self._wake.set()
+        # Retain as published: a record someone retains while we are connected is flagged as the broker's copy.
+        client.subscribe(self.topics.people, options=SubscribeOptions(qos=FLEET_QOS, retainAsPublished=True))
 
     @_guarded
     def _on_subscribe(
@@ -190,6 +229,8 @@ class FleetSync:
     ) -> None:
         if any(reason.is_failure for reason in reasons):
             log.error("fleet: the broker refused the subscription to %s: records will not arrive", self.topics.people)
+        else:
+            self._received.put(_SUBSCRIBED)
         self._wake.set()  # the status goes out even when no record is retained yet
 
     @_guarded

@@ -77,7 +77,7 @@ class Intake:
         (:class:`edgeface.mqtt.conflicts.RecordConflicts`)."""
         self.store, self.site, self.model = store, site, model
         self._conflicts = conflicts
-        self._key = key
+        self.key = key
         self.topics = FleetTopics(site)
         self.applied = 0
         self.unchanged = 0
@@ -87,20 +87,30 @@ class Intake:
         self._warn = WarningThrottle(
             log, time.monotonic, WARNINGS_PER_PERIOD, WARNING_PERIOD_SECONDS, what="refused fleet records"
         )
+        self._on_broker: set[str] | None = None  # names with a verified record on the broker; None: not known yet
 
-    def take(self, messages: Sequence[Message]) -> Taken:
+    def subscribed(self) -> None:
+        """A (re)connect's subscription was acknowledged: the broker's retained records follow, from scratch."""
+        self._on_broker = set()
+
+    def take(self, messages: Sequence[Message], *, complete: bool = False) -> Taken:
         """Messages from ``people/<name>``, in arrival order. Every record is verified before any is written,
         those that verify are written in one transaction, and then people are withheld or released (see the
-        module docstring). A record that is refused or cannot be stored costs only itself."""
+        module docstring). A record that is refused or cannot be stored costs only itself.
+
+        ``complete``: every record the broker retains has arrived since :meth:`subscribed` (the messages
+        paused), so a person taken from the fleet who has none there is withheld."""
         taken = Taken([None] * len(messages))
         verified: list[tuple[int, Message, PersonRecord]] = []
         doubted: dict[str, tuple[int, str]] = {}  # name → (position, why) of the last retained record refused
         for i, message in enumerate(messages):
             if not message.payload:
-                log.debug("fleet: %s was cleared on the broker; nothing to take", message.topic)
+                log.info("fleet: %s was cleared on the broker", message.topic)
+                if self._on_broker is not None:
+                    self._on_broker.discard(self.topics.name_of(message.topic) or "")
                 continue
             try:
-                verified.append((i, message, decode_record(message.topic, message.payload, self.site, self._key)))
+                verified.append((i, message, decode_record(message.topic, message.payload, self.site, self.key)))
             except RecordRefused as exc:
                 self.refused += 1
                 self._warn.warning("fleet: refused the record on %s: %s", message.topic, exc)
@@ -130,6 +140,13 @@ class Intake:
         if verified and any(outcome is not None for outcome in applied):
             self.last_sync = time.time()
         reasons = {name: why for name, (i, why) in doubted.items() if confirmed.get(name, -1) < i}
+        if self._on_broker is not None:
+            self._on_broker |= {
+                record.name for (_, _, record), outcome in zip(verified, applied, strict=True) if outcome
+            }
+            if complete:
+                for name in self.store.fleet_people() - self._on_broker:
+                    reasons.setdefault(name, "the broker holds no record of them (erased without the key?)")
         withheld, released = self.store.withhold(reasons, set(confirmed))
         for name in withheld:
             log.warning("fleet: withheld %s from the gallery until the fleet confirms them: %s", name, reasons[name])

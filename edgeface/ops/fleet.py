@@ -141,7 +141,8 @@ def pull(cfg: Config, model: ModelId | None, settle: float = 0.5) -> Pulled:
     with Store(cfg.store_path) as store:
         conflicts = RecordConflicts.from_config(cfg, store, model) if model is not None else None
         intake = Intake(store, cfg.fleet.site, record_key(cfg.fleet), model, conflicts)
-        taken = intake.take([Message(topic, payload) for topic, payload in sorted(messages.items())])
+        intake.subscribed()
+        taken = intake.take([Message(topic, payload) for topic, payload in sorted(messages.items())], complete=True)
         people = len(store.people())
         withheld = len(store.withheld())
     if taken.retry:
@@ -160,6 +161,8 @@ class FleetState:
     """Retained records that do not verify (another key, tampered)."""
     doors: list[tuple[DoorStatus, bool]] = field(default_factory=list)
     """Each door's status and whether it holds exactly the broker's records."""
+    missing: list[str] = field(default_factory=list)
+    """People and removals this device holds at a version the broker lacks (erased, or not pushed yet)."""
 
 
 def status(cfg: Config, settle: float = 0.5) -> FleetState:
@@ -183,6 +186,8 @@ def status(cfg: Config, settle: float = 0.5) -> FleetState:
             refused += 1
             log.warning("fleet: %s does not verify: %s", topic, exc)
     fingerprint = digest(versions)
+    with Store(cfg.store_path) as store:
+        held = store.versions()
     return FleetState(
         cfg.fleet.site,
         len(versions),
@@ -190,6 +195,7 @@ def status(cfg: Config, settle: float = 0.5) -> FleetState:
         fingerprint,
         refused,
         [(d, d.digest == fingerprint) for d in doors],
+        sorted(name for name, version in held.items() if versions.get(name, 0) < version),
     )
 
 

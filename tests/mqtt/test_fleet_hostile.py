@@ -16,6 +16,7 @@ import pytest
 
 from edgeface.config import Config
 from edgeface.mqtt.fleet import MAX_RECORD_BYTES, HmacKey, RecordRefused, decode_record
+from edgeface.mqtt.fleetsync import FleetSync
 from edgeface.mqtt.intake import WARNINGS_PER_PERIOD
 from edgeface.ops.doctor import check_fleet
 from edgeface.ops.fleet import pull, push, status
@@ -174,3 +175,39 @@ def test_a_flood_of_forged_records_is_a_few_warning_lines_and_every_one_is_count
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(lines) == WARNINGS_PER_PERIOD
     assert lines[-1].endswith("more are counted, not logged")
+
+
+def test_a_removal_erased_from_the_broker_without_the_key_withholds_the_person_at_a_door_that_missed_it(
+    tmp_path: Path, broker: Broker
+) -> None:
+    site, admin, front = site_with(tmp_path, broker, "ann", "alex")
+    back = member(tmp_path / "back", broker, site)
+    pull(back, MODEL)
+    with door(back):  # back is on when alex is removed: it takes the tombstone and remembers it
+        remove(admin, "alex")
+        wait_until(lambda: people(back) == ["ann"], 10, "back to remove alex")
+    retain(broker, f"edgeface/fleet/{site}/people/alex", b"")  # mosquitto_pub -r -n: no key needed
+    with door(front):  # front was off: it never saw the removal, and now the broker has nothing of alex
+        wait_until(lambda: recognised(front) == ["ann"], 10, "front to withhold alex")
+        with Store(front.store_path) as store:
+            assert "no record" in store.withheld()["alex"]
+    with door(back):
+        assert people(back) == ["ann"], "a door that applied a removal keeps it"
+    assert pull(front, MODEL).withheld == 1
+    assert status(admin).missing == ["alex"]
+    push(admin, [])  # the admin re-publishes everything it holds, the lost removal among it
+    assert status(admin).missing == []
+    with door(front):
+        wait_until(lambda: people(front) == ["ann"], 10, "front to remove alex")
+    assert recognised(front) == ["ann"]
+
+
+def test_an_admin_daemon_re_publishes_a_removal_erased_from_the_broker(tmp_path: Path, broker: Broker) -> None:
+    site, admin, front = site_with(tmp_path, broker, "ann", "alex")
+    remove(admin, "alex")
+    with FleetSync(admin, MODEL) as watch:
+        assert watch.wait_synced(10)
+        retain(broker, f"edgeface/fleet/{site}/people/alex", b"")
+        wait_until(lambda: status(admin).missing == [], 10, "the admin to re-publish alex's removal")
+    with door(front):
+        wait_until(lambda: people(front) == ["ann"], 10, "front to remove alex")

@@ -90,10 +90,6 @@ class FaceOutcome:
     liveness_score: float | None = None
     """The liveness model's score when it ran on this face."""
 
-    @property
-    def embedded(self) -> bool:
-        return self.vector is not None
-
 
 class FramePipeline:
     """Detect, gate, track, embed, match and check liveness; one instance per camera (it tracks faces)."""

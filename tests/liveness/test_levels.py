@@ -84,7 +84,7 @@ def test_liveness_is_on_by_default_and_turning_it_off_is_warned_at_every_start(
     cfg = service_config(tmp_path, DEMO_CLIP, liveness=LivenessConfig(enabled=False))
     factory = MockFactory()
     with caplog.at_level(logging.WARNING, logger="edgeface.app"), ExitStack() as stack:
-        assert open_service(cfg, stack, pin_factory=factory).liveness is None
+        assert open_service(cfg, stack, pin_factory=factory).pipeline.liveness is None
     factory.close()
     warned = [r for r in caplog.records if r.levelno == logging.WARNING and "liveness off" in r.getMessage()]
     assert len(warned) == 1 and "photo or a screen" in warned[0].getMessage()

@@ -23,6 +23,7 @@ def _check_config(path: Path | None) -> None:
     for name in (checked.detector.model, checked.profile.model):
         file_sha256(checked.model_path(name))
     checked.mqtt.remote_unlock.shared_secret()  # a too-short $EDGEFACE_UNLOCK_SECRET is an error too
+    checked.web.access_token()  # and $EDGEFACE_WEB_TOKEN
     if checked.fleet.enabled:
         from edgeface.mqtt.fleet import record_key
 

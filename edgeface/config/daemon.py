@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import Field, SecretStr, field_validator
 
 from edgeface.config.base import Section
-from edgeface.config.mqtt import secret_problem
-from edgeface.errors import ConfigError
+from edgeface.config.mqtt import secret_in_force, secret_problem
 
 ENV_WEB_TOKEN = "EDGEFACE_WEB_TOKEN"
 
@@ -64,9 +61,4 @@ class WebConfig(Section):
 
         Set but empty is an error, as for the other secrets: a unit file whose value went missing says so.
         """
-        env = os.environ.get(ENV_WEB_TOKEN)
-        if env is not None:
-            if problem := secret_problem(env):
-                raise ConfigError(f"{ENV_WEB_TOKEN}: {problem}")
-            return env
-        return self.token.get_secret_value() if self.token is not None else None
+        return secret_in_force(ENV_WEB_TOKEN, self.token)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from edgeface.config.base import Section
-from edgeface.config.mqtt import secret_problem
+from edgeface.config.mqtt import secret_in_force, secret_problem
 from edgeface.errors import ConfigError
 
 ENV_FLEET_KEY = "EDGEFACE_FLEET_KEY"
@@ -57,10 +56,7 @@ class FleetConfig(Section):
 
         Set but empty is an error, as for the unlock secret: a value lost from a unit file is not "use the file's".
         """
-        if (env := os.environ.get(ENV_FLEET_KEY)) is not None:
-            if problem := secret_problem(env):
-                raise ConfigError(f"{ENV_FLEET_KEY}: {problem}")
-            return env.encode()
-        if self.key is None:
+        key = secret_in_force(ENV_FLEET_KEY, self.key)
+        if key is None:
             raise ConfigError(f"fleet.key: a fleet needs its site's key (fleet.key or {ENV_FLEET_KEY})")
-        return self.key.get_secret_value().encode()
+        return key.encode()

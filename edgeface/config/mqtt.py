@@ -46,6 +46,20 @@ def secret_problem(secret: str) -> str | None:
     return None if len(secret) >= MIN_SECRET_CHARS else f"must have at least {MIN_SECRET_CHARS} characters"
 
 
+def secret_in_force(env_name: str, value: SecretStr | None) -> str | None:
+    """``$env_name`` if it is set, else ``value``; None without either: the one place the rule lives.
+
+    A variable that is set but empty (or otherwise not a usable secret) is an error, not "no secret": a
+    unit file line whose value went missing must not silently change what the door accepts.
+    """
+    env = os.environ.get(env_name)
+    if env is not None:
+        if problem := secret_problem(env):
+            raise ConfigError(f"{env_name}: {problem}")
+        return env
+    return value.get_secret_value() if value is not None else None
+
+
 def prefix_problem(prefix: str) -> str | None:
     """What makes ``prefix`` unusable as a topic prefix, or None: the one place the rule lives.
 
@@ -90,12 +104,7 @@ class RemoteUnlockConfig(Section):
         A variable that is set but empty is an error, not "no secret": a unit file line
         ``Environment=EDGEFACE_UNLOCK_SECRET=`` whose value went missing must not switch a door to unsigned unlocks.
         """
-        env = os.environ.get(ENV_UNLOCK_SECRET)
-        if env is not None:
-            if problem := secret_problem(env):
-                raise ConfigError(f"{ENV_UNLOCK_SECRET}: {problem}")
-            return env
-        return self.secret.get_secret_value() if self.secret is not None else None
+        return secret_in_force(ENV_UNLOCK_SECRET, self.secret)
 
 
 class MqttConfig(Section):

@@ -26,10 +26,22 @@ NOT_UTF8 = b"\xff\xfe-not-utf-8-at-all".decode("utf-8", "surrogateescape")
         ("EDGEFACE_FLEET_KEY", " " * 16, "EDGEFACE_FLEET_KEY: begins or ends with white space"),
         ("EDGEFACE_FLEET_KEY", NOT_UTF8, "EDGEFACE_FLEET_KEY: is not valid UTF-8"),
         ("EDGEFACE_FLEET_KEY", "", "EDGEFACE_FLEET_KEY: is empty"),
+        ("EDGEFACE_WEB_TOKEN", "", "EDGEFACE_WEB_TOKEN: is empty"),
+        ("EDGEFACE_WEB_TOKEN", "short", "EDGEFACE_WEB_TOKEN: must have at least 16 characters"),
         ("EDGEFACE_MQTT_PASSWORD", NOT_UTF8, "mqtt.password: Value error, is not valid UTF-8"),
         ("EDGEFACE_MQTT_PASSWORD", "p" * 100_000, "mqtt.password: Value error, is 100000 bytes, more than 65535"),
     ],
-    ids=["spaces", "unlock-not-utf8", "fleet-spaces", "fleet-not-utf8", "fleet-empty", "password-not-utf8", "100k"],
+    ids=[
+        "spaces",
+        "unlock-not-utf8",
+        "fleet-spaces",
+        "fleet-not-utf8",
+        "fleet-empty",
+        "web-empty",
+        "web-short",
+        "password-not-utf8",
+        "100k",
+    ],
 )
 def test_a_hostile_environment_value_is_one_error_line_from_config_check(
     tmp_path: Path, variable: str, value: str, problem: str

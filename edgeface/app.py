@@ -193,7 +193,17 @@ def wire_service(
         publisher.announce(announcements(device) if running.mqtt.discovery else [])
 
     parts = Parts(
-        camera, pipeline, door, store, publisher, publisher, announce, metrics, web, live=(recorder,), recent=recent
+        camera=camera,
+        pipeline=pipeline,
+        door=door,
+        store=store,
+        commands=publisher,
+        events=publisher,
+        announce=announce,
+        metrics=metrics,
+        web=web,
+        live=(recorder,),
+        recent=recent,
     )
     service = Service(cfg, parts, notifier=notifier, config_path=config_path, on_stall=on_stall, clock=clock)
     # Wiring between parts lives here, not in their constructors.

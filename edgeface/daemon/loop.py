@@ -8,14 +8,13 @@ one that acts on the door; commands wait in the command port's queue, signals on
 Fail secure: the relay is locked before anything else is opened, and on every way out of :meth:`Service.run`;
 a stall guard (:mod:`edgeface.daemon.stallguard`) locks it and ends a daemon whose loop or camera hangs.
 
-Reload (SIGHUP) re-reads the config and the people store: each live part takes on the keys it
-declares (:mod:`edgeface.daemon.reload`), the rest is named in one warning, and the door is announced
-to Home Assistant again (a Home Assistant whose entities were deleted gets them back without a
-restart). ``cmd/reload`` re-reads the people store only, at most once per
-:data:`PEOPLE_RELOAD_EVERY_SECONDS` (requests in between are merged into the next one, never lost).
-Neither drops the evidence a face in front of the camera has gathered: tracks keep their ids (only
-their cached identities are forgotten, as a person may have been removed), so a flood of reloads
-cannot hold off a grant; the decider starts afresh only when what counts as evidence changed.
+Reload (SIGHUP) re-reads the config and the people store: each live part takes on the keys it declares
+(:mod:`edgeface.daemon.reload`), the rest is named in one warning, and the door is announced again.
+``cmd/reload`` re-reads the people store only, at most once per :data:`PEOPLE_RELOAD_EVERY_SECONDS`
+(requests in between are merged into the next one, never lost). Neither drops the evidence a face in
+front of the camera has gathered: tracks keep their ids (only their cached identities are forgotten, as
+a person may have been removed), so a flood of reloads cannot hold off a grant; the decider starts
+afresh only when what counts as evidence changed.
 """
 
 from __future__ import annotations
@@ -112,8 +111,6 @@ class Service:
         self._people_requested = False
         self._people_reloaded = -math.inf
 
-    # -- control -------------------------------------------------------------------------------------------------
-
     def stop(self) -> None:
         self._stop.set()
 
@@ -137,8 +134,6 @@ class Service:
     def apply(self, cfg: Config) -> None:
         """The loop's own live keys (:attr:`RELOADS`): the jobs read them from the running config."""
         self.cfg = cfg
-
-    # -- the loop --------------------------------------------------------------------------------------------------
 
     def run(self) -> None:
         """Process frames until :meth:`stop`; the relay is locked on every way out."""
@@ -189,7 +184,8 @@ class Service:
             log_stats(self.metrics, self.camera, "stopped after")
 
     def process(self, frame: Frame) -> list[Decision]:
-        """One frame: the pipeline's outcomes to the live view and the door; returns the door's decisions."""
+        """One frame: the pipeline's outcomes to the live view, the recent faces and the door; returns the door's
+        decisions."""
         started = time.perf_counter()
         outcomes = self.pipeline.process(frame)
         m = self.metrics

@@ -55,7 +55,7 @@ def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
 
     state = status(cfg, args.settle)
     if args.json:
-        doors = [{**d.__dict__, "in_sync": ok} for d, ok in state.doors]
+        doors = [{**d.__dict__, "in_sync": ok, "signed": d.device not in state.unsigned} for d, ok in state.doors]
         summary = {k: v for k, v in state.__dict__.items() if k != "doors"}
         print_json({**summary, "doors": doors})
         return 0
@@ -67,6 +67,7 @@ def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
         print(f"  {len(state.missing)} records held here are missing from the broker (fleet push): {shown}")
     for door, ok in state.doors:
         other = f", {door.other_model} for another model" if door.other_model else ""
+        other += ", status UNSIGNED (not from a holder of the site's key)" if door.device in state.unsigned else ""
         print(
             f"  {door.device:<20} {door.role:<6} {'in sync' if ok else 'NOT in sync':<12} {door.people} people{other}; "
             f"last sync {_age(door.last_sync)}, {door.refused} refused, status {_age(door.ts)}"

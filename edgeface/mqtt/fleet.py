@@ -363,13 +363,29 @@ class DoorStatus:
     model: str
     ts: float
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+    def to_json(self, topic: str, key: RecordKey) -> bytes:
+        """The status, signed like a record where this device can sign (with HMAC every door holds the key)."""
+        try:
+            sig: str | None = key.sign(_signed_status(topic, self.__dict__))
+        except ConfigError:  # Ed25519: only the admin can sign; the ACL pins the topic to the door
+            sig = None
+        return json.dumps({**self.__dict__, "sig": sig}, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, payload: bytes) -> DoorStatus:
+    def from_json(cls, topic: str, payload: bytes, key: RecordKey) -> tuple[DoorStatus, bool]:
+        """The status on ``topic`` and whether it is signed with the site's key (a forged door's is not)."""
         try:
             data = json.loads(payload)
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            status = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            sig = data.get("sig")
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             raise RecordRefused(f"not a door status ({_first_line(exc)})") from None
+        if not topic.endswith(f"/{status.device}"):
+            raise RecordRefused(f"the status of {str(status.device)[:64]!r} was published on {topic}")
+        body = {k: data[k] for k in cls.__dataclass_fields__}
+        signed = isinstance(sig, str) and bool(_HEX.match(sig)) and key.verify(_signed_status(topic, body), sig)
+        return status, signed
+
+
+def _signed_status(topic: str, body: dict[str, Any]) -> bytes:
+    return f"edgeface-door-status-v1\n{topic}\n{json.dumps(body, sort_keys=True, separators=(',', ':'))}".encode()

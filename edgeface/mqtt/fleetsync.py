@@ -168,7 +168,9 @@ class FleetSync:
                 if taken.changed:
                     self._on_change()
                 status = self.status()
-                self._client.publish(self.topics.door(self.device_id), status.to_json(), qos=FLEET_QOS, retain=True)
+                topic = self.topics.door(self.device_id)
+                signed = status.to_json(topic, self._signing or self.intake.key)
+                self._client.publish(topic, signed, qos=FLEET_QOS, retain=True)
                 self._synced.set()
                 log.info(
                     "fleet: %d people, %d records (digest %s), %d refused",

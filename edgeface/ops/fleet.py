@@ -161,6 +161,8 @@ class FleetState:
     """Retained records that do not verify (another key, tampered)."""
     doors: list[tuple[DoorStatus, bool]] = field(default_factory=list)
     """Each door's status and whether it holds exactly the broker's records."""
+    unsigned: list[str] = field(default_factory=list)
+    """Doors whose status is not signed with the site's key: forged, or (Ed25519) a door, which cannot sign."""
     missing: list[str] = field(default_factory=list)
     """People and removals this device holds at a version the broker lacks (erased, or not pushed yet)."""
 
@@ -174,6 +176,7 @@ def status(cfg: Config, settle: float = 0.5) -> FleetState:
     versions: dict[str, int] = {}
     deleted = refused = 0
     doors: list[DoorStatus] = []
+    unsigned: list[str] = []
     for topic, payload in sorted(messages.items()):
         try:
             if topics.name_of(topic) is not None:
@@ -181,7 +184,10 @@ def status(cfg: Config, settle: float = 0.5) -> FleetState:
                 versions[record.name] = record.version
                 deleted += record.deleted
             elif topic.startswith(f"{topics.root}/doors/"):
-                doors.append(DoorStatus.from_json(payload))
+                door, signed = DoorStatus.from_json(topic, payload, key)
+                doors.append(door)
+                if not signed:
+                    unsigned.append(door.device)
         except RecordRefused as exc:
             refused += 1
             log.warning("fleet: %s does not verify: %s", topic, exc)
@@ -195,7 +201,8 @@ def status(cfg: Config, settle: float = 0.5) -> FleetState:
         fingerprint,
         refused,
         [(d, d.digest == fingerprint) for d in doors],
-        sorted(name for name, version in held.items() if versions.get(name, 0) < version),
+        unsigned=unsigned,
+        missing=sorted(name for name, version in held.items() if versions.get(name, 0) < version),
     )
 
 

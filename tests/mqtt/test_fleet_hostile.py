@@ -6,6 +6,7 @@ client publishing to the site's record topics without the key.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -211,3 +212,16 @@ def test_an_admin_daemon_re_publishes_a_removal_erased_from_the_broker(tmp_path:
         wait_until(lambda: status(admin).missing == [], 10, "the admin to re-publish alex's removal")
     with door(front):
         wait_until(lambda: people(front) == ["ann"], 10, "front to remove alex")
+
+
+def test_a_forged_door_status_is_marked_unsigned_and_one_on_another_doors_topic_refused(
+    tmp_path: Path, broker: Broker
+) -> None:
+    site, admin, front = site_with(tmp_path, broker, "ann")
+    with door(front) as sync:
+        forged = json.loads(sync.status().to_json(f"edgeface/fleet/{site}/doors/x", HmacKey(b"not-the-key-12345678")))
+    retain(broker, f"edgeface/fleet/{site}/doors/phantom", json.dumps({**forged, "device": "phantom"}).encode())
+    retain(broker, f"edgeface/fleet/{site}/doors/elsewhere", json.dumps(forged).encode())
+    state = status(admin)
+    assert {d.device for d, _ in state.doors} == {front.device_id, "phantom"}
+    assert state.unsigned == ["phantom"] and state.refused == 1

@@ -131,16 +131,21 @@ def test_lock_unlock_opens_the_relay_and_lock_lock_relocks_it_before_the_pulse_e
         home_assistant.wait_state(entities.door, "locked", 30)
         opened = time.monotonic()
         home_assistant.call("lock", "unlock", entity_id=entities.door)
-        wait_until(lambda: door.pin.state is True, 10, "the relay to open")
-        assert door.service.health()["door"] == "unlocked"
+        # The pin goes high a moment before the relay records the change: wait for both, not one then the other.
+        wait_until(
+            lambda: door.pin.state is True and door.service.health()["door"] == "unlocked", 10, "the relay to open"
+        )
         home_assistant.wait_state(entities.door, "unlocked", 10)
         home_assistant.wait_state(entities.last_person, "remote unlock", 10)
 
         locked_at = time.time()
         home_assistant.call("lock", "lock", entity_id=entities.door)
-        wait_until(lambda: door.pin.state is False, 10, "lock.lock to release the relay")
+        wait_until(
+            lambda: door.pin.state is False and door.service.health()["door"] == "locked",
+            10,
+            "lock.lock to release the relay",
+        )
         assert time.monotonic() - opened < LONG_PULSE / 2, "the door locked itself at the end of the pulse"
-        assert door.service.health()["door"] == "locked"
         home_assistant.wait_state(entities.door, "locked", 10)
         assert door.pin_levels()[-2:] == [True, False] and door.pin_levels().count(True) == 1
 

@@ -23,7 +23,7 @@ def _model(cfg: Config) -> tuple[str, str] | None:
 def cmd_push(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.ops.fleet import push
 
-    pushed = push(cfg, args.names)
+    pushed = push(cfg, args.names, _model(cfg), allow_similar=args.allow_similar)
     if args.json:
         print_json({"site": cfg.fleet.site, "people": pushed.people, "tombstones": pushed.tombstones})
     else:
@@ -133,6 +133,9 @@ def register(sub: Subparsers) -> None:
     )
     p = fleet.add_parser("push", help="admin: publish the local people (and removals) to the site")
     p.add_argument("names", nargs="*", metavar="NAME", help="only these people (default: everyone)")
+    p.add_argument(
+        "--allow-similar", action="store_true", help="push although a face passes for another person (twins)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_push)
     p = fleet.add_parser("pull", help="take the site's records into the local store once")

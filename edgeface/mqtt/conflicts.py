@@ -1,5 +1,8 @@
 """One face, one name, for the fleet's records: a record is not merged over a door's own enrolment.
 
+At the admin, ``fleet push`` runs the same check over the records it is about to publish (everyone
+there is enrolled locally) and pushes nothing while one fails, unless ``--allow-similar``.
+
 A door takes the site's records into its store (:class:`edgeface.mqtt.fleetsync.Intake`). A record
 whose face passes for someone *this door enrolled itself* under another name (``origin`` local) would
 give that face two names, and the audit log could name the wrong one: such a record is refused and
@@ -54,4 +57,4 @@ class RecordConflicts:
         rules = Rules.from_policy(self.policy, whole.template_count)
         vetter = Vetter(gallery, gallery.centroids() if self.centroids else gallery, rules)
         found = conflicts(vetter, incoming)
-        return {name: f"one face, one name: {verdict.problem} at this door" for name, verdict in found.items()}
+        return {name: f"one face, one name: {verdict.problem}" for name, verdict in found.items()}

@@ -89,17 +89,26 @@ class Pushed:
     names: list[str]
 
 
-def push(cfg: Config, names: list[str]) -> Pushed:
-    """Publish the signed records of ``names`` (none: everyone and every removal) from the local store."""
+def push(cfg: Config, names: list[str], model: ModelId | None = None, *, allow_similar: bool = False) -> Pushed:
+    """Publish the signed records of ``names`` (none: everyone and every removal) from the local store.
+
+    With the admin's embedder ``model``, nothing is pushed while a record's face passes for another person
+    of the store under another name (one face, one name; :class:`~edgeface.mqtt.conflicts.RecordConflicts`),
+    unless ``allow_similar`` (twins enrolled with ``--allow-similar``).
+    """
     _fleet_on(cfg)
     if cfg.fleet.role != "admin":
         raise ConfigError(f"fleet.role is {cfg.fleet.role!r}: only the site's admin publishes records")
     key = record_key(cfg.fleet, signing=True)
     with Store(cfg.store_path) as store:
         records = store.records(names or None)
+        clashes = RecordConflicts.from_config(cfg, store, model)(records) if model and not allow_similar else {}
     missing = sorted(set(names) - {r.name for r in records})
     if missing:
         raise EdgefaceError(f"not in {cfg.store_path} (never enrolled here): {', '.join(missing)}")
+    if clashes:
+        said = "; ".join(f"{name}: {why}" for name, why in sorted(clashes.items()))
+        raise EdgefaceError(f"nothing pushed: {said} (fleet push --allow-similar pushes them anyway)")
     with connected_client(cfg.mqtt, "fleet-push") as client:
         infos = []
         for record in records:

@@ -14,6 +14,8 @@ from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.people import Store
 from edgeface.storage.records import Outcome
 from edgeface.vision.recognize import Recognizer
+from tests.support.cli import edgeface
+from tests.support.configs import write_config
 from tests.support.data import FACES
 from tests.support.models import make_config
 
@@ -61,3 +63,21 @@ def test_records_from_the_fleet_are_checked_against_the_doors_own_enrolments_onl
         door.remove_person("ann")
         list(enroll_photos(recognizer, door, [("annie", KIDMAN[1])]))  # ...until ann is gone
         assert list(check([twin])) == ["ann_twin"], "annie was enrolled here"
+
+
+def test_the_admin_pushes_nothing_while_a_face_has_two_names_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = {"enabled": True, "site": "office", "key": "fleet-test-key-0123456789", "role": "admin"}
+    admin = write_config(
+        tmp_path / "edgeface.yaml", mqtt={"enabled": True, "host": "127.0.0.1", "port": 9}, fleet=fleet
+    )
+    assert edgeface(admin, "enroll", "meryl", *map(str, KIDMAN[:2])) == 0
+    assert edgeface(admin, "enroll", "twin", str(KIDMAN[2]), "--allow-similar") == 0
+    capsys.readouterr()
+    assert edgeface(admin, "fleet", "push") == 1
+    err = capsys.readouterr().err
+    assert "edgeface: error: nothing pushed: meryl: one face, one name: already enrolled as twin (0." in err
+    assert "(fleet push --allow-similar pushes them anyway)" in err
+    assert edgeface(admin, "fleet", "push", "--allow-similar") == 1  # on to the broker, which is not there
+    assert "nothing pushed" not in capsys.readouterr().err

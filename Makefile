@@ -35,7 +35,7 @@ DEMO := $(BIN)/edgeface --config config/demo/edgeface.yaml
 
 run: $(STAMP)
 	$(DEMO) enroll --from-dir config/demo/faces
-	$(DEMO) -v run
+	$(DEMO) run
 
 lint: $(DEV)
 	$(BIN)/ruff check edgeface tests

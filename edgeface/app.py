@@ -41,7 +41,7 @@ from edgeface.storage.audit import AuditLog
 from edgeface.storage.nonces import NonceFile
 from edgeface.storage.outbox import Outbox
 from edgeface.storage.people import Store
-from edgeface.values import DoorState
+from edgeface.values import JOURNAL, DoorState
 from edgeface.vision.pipeline import FramePipeline
 from edgeface.vision.recognize import Recognizer
 from edgeface.vision.snapshot import face_snapshot
@@ -94,7 +94,9 @@ def open_service(
         log.info("liveness on: %s, temporal check %s", describe(cfg.liveness), liveness.history is not None)
     else:
         log.warning("liveness off (liveness.enabled: false): a photo or a screen showing a member opens the door")
-    camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path))
+    # A camera that cannot be opened is waited for as an outage (the door stays locked), not a reason to end:
+    # an IP camera slower to boot than the door after a power cut must not leave it dead.
+    camera = stack.enter_context(open_camera(cfg.camera, cfg.camera_path, wait=True))
     audit = stack.enter_context(AuditLog(cfg.store_path, cfg.store.audit_retention_days))
     metrics = Metrics(model=recognizer.embedder.profile.name)
     metrics.watch(
@@ -215,28 +217,37 @@ def wire_service(
     return service
 
 
-def install_signal_handlers(service: Service) -> None:
-    """SIGTERM and SIGINT stop the loop, SIGHUP reloads; the handlers only set the loop's flags."""
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+"""``edgeface run`` stopped with Ctrl-C ends with the status a shell expects of an interrupted command."""
 
-    def on_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
+
+def install_signal_handlers(service: Service, on_stop: Callable[[signal.Signals], None] = lambda _: None) -> None:
+    """SIGTERM and SIGINT stop the loop (``on_stop`` is told which), SIGHUP reloads; the handlers only set flags."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        received = signal.Signals(signum)
+        log.info("received %s: stopping", received.name, extra=JOURNAL)
+        on_stop(received)
         service.stop()
 
     def on_hup(_signum: int, _frame: FrameType | None) -> None:
         service.request_reload()
 
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, on_hup)
 
 
 def run_daemon(cfg: Config, config_path: Path | None) -> int:
-    """``edgeface run``: build every part from the config, run until stopped, release everything."""
+    """``edgeface run``: build every part from the config, run until stopped, release everything.
+
+    0 once stopped by SIGTERM (systemd), :data:`EXIT_INTERRUPTED` by Ctrl-C."""
     os.umask(0o077)  # whatever else gets created (SQLite's side files included) is private too
     notifier = Notifier()
+    received: list[signal.Signals] = []
     with ExitStack() as stack:
         service = open_service(cfg, stack, config_path=config_path, notifier=notifier)
-        install_signal_handlers(service)
+        install_signal_handlers(service, received.append)
         service.run()
     notifier.close()
-    return 0
+    return EXIT_INTERRUPTED if signal.SIGINT in received else 0

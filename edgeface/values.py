@@ -7,13 +7,19 @@ stages import them, they import no stage.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     # Annotations only: the safety path (``edgeface relay lock``) imports these values without numpy.
     import numpy as np
     import numpy.typing as npt
+
+JOURNAL: Mapping[str, object] = MappingProxyType({"journal": True})
+"""``log.info(..., extra=JOURNAL)``: a line of the daemon's life (its start, the broker and the camera lost
+and back, its stop) that belongs in the journal at the default verbosity, as each decision does."""
 
 Image: TypeAlias = "npt.NDArray[np.uint8]"
 """A BGR image, H×W×3, uint8 (OpenCV's layout)."""

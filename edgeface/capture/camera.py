@@ -21,7 +21,7 @@ from typing import Protocol
 from edgeface.capture.sources import Source, make_source
 from edgeface.config import CameraConfig
 from edgeface.errors import CameraError
-from edgeface.values import Frame, Image
+from edgeface.values import JOURNAL, Frame, Image
 
 log = logging.getLogger(__name__)
 
@@ -66,28 +66,26 @@ class Camera(Protocol):
 class LatestFrameGrabber:
     """Reads a source on a thread, keeps the newest frame, reopens it with backoff when it fails.
 
-    The source is opened once here, so a misconfigured camera fails at start-up
-    with a CameraError; later failures are retried until ``close()``.
+    The source is opened once here, so a misconfigured camera fails at start-up with a CameraError,
+    and later failures are retried until ``close()``. With ``wait`` (the daemon) a camera that cannot
+    be opened at start is an outage like any later one: one warning, then retries with backoff.
     """
 
-    def __init__(self, source: Source, *, reopen_max_seconds: float = 30.0) -> None:
+    def __init__(self, source: Source, *, reopen_max_seconds: float = 30.0, wait: bool = False) -> None:
         self._source = source
         self._reopen_max = reopen_max_seconds
-        try:
-            source.open()
-        except CameraError:
-            raise
-        except Exception as exc:
-            raise CameraError(f"camera {source.name}: cannot open ({exc})") from exc
+        failure = _first_open(source, wait)
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._latest: Frame | None = None
         self._returned = -1
         self._frames_read = self._frames_returned = self._reconnects = 0
-        self._online = True
+        self._online = failure is None
+        if failure is not None:
+            log.warning("%s; retrying (backoff up to %g s)", failure, reopen_max_seconds)
         self._ended = self._closed = False
         self._delay = _FIRST_RETRY_SECONDS
-        self._thread = threading.Thread(target=self._run, name=f"capture {source.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(failure,), name=f"capture {source.name}", daemon=True)
         self._thread.start()
 
     @property
@@ -135,9 +133,11 @@ class LatestFrameGrabber:
     ) -> None:
         self.close()
 
-    def _run(self) -> None:
+    def _run(self, failed_at_start: CameraError | None) -> None:
         # The source is only ever touched from this thread from here on, including its final close().
         try:
+            if failed_at_start is not None and not self._reopen(failed_at_start):
+                return
             next_at = time.monotonic()
             while not self._stop.is_set():
                 period = self._source.period
@@ -170,7 +170,7 @@ class LatestFrameGrabber:
                 self._online = True
                 self._reconnects += 1
                 self._delay = _FIRST_RETRY_SECONDS
-                log.info("camera %s is back", self.name)
+                log.info("camera %s is back", self.name, extra=JOURNAL)
             self._latest = Frame(image=image, ts=ts, index=self._frames_read)
             self._frames_read += 1
             self._cond.notify_all()
@@ -196,6 +196,23 @@ class LatestFrameGrabber:
         return False
 
 
-def open_camera(cfg: CameraConfig, path: Path) -> Camera:
-    """Open the configured camera behind a latest-frame grabber; CameraError if it cannot be opened."""
-    return LatestFrameGrabber(make_source(cfg, path), reopen_max_seconds=cfg.reopen_max_seconds)
+def _first_open(source: Source, wait: bool) -> CameraError | None:
+    """Open ``source``; what went wrong when ``wait`` (raised otherwise), None once it is open."""
+    try:
+        source.open()
+    except CameraError as exc:
+        if not wait:
+            raise
+        return exc
+    except Exception as exc:
+        error = CameraError(f"camera {source.name}: cannot open ({exc})")
+        if not wait:
+            raise error from exc
+        return error
+    return None
+
+
+def open_camera(cfg: CameraConfig, path: Path, *, wait: bool = False) -> Camera:
+    """Open the configured camera behind a latest-frame grabber; CameraError if it cannot be opened, unless
+    ``wait``: then it is retried as an outage (see :class:`LatestFrameGrabber`)."""
+    return LatestFrameGrabber(make_source(cfg, path), reopen_max_seconds=cfg.reopen_max_seconds, wait=wait)

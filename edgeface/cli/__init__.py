@@ -41,14 +41,22 @@ ALWAYS_INFO = ("edgeface.daemon.events",)
 def configure_logging(verbosity: int) -> None:
     """One handler for the whole process; journald adds its own timestamps under systemd.
 
-    Warnings and errors by default, more with each ``-v``; the decisions of :data:`ALWAYS_INFO` always.
+    Warnings and errors by default, more with each ``-v``. At INFO always: the decisions of
+    :data:`ALWAYS_INFO`, and the lines of the daemon's life that are logged with ``extra=JOURNAL``.
     """
     level = max(logging.DEBUG, logging.WARNING - 10 * verbosity)
     under_systemd = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
     fmt = "%(levelname)s %(name)s: %(message)s" if under_systemd else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
-    for name in ALWAYS_INFO:
-        logging.getLogger(name).setLevel(min(level, logging.INFO))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt))
+    if level > logging.INFO:
+        handler.addFilter(_journal_lines)
+    logging.basicConfig(level=min(level, logging.INFO), handlers=[handler])
+
+
+def _journal_lines(record: logging.LogRecord) -> bool:
+    """Without -v: warnings and errors, and the INFO lines that belong in the journal."""
+    return record.levelno >= logging.WARNING or record.name in ALWAYS_INFO or bool(getattr(record, "journal", False))
 
 
 EXIT_USAGE = 2

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import time
 
+from edgeface import __version__
 from edgeface.capture.camera import Camera
 from edgeface.config import Config
+from edgeface.config.camera import redact_url
 from edgeface.daemon.metrics import Metrics
 from edgeface.door.controller import DoorController
 from edgeface.door.ports import EventSink
 from edgeface.door.relay import Relay
 from edgeface.liveness.levels import describe as describe_liveness
 from edgeface.storage.people import Store
-from edgeface.values import EventType
+from edgeface.values import JOURNAL, EventType
 from edgeface.vision.pipeline import FramePipeline
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,21 @@ def purge_images(store: Store, cfg: Config) -> int:
     return purged
 
 
-def log_stats(metrics: Metrics, camera: Camera, what: str = "so far") -> None:
-    """One INFO line: what the loop has processed."""
+def start_line(cfg: Config, pipeline: FramePipeline) -> str:
+    """The one line the daemon's start leaves in the journal: camera, model, people, threshold, broker."""
+    recognizer, camera, mqtt = pipeline.recognizer, cfg.camera, cfg.mqtt
+    where = {"file": str(cfg.camera_path), "opencv": redact_url(camera.device)}.get(camera.source)
+    broker = f"broker {mqtt.host}:{mqtt.port}" if mqtt.enabled else "MQTT off (events stay in the outbox)"
+    people = len(recognizer.gallery)
+    return (
+        f"edgeface running as {cfg.device_id} ({__version__}): camera {camera.source}{f' {where}' if where else ''}, "
+        f"model {recognizer.embedder.profile.name}, {people} {'person' if people == 1 else 'people'} enrolled, "
+        f"threshold {recognizer.threshold:.3f}, {broker}"
+    )
+
+
+def log_stats(metrics: Metrics, camera: Camera, what: str = "so far", *, journal: bool = False) -> None:
+    """One INFO line: what the loop has processed (``journal``: at the default verbosity too, as at the stop)."""
     decisions = sum(metrics.total("decisions", type=kind.value) for kind in EventType)
     log.info(
         "%s: %d frames, %d faces, %d embedded, %d decisions, %d commands; camera reconnects %d",
@@ -67,6 +82,7 @@ def log_stats(metrics: Metrics, camera: Camera, what: str = "so far") -> None:
         decisions,
         metrics.total("commands"),
         camera.stats.reconnects,
+        extra=JOURNAL if journal else None,
     )
 
 

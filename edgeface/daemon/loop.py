@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from edgeface.capture.camera import Camera
 from edgeface.config import Config
-from edgeface.daemon.jobs import health, load_people, log_stats, purge_images
+from edgeface.daemon.jobs import health, load_people, log_stats, purge_images, start_line
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.recent import RecentFaces
 from edgeface.daemon.reload import LivePart, reload_config
@@ -41,7 +41,7 @@ from edgeface.door.controller import DoorController
 from edgeface.door.ports import CommandSource, EventSink
 from edgeface.errors import EdgefaceError
 from edgeface.storage.people import Store
-from edgeface.values import Decision, Frame
+from edgeface.values import JOURNAL, Decision, Frame
 from edgeface.vision.pipeline import FramePipeline
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class Service:
         next_stats = self.clock() + STATS_EVERY_SECONDS
         self.guard = self._start_guard()
         self.notifier.ready(f"watching; {len(self.pipeline.recognizer.gallery)} people enrolled")
-        log.info("edgeface running as %s", self.cfg.device_id)
+        log.info("%s", start_line(self.cfg, self.pipeline), extra=JOURNAL)
         try:
             while not self._stop.is_set():
                 self._beat("the frame loop")
@@ -180,8 +180,10 @@ class Service:
             if self.guard is not None:
                 self.guard.stop()
             self.notifier.stopping()
-            self.door.relay.lock()
-            log_stats(self.metrics, self.camera, "stopped after")
+            self.door.stop()
+            # Nothing watches the camera any more: its retained "online" would outlive the daemon.
+            self.parts.events.publish_health(False)
+            log_stats(self.metrics, self.camera, "stopped after", journal=True)
 
     def process(self, frame: Frame) -> list[Decision]:
         """One frame: the pipeline's outcomes to the live view, the recent faces and the door; returns the door's

@@ -33,6 +33,7 @@ from edgeface.mqtt import payloads
 from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES
 from edgeface.mqtt.guard import guarded
+from edgeface.values import JOURNAL
 
 __all__ = ["MAX_PACKET_BYTES", "RECONNECT_DELAY", "Connection"]
 
@@ -154,6 +155,7 @@ class Connection:
             "reconnected to" if self._outage_logged else "connected to",
             self.where,
             self._waiting(),
+            extra=JOURNAL,
         )
         self._outage_logged = False
 

@@ -139,6 +139,25 @@ def test_vanished_folder_is_logged_once_retried_and_recovers(
     assert len([m for m in outage_logs(caplog, logging.INFO) if "is back" in m]) == 1
 
 
+def test_a_camera_missing_at_start_is_waited_for_as_an_outage_when_asked(
+    photo_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edgeface.capture.camera")
+    away = tmp_path / "away"
+    photo_folder.rename(away)
+    with pytest.raises(CameraError, match="no such video file or image folder"):
+        open_camera(CameraConfig(fps=40, reopen_max_seconds=0.2), photo_folder)
+    with open_camera(CameraConfig(fps=40, reopen_max_seconds=0.2), photo_folder, wait=True) as camera:
+        assert camera.read(0.5) is None and camera.stats.online is False
+        away.rename(photo_folder)
+        assert camera.read(3.0) is not None, "frames once the camera is there"
+        assert camera.stats.online
+    assert outage_logs(caplog, logging.WARNING) == [
+        f"{photo_folder}: no such video file or image folder; retrying (backoff up to 0.2 s)"
+    ]
+    assert outage_logs(caplog, logging.INFO) == [f"camera {photo_folder} is back"]
+
+
 def test_vanished_clip_is_logged_once_and_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="edgeface.capture.camera")
     clip = tmp_path / "door.mp4"

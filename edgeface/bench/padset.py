@@ -8,8 +8,9 @@ never land on both sides of a split). Photos are found in the manifest by their
 SHA-256, so the folder layout they are benchmarked from does not matter.
 
 The development/held-out split (:data:`DEV_SUBJECTS`) was drawn once with
-:func:`draw_split` and seed :data:`SPLIT_SEED` over pad-dev's subjects; the
-level thresholds are measured on the development half only.
+:func:`draw_split` and seed :data:`SPLIT_SEED` over pad-dev's subjects, for
+``bench liveness --half``; the levels are measured leave-one-source-out instead
+(:mod:`edgeface.liveness.levels`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,29 @@ class Provenance:
     subject: str
     """The subject, or the source when the source does not know its subjects."""
     attack_type: str
+
+    @property
+    def species(self) -> str | None:
+        """The attack species (None: bona fide), as ISO/IEC 30107-3 rates them: ``print``, ``phone replay``
+        or ``screen replay`` (laptop, monitor, TV, or a screen of unstated kind)."""
+        kind = self.attack_type.lower()
+        if kind.startswith("bona fide"):
+            return None
+        if kind.startswith("print"):  # pad-dev's "print/screen photo (sample)" too: printed samples
+            return "print"
+        return "phone replay" if "phone screen" in kind else "screen replay"
+
+    @property
+    def capture(self) -> str:
+        """How the photo was taken: ``frame`` (a whole webcam frame, what a door camera sees), ``crop`` (a
+        face cut out of one) or ``video`` (a frame of a recorded video)."""
+        kind = self.attack_type.lower()
+        if "face crop" in kind or "(sample)" in kind:
+            return "crop"
+        return "video" if "video" in kind else "frame"
+
+
+CAPTURES = ("frame", "crop", "video")
 
 
 def _sha256(path: Path) -> str:

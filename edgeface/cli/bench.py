@@ -125,16 +125,19 @@ def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
     from edgeface.bench.padset import Manifest, find_manifest
     from edgeface.errors import ConfigError
     from edgeface.liveness.levels import LEVEL_THRESHOLDS, liveness_threshold
-    from edgeface.liveness.minifasnet import MiniFASNet, model_specs
+    from edgeface.liveness.screen import open_liveness_model
     from edgeface.models.runtime import RuntimeOptions
     from edgeface.vision.recognize import open_detector
 
+    if args.by_source:
+        return _bench_liveness_by_source(args, cfg)
     threshold = liveness_threshold(cfg.liveness) if args.threshold is None else args.threshold
     manifest_path = args.manifest or find_manifest([*args.real, *args.spoof])
     manifest = Manifest.read(manifest_path) if manifest_path is not None else None
     detector = open_detector(cfg)
     try:
-        with MiniFASNet.open(model_specs(cfg), RuntimeOptions.from_config(cfg.runtime)) as model:
+        model = open_liveness_model(cfg, RuntimeOptions.from_config(cfg.runtime))
+        try:
             report = run_liveness(
                 detector,
                 model,
@@ -145,6 +148,8 @@ def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
                 half=args.half,
                 progress=lambda jobs: progress(list(jobs), "liveness"),
             )
+        finally:
+            model.close()
     finally:
         detector.close()
     marks = dict(LEVEL_THRESHOLDS)
@@ -152,6 +157,38 @@ def cmd_bench_liveness(args: argparse.Namespace, cfg: Config) -> int:
         marks = {"here": threshold, **marks}
     if args.plot is not None and not cv2.imwrite(str(args.plot), render_det(report.presentations(), marks)):
         raise ConfigError(f"{args.plot}: cannot write the plot (a .png path in a writable folder?)")
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print("\n".join(report.table()))
+    return 0
+
+
+def _bench_liveness_by_source(args: argparse.Namespace, cfg: Config) -> int:
+    """Leave-one-source-out: every folder needs a manifest (its own, found beside it, or --manifest)."""
+    from edgeface.bench.bysource import BySourceReport
+    from edgeface.bench.padset import Manifest, find_manifest
+    from edgeface.bench.screenfit import extract, leave_one_source_out, pad_photos, training_rows
+    from edgeface.errors import ConfigError
+    from edgeface.liveness.minifasnet import MiniFASNet, model_specs
+    from edgeface.models.runtime import RuntimeOptions
+    from edgeface.vision.recognize import open_detector
+
+    photos = []
+    for folder in [*args.real, *args.spoof]:
+        path = args.manifest or find_manifest([folder])
+        if path is None:
+            raise ConfigError(f"{folder}: --by-source needs a manifest.csv beside it (or --manifest)")
+        photos += pad_photos([folder], Manifest.read(path))
+    if not photos:
+        raise ConfigError("--by-source found no photo that a manifest knows")
+    detector = open_detector(cfg)
+    try:
+        with MiniFASNet.open(model_specs(cfg), RuntimeOptions.from_config(cfg.runtime)) as networks:
+            data = extract(detector, networks, photos, progress=lambda it: progress(list(it), "liveness"))
+    finally:
+        detector.close()
+    report = BySourceReport(data, leave_one_source_out(data, training_rows(data)))
     if args.json:
         print_json(report.to_dict())
     else:
@@ -281,6 +318,12 @@ def register(sub: Subparsers) -> Subparsers:
         "--half", choices=("dev", "held-out"), default=None, help="only this half of pad-dev's subject split"
     )
     p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write the DET curve here")
+    p.add_argument(
+        "--by-source",
+        action="store_true",
+        help="leave-one-source-out: each source scored by a screen cue fitted without it; rates per capture "
+        "kind (whole frame, crop, video) and species, intervals over sources (needs manifests)",
+    )
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_bench_liveness)
     return bench

@@ -56,8 +56,11 @@ def _session(args: argparse.Namespace, cfg: Config, stack: ExitStack) -> tuple[E
 def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
     from tqdm import tqdm
 
+    from edgeface.liveness.levels import liveness_threshold
+    from edgeface.liveness.screen import open_liveness_model
+    from edgeface.models.runtime import RuntimeOptions
     from edgeface.ops.results import EnrolTally
-    from edgeface.ops.shots import best_shots, enroll_shots
+    from edgeface.ops.shots import LiveCheck, best_shots, enroll_shots
 
     told: dict[str, float] = {}
 
@@ -69,9 +72,15 @@ def enroll_from_camera(args: argparse.Namespace, cfg: Config) -> int:
 
     with ExitStack() as stack:
         enrolment, store = _session(args, cfg, stack)
+        live: LiveCheck | None = None
+        if cfg.liveness.enabled:
+            model = open_liveness_model(cfg, RuntimeOptions.from_config(cfg.runtime))
+            stack.callback(model.close)
+            threshold = liveness_threshold(cfg.liveness)
+            live = lambda image, face: float(model.score(image, [face])[0]) >= threshold  # noqa: E731
         with tqdm(total=3 * args.count, desc=f"looking at {args.name}", unit="shot", leave=False) as bar:
             frames = _camera_frames(cfg, args.timeout)
-            shots = best_shots(enrolment.recognizer, frames, args.count, hint, lambda n: bar.update(1))
+            shots = best_shots(enrolment.recognizer, frames, args.count, hint, lambda n: bar.update(1), live=live)
         if len(shots) < args.count:
             raise EdgefaceError(
                 f"only {len(shots)} good view(s) of {args.name} in {args.timeout:.0f} s (wanted {args.count}); "

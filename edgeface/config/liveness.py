@@ -16,6 +16,9 @@ DEFAULT_MODELS: tuple[tuple[str, float], ...] = (
     ("antispoof_minifasnet_v1se_4.0_80x80.onnx", 4.0),
 )
 """(file, box scale) of the shipped pair, the combination upstream fuses."""
+DEFAULT_SCREEN_CUE = "liveness_screen_cue.npz"
+SCREEN_CUE_SHA256 = "5b0aed59f7099ad4c9e91f86168a108543e4afdf1dcbb1eb43a821dc095e4ac0"
+"""The shipped cue's pin (it lives in the repo's models/ only, not in the model catalogue of downloads)."""
 
 
 class LivenessModelConfig(Section):
@@ -43,6 +46,13 @@ class TemporalConfig(Section):
         return self
 
 
+class ScreenCueConfig(Section):
+    """The screen cue fused with the networks (edgeface.liveness.screen): it can only refuse, never accept."""
+
+    model: str = Field(DEFAULT_SCREEN_CUE, description="Plain-array weights (.npz) of the cue.")
+    sha256: Sha256 | None = Field(SCREEN_CUE_SHA256, description="Pinned SHA-256; null loads the file unverified.")
+
+
 def _default_liveness_models() -> list[LivenessModelConfig]:
     return [LivenessModelConfig(model=name, sha256=pinned_sha256(name), scale=scale) for name, scale in DEFAULT_MODELS]
 
@@ -65,5 +75,9 @@ class LivenessConfig(Section):
     )
     models: list[LivenessModelConfig] = Field(
         default_factory=_default_liveness_models, min_length=1, description="Networks whose softmax is averaged."
+    )
+    screen_cue: ScreenCueConfig | None = Field(
+        default_factory=ScreenCueConfig,
+        description="A second opinion aimed at phones and screens; null: the networks alone.",
     )
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)

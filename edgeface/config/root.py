@@ -78,6 +78,8 @@ class Config(Section):
         ]
         if self.liveness.enabled:
             files += [(f"liveness {i}", self.model_path(m.model), m.sha256) for i, m in enumerate(self.liveness.models)]
+            if (cue := self.liveness.screen_cue) is not None:
+                files.append(("liveness screen cue", self.model_path(cue.model), cue.sha256))
         return files
 
     @property

@@ -24,6 +24,8 @@ def model_files(cfg: Config) -> list[tuple[str, Path]]:
         files.append(("embedder.center", cfg.profile_data_path(profile.center)))
     if cfg.liveness.enabled:
         files += [(f"liveness.models.{i}.model", cfg.model_path(m.model)) for i, m in enumerate(cfg.liveness.models)]
+        if cfg.liveness.screen_cue is not None:
+            files.append(("liveness.screen_cue.model", cfg.model_path(cfg.liveness.screen_cue.model)))
     return files
 
 

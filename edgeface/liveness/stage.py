@@ -3,7 +3,8 @@
 Two parts, both cheap enough for a Pi and run only on faces that matched an
 enrolled person (nobody at the door costs nothing):
 
-* the single-frame model of :mod:`edgeface.liveness.minifasnet`;
+* the single-frame model: the networks of :mod:`edgeface.liveness.minifasnet`, fused with the
+  screen cue of :mod:`edgeface.liveness.screen` (``liveness.screen_cue``);
 * optionally, the temporal check of :mod:`edgeface.liveness.temporal` over the track's
   landmarks, re-measured on canonical crops (:class:`CanonicalLandmarks`).
 
@@ -24,6 +25,7 @@ import numpy as np
 from edgeface.config import Config
 from edgeface.liveness.levels import liveness_threshold
 from edgeface.liveness.minifasnet import LivenessModel, MiniFASNet, ModelSpec, model_specs
+from edgeface.liveness.screen import ScreenCue, ScreenFused, open_screen_cue
 from edgeface.liveness.temporal import MotionHistory, MotionReport, MotionSettings, MotionVerdict, Points
 from edgeface.models.runtime import RuntimeOptions
 from edgeface.values import Face, Image
@@ -130,10 +132,13 @@ class LivenessStage:
         threshold: float,
         motion: MotionSettings | None,
         detector: Detector | None = None,
+        *,
+        screen_cue: ScreenCue | None = None,
     ) -> LivenessStage:
         """The stage for the daemon; ``detector`` (a second one: it sees small crops) measures the landmarks."""
         try:
-            model = MiniFASNet.open(specs, options)
+            networks = MiniFASNet.open(specs, options)
+            model: LivenessModel = networks if screen_cue is None else ScreenFused(networks, screen_cue)
         except Exception:
             if detector is not None:
                 detector.close()  # it was handed over to this stage: nobody else will close it
@@ -148,7 +153,15 @@ class LivenessStage:
         # The temporal check measures landmarks with a detector of its own (it sees small canonical crops).
         detector = open_detector(cfg) if motion is not None else None
         threshold = liveness_threshold(cfg.liveness)
-        return cls.open(model_specs(cfg), RuntimeOptions.from_config(cfg.runtime), threshold, motion, detector)
+        try:
+            cue = open_screen_cue(cfg)
+        except Exception:
+            if detector is not None:
+                detector.close()
+            raise
+        return cls.open(
+            model_specs(cfg), RuntimeOptions.from_config(cfg.runtime), threshold, motion, detector, screen_cue=cue
+        )
 
     def __enter__(self) -> LivenessStage:
         return self

@@ -2,7 +2,9 @@
 
 The shots go through the same checks as photos (:class:`edgeface.ops.enroll.Enrolment`): they must
 agree with each other, a new name must not be someone enrolled (``enroll testcam --camera`` in front
-of an enrolled person is refused), and shots added to a person must match them.
+of an enrolled person is refused), and shots added to a person must match them. With liveness on, a
+view that fails the door's liveness check is never a shot: a photo or a phone held up to the camera
+must not become a template any more than it may open the door.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from edgeface.vision.recognize import Recognizer
 CAMERA_GATES = QualityGates(min_face=80.0, min_sharpness=30.0, max_yaw=0.25)
 """Stricter than the door's gates: a template is compared with every visit for as long as it is kept."""
 MIN_GAP_SECONDS = 0.2
+LIVENESS_HINT = "liveness check failed: a photo or a screen is never enrolled; the person must stand there"
+
+LiveCheck = Callable[[Image, Face], bool]
+"""Whether a face in a frame passes the door's liveness check."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,12 @@ def best_shots(
     count: int,
     on_hint: Callable[[str], None],
     on_shot: Callable[[int], None],
+    *,
+    live: LiveCheck | None = None,
 ) -> list[Shot]:
-    """Watch frames until 3×count usable shots were seen (or the frames end); keep the best ``count``."""
+    """Watch frames until 3×count usable shots were seen (or the frames end); keep the best ``count``.
+
+    ``live``: the liveness check a shot must pass (None: liveness is off)."""
     shots: list[Shot] = []
     seen: set[bytes] = set()
     for image, ts in frames:
@@ -71,6 +81,9 @@ def best_shots(
             continue
         if shots and ts - shots[-1].ts < MIN_GAP_SECONDS:
             continue  # nearly the same frame again: wait for a slightly different view
+        if live is not None and not live(image, faces[0]):
+            on_hint(LIVENESS_HINT)
+            continue
         digest = hashlib.sha1(image.tobytes(), usedforsecurity=False).digest()
         if digest in seen:
             continue  # a looping file source shows the same picture again: it adds nothing

@@ -20,7 +20,7 @@ from edgeface.values import EventType
 from edgeface.vision.threshold import tail_threshold
 from tests.support.cli import edgeface, run_edgeface
 from tests.support.configs import write_config
-from tests.support.data import FACES, SHARED_MODELS
+from tests.support.data import FACES, SHARED, SHARED_MODELS
 from tests.support.events import make_event
 from tests.support.models import REPO_MODELS
 from tests.support.scenes import empty_scene
@@ -241,6 +241,21 @@ def test_enrolling_from_the_camera_keeps_the_best_distinct_views(
     capsys.readouterr()
     assert edgeface(config, "identify", "--json", str(probe)) == 0
     assert json.loads(capsys.readouterr().out)["faces"][0]["person"] == "jolie"
+
+
+@pytest.mark.slow
+def test_a_printed_face_held_up_to_the_camera_is_never_enrolled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for photo in sorted((SHARED / "pad-dev" / "spoof" / "print").glob("nuaa_nuaa0001_*"))[:8]:
+        shutil.copy(photo, frames / photo.name)
+    config = write_config(tmp_path / "edgeface.yaml", camera={"path": str(frames), "fps": 4, "loop": False})
+    assert edgeface(config, "enroll", "printed", "--camera", "--count", "2", "--timeout", "20") == 1
+    err = capsys.readouterr().err
+    assert "liveness check failed" in err and "only 0 good view(s) of printed" in err
+    assert people(config, capsys) == {}
 
 
 def test_enrolling_from_a_camera_that_sees_nobody_says_what_to_do(

@@ -164,9 +164,9 @@ class TestMiniFASNet:
             MiniFASNet.open([ModelSpec(spec.path, "0" * 64, spec.scale)], RuntimeOptions())
 
 
-def test_the_config_section_is_off_by_default_and_pins_both_models() -> None:
+def test_the_config_section_is_on_by_default_and_pins_both_models() -> None:
     cfg = parse_config("", "test", REPO_MODELS.parent)
-    assert cfg.liveness.enabled is False and MotionSettings.from_config(cfg.liveness.temporal) is None
+    assert cfg.liveness.enabled is True and MotionSettings.from_config(cfg.liveness.temporal) is None
     specs = model_specs(cfg)
     assert [(s.path.name, s.sha256, s.scale) for s in specs] == [(n, pinned_sha256(n), s) for n, s in DEFAULT_MODELS]
     with pytest.raises(ConfigError, match=r"liveness\.temporal"):

@@ -64,7 +64,7 @@ def test_verify_passes_on_good_files_and_fails_on_a_tampered_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(config_for(tmp_path), "verify") == 0
-    assert capsys.readouterr().out.count("✓") == 2
+    assert capsys.readouterr().out.count("✓") == 5, "detector, embedder, the liveness pair and its screen cue"
 
     models = tmp_path / "models"
     models.mkdir()
@@ -72,7 +72,8 @@ def test_verify_passes_on_good_files_and_fails_on_a_tampered_one(
     tampered = bytearray((REPO_MODELS / YUNET).read_bytes())
     tampered[1000] ^= 0xFF
     (models / YUNET).write_bytes(bytes(tampered))
-    assert run(config_for(tmp_path, models), "verify") == 1
+    without_liveness = write_config(tmp_path / "edgeface.yaml", models_dir=str(models), liveness={"enabled": False})
+    assert run(without_liveness, "verify") == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line[0] for line in lines] == ["✗", "✓"]
     assert YUNET in lines[0] and CATALOGUE[YUNET].sha256 in lines[0]

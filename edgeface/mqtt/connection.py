@@ -33,6 +33,7 @@ from edgeface.mqtt import payloads
 from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES
 from edgeface.mqtt.guard import guarded
+from edgeface.mqtt.takeover import TakeoverWatch
 from edgeface.values import JOURNAL
 
 __all__ = ["MAX_PACKET_BYTES", "RECONNECT_DELAY", "Connection"]
@@ -87,6 +88,7 @@ class Connection:
         self._outage_logged = False
         self._started = False
         self._closing = False
+        self._takeovers = TakeoverWatch(log, client_id)
         client = broker_client(cfg, client_id, log=log)
         # No client.enable_logger(): paho logs an ERROR on every reconnect attempt, and an outage must
         # be logged once. Our callbacks log their own failures (see _guarded).
@@ -148,6 +150,7 @@ class Connection:
             self._note_outage(logging.ERROR, "MQTT broker %s refused the connection: %s", self.where, reason)
             return
         self.connected = True
+        self._takeovers.connected()
         self._on_up(client, getattr(properties, "MaximumPacketSize", None))
         client.subscribe([(topic, COMMAND_QOS) for topic in self._subscriptions])
         log.info(
@@ -183,7 +186,7 @@ class Connection:
         self.connected = False
         self._ready.clear()
         self._on_down(self._closing)
-        if self._closing:
+        if self._closing or self._takeovers.disconnected(reason):
             return
         self._note_outage(
             logging.WARNING,

@@ -48,6 +48,7 @@ from edgeface.mqtt.fleet import (
 )
 from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.intake import Intake, Message, Taken
+from edgeface.mqtt.takeover import TakeoverWatch
 from edgeface.storage.people import ModelId, Store
 
 __all__ = ["FleetSync"]
@@ -94,6 +95,7 @@ class FleetSync:
         self._synced = threading.Event()
         self._waiting = 0  # bytes of records received and not yet taken (paho's thread adds, the worker takes)
         self._waiting_lock = threading.Lock()
+        self._takeovers = TakeoverWatch(log, f"edgeface-{cfg.device_id}-fleet")
         client = broker_client(mqtt, f"edgeface-{cfg.device_id}-fleet", log=log)
         client.reconnect_delay_set(*reconnect_delay)
         client.on_connect = self._on_connect
@@ -222,6 +224,7 @@ class FleetSync:
         if reason.is_failure:
             log.error("fleet: the broker refused the connection: %s", reason)
             return
+        self._takeovers.connected()
         # Retain as published: a record someone retains while we are connected is flagged as the broker's copy.
         client.subscribe(self.topics.people, options=SubscribeOptions(qos=FLEET_QOS, retainAsPublished=True))
 
@@ -240,7 +243,7 @@ class FleetSync:
         self, client: Client, userdata: object, flags: DisconnectFlags, reason: ReasonCode, props: Properties | None
     ) -> None:
         self._synced.clear()
-        if not self._stopping.is_set():
+        if not self._stopping.is_set() and not self._takeovers.disconnected(reason):
             log.warning("fleet: lost the broker (%s); retrying, the records are taken again on reconnect", reason)
 
     @_guarded

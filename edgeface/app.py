@@ -25,6 +25,7 @@ from edgeface.daemon.loop import Parts, Service
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.preflight import check_model_files
 from edgeface.daemon.recent import RecentFaces
+from edgeface.daemon.recentdisk import recent_file
 from edgeface.daemon.recentweb import RecentPage
 from edgeface.daemon.sdnotify import Notifier
 from edgeface.daemon.web import LiveView
@@ -115,7 +116,9 @@ def open_service(
         web = LiveView(cfg.web.fps)
         web_port = web.serve(cfg.web.address, cfg.web.port, cfg.web.hosts)
         stack.callback(web.close)
-    recent = RecentFaces.from_config(cfg.faces, recognizer.embedder.profile)
+    recent = RecentFaces.from_config(cfg.faces, recognizer.embedder.profile, recent_file(cfg))
+    if recent is not None:
+        stack.callback(recent.close)
     service = wire_service(
         cfg,
         camera=wrap_camera(camera) if wrap_camera else camera,

@@ -10,7 +10,8 @@ liveness-checked by the door (:mod:`edgeface.vision.pipeline`): with liveness on
 you watched.
 
 At most ``faces.recent`` visits are kept, the oldest dropped first; nothing is written to disk, so
-the crops go with the daemon. ``edgeface faces recent`` and ``edgeface enroll NAME --recent ID``
+the crops go with the daemon, unless ``faces.on_disk`` asks for a private file
+(:mod:`edgeface.daemon.recentdisk`). ``edgeface faces recent`` and ``edgeface enroll NAME --recent ID``
 reach them through the control socket (:mod:`edgeface.daemon.control`).
 """
 
@@ -24,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,7 +36,13 @@ from edgeface.vision.align import CropSpec, align
 from edgeface.vision.pipeline import FaceOutcome
 from edgeface.vision.quality import face_quality
 
+if TYPE_CHECKING:
+    from edgeface.daemon.recentdisk import RecentFile
+
 log = logging.getLogger(__name__)
+
+SAVE_EVERY = 5.0
+"""With ``faces.on_disk``, the file is rewritten at most this often while the faces change."""
 
 _REMEMBERED_TRACKS = 1000
 """Tracks remembered as recognised or attacking, so their later frames are not taken for new visits."""
@@ -73,22 +81,46 @@ class RecentFace:
 class RecentFaces:
     """The last ``capacity`` unknown visits (see the module docstring); safe to read from another thread."""
 
-    def __init__(self, capacity: int, crop: Callable[[Image, Face], Image], clock: Callable[[], float] = time.time):
-        """``crop`` cuts a face as the embedder sees it."""
+    def __init__(
+        self,
+        capacity: int,
+        crop: Callable[[Image, Face], Image],
+        clock: Callable[[], float] = time.time,
+        *,
+        disk: RecentFile | None = None,
+    ) -> None:
+        """``crop`` cuts a face as the embedder sees it; ``disk`` (``faces.on_disk``) keeps them over a restart."""
         self.capacity = capacity
-        self._crop, self._clock = crop, clock
+        self._crop, self._clock, self._disk = crop, clock, disk
         self._faces: OrderedDict[int, RecentFace] = OrderedDict()  # track → its visit, oldest first
         self._settled: OrderedDict[int, None] = OrderedDict()  # tracks recognised or caught attacking
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        kept = disk.load(clock())[-capacity:] if disk is not None and capacity else []
+        for face in kept:  # a face from before the restart belongs to no track of this run: keyed below 0
+            self._faces[-face.id] = face
+        self._ids = itertools.count(max((f.id for f in kept), default=0) + 1)
+        self._dirty, self._saved = False, clock()
 
     @classmethod
-    def from_config(cls, cfg: FacesConfig, profile: EmbedderProfile) -> RecentFaces | None:
+    def from_config(cls, cfg: FacesConfig, profile: EmbedderProfile, disk: RecentFile | None) -> RecentFaces | None:
         """Kept as the embedder crops them; None when ``faces.recent`` is 0."""
         if not cfg.recent:
             return None
         spec = CropSpec.for_profile(profile)
-        return cls(cfg.recent, lambda image, face: align(image, face, spec))
+        return cls(cfg.recent, lambda image, face: align(image, face, spec), disk=disk)
+
+    def close(self) -> None:
+        """Write the file one last time, if there is one and anything changed."""
+        with self._lock:
+            self._save(force=True)
+
+    def _save(self, force: bool = False) -> None:
+        if self._disk is None or not self._dirty:
+            return
+        now = self._clock()
+        if force or now - self._saved >= SAVE_EVERY:
+            self._disk.save(list(self._faces.values()), now)
+            self._dirty, self._saved = False, now
 
     def observe(self, image: Image, outcomes: Sequence[FaceOutcome]) -> None:
         """Take one frame's outcomes (the loop's thread)."""
@@ -104,9 +136,10 @@ class RecentFaces:
                     self._settle(o.track)
                 elif o.vector is not None and o.match is not None:
                     self._keep(o.track, image, o, now)
+            self._save()
 
     def _settle(self, track: int) -> None:
-        self._faces.pop(track, None)
+        self._dirty |= self._faces.pop(track, None) is not None
         self._settled[track] = None
         while len(self._settled) > _REMEMBERED_TRACKS:
             self._settled.popitem(last=False)
@@ -118,6 +151,7 @@ class RecentFaces:
         if held is not None and held.quality >= quality:
             self._faces[track] = replace(held, last_seen=now)
             return
+        self._dirty = True
         vector = np.asarray(o.vector, np.float32).reshape(-1).copy()
         crop = self._crop(image, o.face)
         if held is not None:  # a better view of the same visit: same id, same place in line
@@ -151,3 +185,4 @@ class RecentFaces:
             for track, face in list(self._faces.items()):
                 if face.id in ids:
                     self._settle(track)
+            self._save(force=True)

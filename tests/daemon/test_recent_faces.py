@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from edgeface.config import FacesConfig, StoreConfig
 from edgeface.daemon.control import ControlServer, control_path, serve_control
 from edgeface.daemon.recent import RecentFaces
+from edgeface.daemon.recentdisk import recent_file
 from edgeface.daemon.recentweb import RecentPage
 from edgeface.daemon.web import LiveView
 from edgeface.errors import EdgefaceError
@@ -177,3 +180,32 @@ def test_the_live_page_lists_recent_faces_and_enrols_only_with_its_token(
 def templates(config: Path) -> dict[str, int]:
     with Store(config.parent / "state" / "people.db") as store:
         return {p.name: p.templates + p.other_templates for p in store.people()}
+
+
+def test_with_faces_on_disk_the_recent_faces_outlive_a_restart_in_a_private_file_until_retention(
+    door: tuple[Path, FramePipeline, RecentFaces], tmp_path: Path
+) -> None:
+    _, pipeline, memory_only = door
+    cfg = make_config(tmp_path / "state", faces=FacesConfig(on_disk=True), store=StoreConfig(image_retention_days=1))
+    disk = recent_file(cfg)
+    assert disk is not None and disk.path == tmp_path / "state" / "recent_faces.npz"
+    now = [1_000_000.0]
+    crop = memory_only._crop
+    recent = RecentFaces(2, crop, lambda: now[0], disk=disk)
+    visit(pipeline, recent, STRANGERS[0], 100.0)
+    (seen,) = recent.faces()
+    recent.close()
+    assert stat.S_IMODE(disk.path.stat().st_mode) == 0o600
+
+    now[0] += 3600.0  # the daemon restarts an hour later
+    again = RecentFaces(2, crop, lambda: now[0], disk=disk)
+    (kept,) = again.faces()
+    assert (kept.id, kept.candidate, kept.quality) == (seen.id, seen.candidate, seen.quality)
+    np.testing.assert_array_equal(kept.vector, seen.vector)
+    np.testing.assert_array_equal(kept.crop, seen.crop)
+    visit(pipeline, again, STRANGERS[1], 900.0)
+    assert [f.id for f in again.faces()] == [seen.id + 1, seen.id], "ids go on from the file's"
+
+    now[0] += 86_400.0  # a day later: past store.image_retention_days
+    assert RecentFaces(2, crop, lambda: now[0], disk=disk).faces() == []
+    assert recent_file(make_config(tmp_path / "state")) is None and not disk.path.exists(), "off: the file goes"

@@ -25,7 +25,11 @@ Per-stage units: ``decode_ms``, ``detect_ms``, ``match_ms`` and ``frame_ms`` are
 per frame; ``align_ms`` and ``embed_ms`` are per face (a stage's time on a frame
 divided by the frame's faces). Stages that only run when there are faces are
 sampled on frames with faces. ``frame_ms`` is detect → match on one frame; decode
-is reported apart because the daemon decodes on its capture thread. ``fps`` is
+is reported apart because the daemon decodes on its capture thread. ``liveness_ms``
+(per face; with ``liveness.enabled``) is the configured liveness model — the MiniFASNet
+pair and the screen cue — run on every embedded face as if each had matched someone:
+what the door adds per matched face, kept out of ``frame_ms`` because the daemon runs
+it only on faces that matched. ``fps`` is
 measured frames / total ``frame_ms``: the rate the pipeline sustains.
 """
 
@@ -44,6 +48,7 @@ import cv2
 import numpy as np
 
 from edgeface.errors import CameraError, ConfigError
+from edgeface.liveness.minifasnet import LivenessModel
 from edgeface.values import Frame, Image
 from edgeface.vision.images import is_photo, load_image, photos_under
 from edgeface.vision.match import Gallery
@@ -55,7 +60,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FRAME_SIZE = (640, 480)
 TEMPLATES_PER_PERSON = 5
 """Synthetic people get this many templates each, like a person enrolled from a handful of photos."""
-STAGES = ("decode_ms", "detect_ms", "align_ms", "embed_ms", "match_ms", "frame_ms")
+STAGES = ("decode_ms", "detect_ms", "align_ms", "embed_ms", "match_ms", "frame_ms", "liveness_ms")
 
 
 @dataclass(frozen=True)
@@ -252,13 +257,24 @@ class _FrameTimes:
         self.seconds[stage] = seconds
 
 
-def run_frame(pipeline: FramePipeline, times: _FrameTimes, frame: Frame, samples: _Samples | None) -> int:
+def run_frame(
+    pipeline: FramePipeline,
+    times: _FrameTimes,
+    frame: Frame,
+    samples: _Samples | None,
+    liveness: LivenessModel | None = None,
+) -> int:
     """One frame through the frame pipeline, each stage's time into ``samples``; returns the faces embedded."""
     times.seconds.clear()
     start = time.perf_counter_ns()
     outcomes = pipeline.process(frame)
     total = _ms(start, time.perf_counter_ns())
     embedded = sum(o.vector is not None for o in outcomes)
+    if liveness is not None and embedded:
+        start = time.perf_counter_ns()
+        liveness.score(frame.image, [o.face for o in outcomes if o.vector is not None])
+        if samples is not None:
+            samples.add("liveness_ms", _ms(start, time.perf_counter_ns()) / embedded)
     if samples is not None:
         stage = {name: seconds * 1000.0 for name, seconds in times.seconds.items()}
         samples.add("detect_ms", stage["detect"])
@@ -295,6 +311,7 @@ def run_speed(
     frame_size: tuple[int, int] | None = DEFAULT_FRAME_SIZE,
     threads: int,
     detector_name: str = "",
+    liveness: LivenessModel | None = None,
 ) -> SpeedReport:
     """Measure the pipeline on ``frames`` frames of ``source`` after ``warmup`` unmeasured ones."""
     if frames < 1:
@@ -316,10 +333,10 @@ def run_speed(
                 # Frame times one camera frame apart at 15 fps, so the tracker sees a camera's pace.
                 frame = Frame(image, i / 15.0, i)
                 if i < warmup:
-                    run_frame(pipeline, times, frame, None)
+                    run_frame(pipeline, times, frame, None, liveness)
                     continue
                 samples.add("decode_ms", decode)
-                run_frame(pipeline, times, frame, samples)
+                run_frame(pipeline, times, frame, samples, liveness)
                 size = (image.shape[1], image.shape[0])
     finally:
         recognizer.gallery = saved

@@ -69,13 +69,20 @@ def cmd_bench_pairs(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
+    from contextlib import ExitStack
+
     from edgeface.bench.speed import run_speed
-    from edgeface.models.runtime import default_threads
+    from edgeface.liveness.screen import open_liveness_model
+    from edgeface.models.runtime import RuntimeOptions, default_threads
     from edgeface.vision.recognize import Recognizer
 
     if args.threads is not None:
         cfg = cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"threads": args.threads})})
-    with Recognizer.from_config(cfg, live=True) as recognizer:
+    with ExitStack() as stack, Recognizer.from_config(cfg, live=True) as recognizer:
+        liveness = None
+        if cfg.liveness.enabled:
+            liveness = open_liveness_model(cfg, RuntimeOptions.from_config(cfg.runtime))
+            stack.callback(liveness.close)
         report = run_speed(
             recognizer,
             args.source or cfg.camera_path,
@@ -85,6 +92,7 @@ def cmd_bench_speed(args: argparse.Namespace, cfg: Config) -> int:
             frame_size=args.frame_size,
             threads=cfg.runtime.threads or default_threads(),
             detector_name=Path(cfg.detector.model).name,
+            liveness=liveness,
         )
     if args.json:
         print_json(report.to_dict())

@@ -49,6 +49,12 @@ def test_json_reports_median_and_p95_of_every_stage_on_the_demo_clip(
     assert data["frames"] == 6 and data["frame_size"] == [640, 480]
 
 
+def test_liveness_off_is_not_timed(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    off = write_config(tmp_path / "off.yaml", liveness={"enabled": False})
+    data = bench(off, capsys)
+    assert data["liveness_ms"] == {"median": None, "p95": None} and data["faces"] > 0
+
+
 def test_store_size_sets_how_many_templates_each_frame_is_matched_against(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -180,9 +180,7 @@ class Service:
             if self.guard is not None:
                 self.guard.stop()
             self.notifier.stopping()
-            self.door.stop()
-            # Nothing watches the camera any more: its retained "online" would outlive the daemon.
-            self.parts.events.publish_health(False)
+            self.door.relay.lock()
             log_stats(self.metrics, self.camera, "stopped after", journal=True)
 
     def process(self, frame: Frame) -> list[Decision]:

@@ -249,14 +249,6 @@ class DoorController:
         self.relay.lock()
         self.events.publish_door(self.relay.state)
 
-    def stop(self) -> None:
-        """Lock, and take back a presence reported: a stopped door sees nobody (its retained ``ON`` would
-        outlive it)."""
-        self.relay.lock()
-        if self._present:
-            self._present = False
-            self.events.publish_presence(False)
-
     def apply(self, cfg: Config) -> None:
         """Take on the live keys of ``cfg`` (:attr:`RELOADS`)."""
         old, new = self.settings, DoorSettings.from_config(cfg)

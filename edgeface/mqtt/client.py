@@ -205,7 +205,10 @@ class MqttPublisher:
             if self._link.connected and self._close_timeout > 0:
                 # Let events in flight get their PUBACK, so the next start does not send them again.
                 self.flush(self._close_timeout)
-            self._link.close()
+            # After "offline" (a flow that hears of the door first reads the rest as a stopped door's), the
+            # retained states that would outlive it: nobody in view, no camera watched.
+            farewell = [(self.topics.presence, payloads.presence(False)), (self.topics.health, payloads.health(False))]
+            self._link.close(farewell)
             self._states.link_down(closing=True)
         self._sender.stop()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.packettypes import PacketTypes
@@ -122,12 +122,15 @@ class Connection:
         """Wait until connected with the subscriptions made."""
         return self._ready.wait(timeout)
 
-    def close(self) -> None:
-        """Say ``offline``, disconnect and stop paho's thread; nothing to do if never started."""
+    def close(self, farewell: Sequence[tuple[str, str]] = ()) -> None:
+        """Say ``offline``, then publish ``farewell`` (retained states a stopped door must not leave behind),
+        disconnect and stop paho's thread; nothing to do if never started."""
         if not self._started or self._closing:
             return
         self._closing = True
         self.client.publish(self._availability, payloads.OFFLINE, qos=0, retain=True)
+        for topic, payload in farewell:
+            self.client.publish(topic, payload, qos=0, retain=True)
         self.client.disconnect()
         self.client.loop_stop()
         self.connected = False

@@ -44,7 +44,7 @@ def test_start_broker_and_camera_loss_and_return_and_stop_are_in_the_journal_wit
         mqtt=mqtt_section(broker),
     )
     where = f"{broker.host}:{broker.port}"
-    with DaemonProcess(config, verbose=False) as daemon:
+    with Collector(broker, [f"edgeface/{device}/#"]) as watcher, DaemonProcess(config, verbose=False) as daemon:
         daemon.wait_for("connected to MQTT broker")
         daemon.wait_for("decision type=unknown")
         try:
@@ -74,10 +74,13 @@ def test_start_broker_and_camera_loss_and_return_and_stop_are_in_the_journal_wit
     lines = journal(daemon)
     assert len(lines) == len(expected), lines
     assert all(re.match(e, line) for e, line in zip(expected, lines, strict=True)), lines
-    # A clean stop takes back what it said while running: nobody in view, no camera watched.
+    # A clean stop takes back what it said while running: nobody in view, no camera watched. It says "offline"
+    # first, so that a flow reads the rest as a stopped door's, not as a camera failing at a running door.
     after = retained(broker, [f"edgeface/{device}/presence", f"edgeface/{device}/health"])
     assert after[f"edgeface/{device}/presence"] == b"OFF"
     assert json.loads(after[f"edgeface/{device}/health"])["camera"] == "offline"
+    last = [(m.topic.rsplit("/", 1)[1], m.payload) for m in watcher.messages()][-3:]
+    assert last[0] == ("availability", b"offline") and {t for t, _ in last[1:]} == {"presence", "health"}, last
 
 
 def test_ctrl_c_ends_the_daemon_with_status_130(tmp_path: Path) -> None:

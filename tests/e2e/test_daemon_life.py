@@ -7,12 +7,16 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.support.broker import Broker, Collector, fresh_device_id
 from tests.support.configs import mqtt_section, write_config
 from tests.support.data import LIN
 from tests.support.process import DaemonProcess
 from tests.support.scenes import still_frames
 from tests.support.timing import wait_until
+
+pytestmark = pytest.mark.slow
 
 LOG_LINE = re.compile(r"^\S+ \S+ (?P<line>[A-Z]+ \S+: .*)$")
 """A log line without its time stamp: ``LEVEL logger: message``."""

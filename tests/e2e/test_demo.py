@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from edgeface.config import Config, MqttConfig, load_config
 from edgeface.ops.enroll import scan_faces
 from edgeface.vision.threshold import ThresholdPolicy
@@ -11,6 +13,8 @@ from tests.support.broker import Broker, fresh_device_id
 from tests.support.data import DEMO_FACES, ROOT
 from tests.support.door import running_door
 from tests.support.timing import wait_until
+
+pytestmark = pytest.mark.slow
 
 DEMO_CONFIG = ROOT / "config" / "demo" / "edgeface.yaml"
 

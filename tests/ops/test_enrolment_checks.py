@@ -171,3 +171,19 @@ def test_the_camera_does_not_enrol_someone_already_enrolled_under_a_new_name(
     assert edgeface(config, "enroll", "testcam", "--camera", "--count", "2", "--timeout", "20") == 1
     assert "edgeface: error: testcam: not enrolled: already enrolled as jolie (0." in capsys.readouterr().err
     assert templates(config) == {"jolie": 3}
+
+
+def test_within_one_folder_a_face_under_a_second_name_is_refused_against_the_people_enrolled_before_it(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faces = tmp_path / "faces"
+    for name, photos in (("meryl_streep", KIDMAN[:2]), ("Meryl Streep", KIDMAN[2:4]), ("bill", CLINTON[:2])):
+        (faces / name).mkdir(parents=True)
+        for photo in photos:
+            shutil.copy(photo, faces / name / photo.name)
+    assert edgeface(config, "enroll", "--from-dir", str(faces), "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["created"] == ["Meryl Streep", "bill"]  # folders in name order: "M" before "b" before "m"
+    assert [(s["name"], s["outcome"]) for s in data["skipped"]] == [("meryl_streep", "enrolled under another name")] * 2
+    assert all("already enrolled as Meryl Streep (0." in s["reason"] for s in data["skipped"])
+    assert templates(config) == {"Meryl Streep": 2, "bill": 2}

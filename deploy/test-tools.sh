@@ -26,14 +26,8 @@ apt_install test-tools "${missing[@]}"
 # Debian starts the packaged broker (and Prometheus) as services where systemd runs; the tests start
 # their own on free ports and do not need them.
 
-# picamera2's released wheel, read (never installed: it needs the OS's libcamera) by
-# tests/capture/test_picamera2_api.py to check the camera source against its real signatures.
-PICAMERA2=0.3.38
-tools=$(cd "$here/.." && pwd)/.tools
-if ! ls "$tools/picamera2/picamera2-$PICAMERA2-"*.whl >/dev/null 2>&1; then
-    "${VENV:-.venv}/bin/python" -m pip download --quiet --no-deps --only-binary :all: \
-        "picamera2==$PICAMERA2" -d "$tools/picamera2"
-fi
+# picamera2's released wheel, read by the picamera2 source's test.
+bash "$here/picamera2-wheel.sh"
 
 # Node-RED for tests/e2e/test_node_red.py, pinned by its lock file, in .tools/node-red/.
 bash "$here/node-red/install.sh"

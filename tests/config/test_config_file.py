@@ -115,3 +115,22 @@ def test_every_lazily_exported_config_name_is_typed_listed_and_found_where_it_is
     assert typed == set(homes) == set(package.__all__)
     for name, module in homes.items():
         assert getattr(package, name) is getattr(importlib.import_module(module), name), name
+
+
+def flatten(tree: object, key: str = "") -> dict[str, object]:
+    """``{"camera.fps": 1.0, ...}`` from a config's JSON dump."""
+    if not isinstance(tree, dict):
+        return {key: tree}
+    return {k: v for name, sub in tree.items() for k, v in flatten(sub, f"{key}.{name}" if key else name).items()}
+
+
+def test_the_emulation_config_is_the_demo_with_only_its_timings_stretched() -> None:
+    # make test-arm64 grants on it: what it proves holds for the demo only if nothing else differs.
+    demo = flatten(load_config(ROOT / "config/demo/edgeface.yaml").model_dump(mode="json"))
+    emulated = flatten(load_config(ROOT / "config/demo/emulation.yaml").model_dump(mode="json"))
+    differ = {key: (demo[key], emulated[key]) for key in demo if demo[key] != emulated[key]}
+    assert differ == {
+        "camera.fps": (15.0, 1.0),
+        "decide.window_seconds": (3.0, 60.0),
+        "daemon.stall_seconds": (20.0, 300.0),
+    }

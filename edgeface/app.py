@@ -181,7 +181,9 @@ def wire_service(
     """
     metrics = metrics or Metrics()
     recorder = EventRecorder(cfg.device_id, publisher, metrics, audit=audit, web=web)
-    pipeline = FramePipeline(recognizer, liveness=liveness, timer=metrics.observe_stage)
+    pipeline = FramePipeline(
+        recognizer, liveness=liveness, timer=metrics.observe_stage, track_seconds=cfg.decide.track_seconds
+    )
     door = DoorController(
         cfg,
         relay=relay,

@@ -23,6 +23,13 @@ class DecideConfig(Section):
     required: int = Field(3, ge=1, le=100, description="Frames that must agree on a person (N of M).")
     window: int = Field(5, ge=1, le=100, description="Frames considered (M).")
     window_seconds: float = Field(3.0, gt=0.0, le=60.0, description="Agreeing frames must fall within this time.")
+    track_seconds: float = Field(
+        1.0,
+        gt=0.0,
+        le=60.0,
+        description="A face not seen for this long loses its track, and with it the frames that agreed on it; "
+        "longer only where one frame takes longer (read at start).",
+    )
     cooldown_seconds: float = Field(10.0, ge=0.0, le=3600.0, description="Per person: one event per visit.")
     unknown_cooldown_seconds: float = Field(30.0, ge=0.0, le=3600.0, description="Per track: unknown event rate.")
     stranger_cooldown_seconds: float = Field(

@@ -40,7 +40,7 @@ from edgeface.values import Face, Frame, Image, Match, Vectors
 from edgeface.vision.align import CropSpec, align
 from edgeface.vision.quality import QualityGates, rejection
 from edgeface.vision.recognize import MatchSettings, Recognizer
-from edgeface.vision.track import Tracker
+from edgeface.vision.track import TRACK_SECONDS, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,13 @@ class FramePipeline:
         liveness: LivenessCheck | None = None,
         timer: StageTimer | None = None,
         reembed_seconds: float = REEMBED_SECONDS,
+        track_seconds: float = TRACK_SECONDS,
     ) -> None:
+        """``track_seconds``: how long a face may go unseen and keep its track (``decide.track_seconds``)."""
         self.recognizer = recognizer
         self.liveness = liveness
         """Run on faces that matched someone; None: no liveness check."""
-        self.tracker = Tracker()
+        self.tracker = Tracker(max_age_seconds=track_seconds)
         self.reembed_seconds = reembed_seconds
         self._timer = timer
         self._fresh: dict[int, Match] = {}

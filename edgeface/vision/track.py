@@ -41,6 +41,10 @@ Boxes = npt.NDArray[np.float64]
 """N×4 boxes as x, y, width, height (the layout of ``Face.box``)."""
 
 
+TRACK_SECONDS = 1.0
+"""How long a face may go unseen and keep its track, by default (``decide.track_seconds``)."""
+
+
 def box_iou(a: Boxes, b: Boxes) -> npt.NDArray[np.float64]:
     """Intersection over union of every box in ``a`` with every box in ``b``: an len(a)×len(b) matrix."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
@@ -71,7 +75,7 @@ class _Track:
 class Tracker:
     """Greedy IoU tracker with a short memory of who each track is."""
 
-    def __init__(self, iou_threshold: float = 0.3, max_age_seconds: float = 1.0) -> None:
+    def __init__(self, iou_threshold: float = 0.3, max_age_seconds: float = TRACK_SECONDS) -> None:
         if not 0.0 < iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in (0, 1], not {iou_threshold}")
         if max_age_seconds < 0.0:

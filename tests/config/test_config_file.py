@@ -132,5 +132,6 @@ def test_the_emulation_config_is_the_demo_with_only_its_timings_stretched() -> N
     assert differ == {
         "camera.fps": (15.0, 1.0),
         "decide.window_seconds": (3.0, 60.0),
+        "decide.track_seconds": (1.0, 30.0),
         "daemon.stall_seconds": (20.0, 300.0),
     }

@@ -19,7 +19,7 @@ from gpiozero.pins.mock import MockFactory
 from edgeface.errors import ConfigError
 
 MOCK_LINES = 1024
-"""Lines of the mock chip: more than any real gpiochip has (a Jetson Orin's main chip has 164)."""
+"""Lines of the mock chip: room for any line number relay.pin accepts (0-1023)."""
 
 LGPIO_NEEDS = "apt install python3-lgpio, or pip install lgpio (glibc >= 2.34)"
 

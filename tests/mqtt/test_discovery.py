@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeface.config import Config, WebConfig
+from edgeface.config import Config, LivenessConfig, WebConfig
 from edgeface.mqtt.discovery import DoorDevice, announcements, entities, removals
 from edgeface.mqtt.topics import Topics
 from edgeface.values import EventType
@@ -106,3 +106,15 @@ def test_announcements_are_json_and_clear_the_entities_the_door_does_not_have() 
     assert all(json.loads(a.payload) for a in made if a.topic not in cleared)
     assert {r.topic for r in removals("front", "edgeface/front")} == {a.topic for a in made}
     assert all(r.payload == "" for r in removals("front", "edgeface/front"))
+
+
+def test_the_device_says_whether_liveness_is_on_and_at_which_level() -> None:
+    def model(cfg: Config) -> object:
+        models = {str(e["device"]["model"]) for e in entities(DoorDevice.from_config(cfg)).values()}  # type: ignore[index]
+        assert len(models) == 1, "one device, one model"
+        return models.pop()
+
+    assert str(model(Config())).endswith(", liveness balanced")
+    assert str(model(Config(liveness=LivenessConfig(level="secure")))).endswith(", liveness secure")
+    assert str(model(Config(liveness=LivenessConfig(enabled=False)))).endswith(", liveness off")
+    assert str(model(Config(liveness=LivenessConfig(threshold=0.3)))).endswith(", liveness custom")

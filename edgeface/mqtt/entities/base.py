@@ -25,6 +25,8 @@ class DoorDevice:
     """Whether the daemon publishes face crops (``mqtt.snapshot``): an image entity."""
     configuration_url: str | None = None
     """The live page, when it is on: Home Assistant links the device to it."""
+    liveness: str | None = None
+    """The liveness check's level (``balanced``…), ``off``, or None when unknown: shown in the device's model."""
 
     @classmethod
     def from_config(cls, cfg: Config, *, web_port: int | None = None) -> DoorDevice:
@@ -35,7 +37,9 @@ class DoorDevice:
             host = socket.gethostname() if cfg.web.address in _ANY_ADDRESS else cfg.web.address
             host = f"[{host}]" if ":" in host else host
             url = f"http://{host}:{web_port if web_port is not None else cfg.web.port}/"
-        return cls(cfg.device_id, cfg.topic_prefix, cfg.mqtt.remote_unlock.enabled, cfg.mqtt.snapshot, url)
+        section = cfg.liveness
+        liveness = "off" if not section.enabled else section.level if section.threshold is None else "custom"
+        return cls(cfg.device_id, cfg.topic_prefix, cfg.mqtt.remote_unlock.enabled, cfg.mqtt.snapshot, url, liveness)
 
     @property
     def topics(self) -> Topics:
@@ -57,7 +61,8 @@ def device_block(door: DoorDevice) -> dict[str, object]:
         "identifiers": [f"edgeface_{door.device_id}"],
         "name": f"edgeface {door.device_id}",
         "manufacturer": "edgeface",
-        "model": "edgeface face-recognition door",
+        # Home Assistant shows the model on the device page: whether a photo of a member could open this door.
+        "model": "edgeface face-recognition door" + ("" if door.liveness is None else f", liveness {door.liveness}"),
         "sw_version": __version__,
     }
     if door.configuration_url is not None:

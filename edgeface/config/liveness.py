@@ -81,3 +81,10 @@ class LivenessConfig(Section):
         description="A second opinion aimed at phones and screens; null: the networks alone.",
     )
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)
+
+    @property
+    def summary(self) -> str:
+        """``off``, the level, or ``threshold T``: for the start line and the Home Assistant device."""
+        if not self.enabled:
+            return "off"
+        return self.level if self.threshold is None else f"threshold {self.threshold:g}"

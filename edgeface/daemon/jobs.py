@@ -58,7 +58,7 @@ def purge_images(store: Store, cfg: Config) -> int:
 
 
 def start_line(cfg: Config, pipeline: FramePipeline) -> str:
-    """The one line the daemon's start leaves in the journal: camera, model, people, threshold, broker."""
+    """The one line the daemon's start leaves in the journal: camera, model, people, threshold, liveness, broker."""
     recognizer, camera, mqtt = pipeline.recognizer, cfg.camera, cfg.mqtt
     where = {"file": str(cfg.camera_path), "opencv": redact_url(camera.device)}.get(camera.source)
     broker = f"broker {mqtt.host}:{mqtt.port}" if mqtt.enabled else "MQTT off (events stay in the outbox)"
@@ -66,7 +66,7 @@ def start_line(cfg: Config, pipeline: FramePipeline) -> str:
     return (
         f"edgeface running as {cfg.device_id} ({__version__}): camera {camera.source}{f' {where}' if where else ''}, "
         f"model {recognizer.embedder.profile.name}, {people} {'person' if people == 1 else 'people'} enrolled, "
-        f"threshold {recognizer.threshold:.3f}, {broker}"
+        f"threshold {recognizer.threshold:.3f}, liveness {cfg.liveness.summary}, {broker}"
     )
 
 

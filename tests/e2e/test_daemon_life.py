@@ -66,7 +66,7 @@ def test_start_broker_and_camera_loss_and_return_and_stop_are_in_the_journal_wit
         assert daemon.terminate() == 0
     expected = [
         rf"INFO edgeface\.daemon\.loop: edgeface running as {device} \(.+\): camera file {camera}, "
-        rf"model mobilefacenet_int8, 0 people enrolled, threshold 0\.\d{{3}}, broker {where}",
+        rf"model mobilefacenet_int8, 0 people enrolled, threshold 0\.\d{{3}}, liveness balanced, broker {where}",
         rf"INFO edgeface\.mqtt\.connection: connected to MQTT broker {where} ",
         rf"WARNING edgeface\.mqtt\.connection: lost the connection to MQTT broker {where} ",
         rf"INFO edgeface\.mqtt\.connection: reconnected to MQTT broker {where} ",

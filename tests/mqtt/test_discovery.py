@@ -117,4 +117,4 @@ def test_the_device_says_whether_liveness_is_on_and_at_which_level() -> None:
     assert str(model(Config())).endswith(", liveness balanced")
     assert str(model(Config(liveness=LivenessConfig(level="secure")))).endswith(", liveness secure")
     assert str(model(Config(liveness=LivenessConfig(enabled=False)))).endswith(", liveness off")
-    assert str(model(Config(liveness=LivenessConfig(threshold=0.3)))).endswith(", liveness custom")
+    assert str(model(Config(liveness=LivenessConfig(threshold=0.3)))).endswith(", liveness threshold 0.3")

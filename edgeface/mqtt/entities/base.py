@@ -26,7 +26,7 @@ class DoorDevice:
     configuration_url: str | None = None
     """The live page, when it is on: Home Assistant links the device to it."""
     liveness: str | None = None
-    """The liveness check's level (``balanced``…), ``off``, or None when unknown: shown in the device's model."""
+    """The liveness check's level (``balanced``…), ``off`` or ``threshold T``; None: unknown. In the device's model."""
 
     @classmethod
     def from_config(cls, cfg: Config, *, web_port: int | None = None) -> DoorDevice:
@@ -37,9 +37,10 @@ class DoorDevice:
             host = socket.gethostname() if cfg.web.address in _ANY_ADDRESS else cfg.web.address
             host = f"[{host}]" if ":" in host else host
             url = f"http://{host}:{web_port if web_port is not None else cfg.web.port}/"
-        section = cfg.liveness
-        liveness = "off" if not section.enabled else section.level if section.threshold is None else "custom"
-        return cls(cfg.device_id, cfg.topic_prefix, cfg.mqtt.remote_unlock.enabled, cfg.mqtt.snapshot, url, liveness)
+        mqtt = cfg.mqtt
+        return cls(
+            cfg.device_id, cfg.topic_prefix, mqtt.remote_unlock.enabled, mqtt.snapshot, url, cfg.liveness.summary
+        )
 
     @property
     def topics(self) -> Topics:

@@ -116,7 +116,8 @@ def open_service(
         web = LiveView(cfg.web.fps)
         web_port = web.serve(cfg.web.address, cfg.web.port, cfg.web.hosts)
         stack.callback(web.close)
-    recent = RecentFaces.from_config(cfg.faces, recognizer.embedder.profile, recent_file(cfg))
+    live = None if liveness is None else liveness.passes
+    recent = RecentFaces.from_config(cfg.faces, recognizer.embedder.profile, recent_file(cfg), live)
     if recent is not None:
         stack.callback(recent.close)
     service = wire_service(

@@ -5,9 +5,9 @@ visit (tracked face) that was embedded and matched nobody: its best view so far 
 :func:`~edgeface.vision.quality.face_quality`), as the embedder's aligned crop and vector, with the
 closest enrolled person and similarity. A visit the door recognises in any frame leaves (it was
 somebody's); a visit any frame of which the liveness check called an attack leaves and never comes
-back, so a face that failed liveness is never offered for enrolment. Faces nobody matched are not
-liveness-checked by the door (:mod:`edgeface.vision.pipeline`): with liveness on, enrol from a visit
-you watched.
+back, so a face that failed liveness is never offered for enrolment. The door checks liveness only on
+faces that matched someone (:mod:`edgeface.vision.pipeline`), so with liveness on every view kept
+here is checked too (``live``): a visit whose view fails leaves like an attack.
 
 At most ``faces.recent`` visits are kept, the oldest dropped first; nothing is written to disk, so
 the crops go with the daemon, unless ``faces.on_disk`` asks for a private file
@@ -88,10 +88,12 @@ class RecentFaces:
         clock: Callable[[], float] = time.time,
         *,
         disk: RecentFile | None = None,
+        live: Callable[[Image, Face], bool] | None = None,
     ) -> None:
-        """``crop`` cuts a face as the embedder sees it; ``disk`` (``faces.on_disk``) keeps them over a restart."""
+        """``crop`` cuts a face as the embedder sees it; ``disk`` (``faces.on_disk``) keeps them over a restart;
+        ``live``: the door's liveness check, which every view must pass to be kept (None: liveness off)."""
         self.capacity = capacity
-        self._crop, self._clock, self._disk = crop, clock, disk
+        self._crop, self._clock, self._disk, self._live = crop, clock, disk, live
         self._faces: OrderedDict[int, RecentFace] = OrderedDict()  # track → its visit, oldest first
         self._settled: OrderedDict[int, None] = OrderedDict()  # tracks recognised or caught attacking
         self._lock = threading.Lock()
@@ -102,12 +104,18 @@ class RecentFaces:
         self._dirty, self._saved = False, clock()
 
     @classmethod
-    def from_config(cls, cfg: FacesConfig, profile: EmbedderProfile, disk: RecentFile | None) -> RecentFaces | None:
+    def from_config(
+        cls,
+        cfg: FacesConfig,
+        profile: EmbedderProfile,
+        disk: RecentFile | None,
+        live: Callable[[Image, Face], bool] | None = None,
+    ) -> RecentFaces | None:
         """Kept as the embedder crops them; None when ``faces.recent`` is 0."""
         if not cfg.recent:
             return None
         spec = CropSpec.for_profile(profile)
-        return cls(cfg.recent, lambda image, face: align(image, face, spec), disk=disk)
+        return cls(cfg.recent, lambda image, face: align(image, face, spec), disk=disk, live=live)
 
     def close(self) -> None:
         """Write the file one last time, if there is one and anything changed."""
@@ -150,6 +158,10 @@ class RecentFaces:
         held = self._faces.get(track)
         if held is not None and held.quality >= quality:
             self._faces[track] = replace(held, last_seen=now)
+            return
+        if self._live is not None and not self._live(image, o.face):
+            log.debug("recent faces: track %d failed the liveness check; never offered for enrolment", track)
+            self._settle(track)
             return
         self._dirty = True
         vector = np.asarray(o.vector, np.float32).reshape(-1).copy()

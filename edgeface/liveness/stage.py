@@ -185,6 +185,10 @@ class LivenessStage:
         kept = [(t, replace(f, landmarks=np.asarray(p, np.float32))) for t, f, p in measured if p is not None]
         history.update(ts, [t for t, _ in kept], [f for _, f in kept])
 
+    def passes(self, image: Image, face: Face) -> bool:
+        """Whether one face passes the single-frame check (enrolment's test: no track, no temporal evidence)."""
+        return float(self.model.score(image, [face])[0]) >= self.threshold
+
     def check(self, image: Image, ts: float, items: Sequence[tuple[int, Face]]) -> list[LivenessResult]:
         """Verdicts for the (track, face) pairs of one frame that matched an enrolled person."""
         if not items:

@@ -23,6 +23,7 @@ from edgeface.daemon.recentdisk import recent_file
 from edgeface.daemon.recentweb import RecentPage
 from edgeface.daemon.web import LiveView
 from edgeface.errors import EdgefaceError
+from edgeface.liveness.stage import LivenessStage
 from edgeface.ops.enroll import enroll_photos
 from edgeface.storage.audit import AuditLog
 from edgeface.storage.people import Store
@@ -33,7 +34,7 @@ from edgeface.vision.pipeline import FramePipeline
 from edgeface.vision.recognize import Recognizer
 from tests.support.cli import edgeface
 from tests.support.configs import write_config
-from tests.support.data import FACES
+from tests.support.data import FACES, SHARED
 from tests.support.models import make_config
 
 KIDMAN = sorted((FACES / "nicole_kidman").glob("*.jpg"))
@@ -75,6 +76,20 @@ def test_unknown_visits_are_kept_one_entry_each_the_oldest_dropped_and_known_fac
     assert [f.id for f in recent.faces()] == [3, 2], "two kept, newest first: the first visit was dropped"
     recent.forget([3])
     assert [f.id for f in recent.faces()] == [2]
+
+
+def test_with_liveness_on_a_printed_face_is_never_kept_to_enrol_from(
+    door: tuple[Path, FramePipeline, RecentFaces], tmp_path: Path
+) -> None:
+    _, pipeline, _ = door
+    printed = sorted((SHARED / "pad-dev" / "spoof" / "print").glob("nuaa_nuaa0002_*"))[0]
+    spec = CropSpec.for_profile(pipeline.recognizer.embedder.profile)
+    with LivenessStage.from_config(make_config(tmp_path / "state")) as liveness:
+        recent = RecentFaces(2, lambda image, face: align(image, face, spec), live=liveness.passes)
+        visit(pipeline, recent, printed, 100.0)
+        assert recent.faces() == [], "a photo held up to the camera is not a visit to enrol from"
+        visit(pipeline, recent, STRANGERS[0], 200.0)
+        assert len(recent.faces()) == 1, "a live stranger still is"
 
 
 def test_a_recent_face_is_listed_and_enrolled_through_the_control_socket_with_every_check(

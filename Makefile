@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 TOOLS  := .tools/.installed
 
-.PHONY: run test quick lint typecheck unit setup clean test-ha
+.PHONY: run test quick lint typecheck unit setup clean test-ha test-arm64
 
 $(STAMP): pyproject.toml deploy/bootstrap.sh deploy/apt.sh
 	VENV=$(VENV) PYTHON=$(PYTHON) bash deploy/bootstrap.sh
@@ -57,6 +57,11 @@ quick: lint typecheck $(TOOLS)
 # Only the tests against the real Home Assistant (installed under .tools/ by deploy/homeassistant.sh).
 test-ha: $(DEV) $(TOOLS)
 	$(BIN)/pytest -m homeassistant
+
+# The same project on an emulated arm64 Debian (qemu-user, see deploy/arm64/test.sh and docs/install.md):
+# as root; about 25 min the first time on 2 cores, then the root is cached in /var/cache/edgeface-arm64.
+test-arm64: $(STAMP)
+	VENV=$(VENV) bash deploy/arm64/test.sh
 
 clean:
 	rm -rf $(VENV) .tools config/demo/state .mypy_cache .ruff_cache .pytest_cache

@@ -87,7 +87,8 @@ def test_config_check_json_names_the_file_and_lists_every_problem(
     assert data["config"] == str(bad) and data["ok"] is False
     assert data["problems"] == [
         f"{bad}: camera.fsp: Extra inputs are not permitted; did you mean 'camera.fps'?",
-        f"{bad}: relay.pin: Input should be less than or equal to 27",
+        f"{bad}: relay.pin: Input should be less than or equal to 27 (a BCM GPIO number); "
+        "to drive line 99 of a gpiochip (Jetson), also set relay.chip",
     ]
 
 
@@ -128,7 +129,8 @@ def test_every_config_problem_is_an_error_line_of_its_own_with_the_key_it_meant(
     assert done.stderr.splitlines() == [
         f"edgeface: error: {bad}: detector.scor_threshold: Extra inputs are not permitted; "
         "did you mean 'detector.score_threshold'?",
-        f"edgeface: error: {bad}: relay.pin: Input should be less than or equal to 27",
+        f"edgeface: error: {bad}: relay.pin: Input should be less than or equal to 27 (a BCM GPIO number); "
+        "to drive line 99 of a gpiochip (Jetson), also set relay.chip",
         f"edgeface: error: {bad}: mqt: Extra inputs are not permitted; did you mean 'mqtt'?",
     ]
 

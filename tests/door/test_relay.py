@@ -262,7 +262,7 @@ def test_relay_lock_reads_the_relay_section_as_the_daemon_does(
     ("relay", "problem"),
     [
         ({"pni": 22}, "relay.pni: Extra inputs are not permitted; did you mean 'relay.pin'?"),
-        ({"pin": 40}, "relay: Value error, pin 40 is not a BCM GPIO number (0-27)"),
+        ({"pin": 40}, "relay.pin: Input should be less than or equal to 27 (a BCM GPIO number)"),
         ({"pin_factory": "gpio"}, "relay.pin_factory: Input should be 'auto', 'mock', 'lgpio'"),
     ],
 )
@@ -413,7 +413,10 @@ def test_a_gpiochip_needs_lgpio_and_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("relay", "problem"),
     [
-        ({"pin": 105}, "pin 105 is not a BCM GPIO number (0-27); to drive line 105 of a gpiochip (Jetson), also set"),
+        (
+            {"pin": 105},
+            "less than or equal to 27 (a BCM GPIO number); to drive line 105 of a gpiochip (Jetson), also set",
+        ),
         ({"chip": 1, "pin": 5, "pin_factory": "rpigpio"}, "chip is set, but pin_factory rpigpio numbers pins by"),
     ],
 )

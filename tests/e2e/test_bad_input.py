@@ -295,9 +295,10 @@ def test_a_store_owned_by_another_user_is_refused(tmp_path: Path) -> None:
 def models_copy(tmp_path: Path) -> Path:
     models = tmp_path / "models"
     models.mkdir(mode=0o755)
-    for name in ("face_detection_yunet_2026may.onnx", "mobilefacenet_foamliu_int8.onnx"):
-        shutil.copy(REPO_MODELS / name, models / name)
-        (models / name).chmod(0o644)
+    # Every file the default config runs (detector, embedder, liveness), as the repository ships them.
+    for _role, path, _sha256 in load_config(None).model_files():
+        shutil.copy(REPO_MODELS / path.name, models / path.name)
+        (models / path.name).chmod(0o644)
     return models
 
 

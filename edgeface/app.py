@@ -140,17 +140,17 @@ def open_service(
     )
     relay.on_change(publisher.publish_door)
     if recent is not None and (
-        server := serve_control(control_path(cfg), recent, recognizer.model_id, service.request_people_reload)
+        server := serve_control(control_path(cfg), recent, recognizer.model_id, service.people.changed)
     ):
         stack.enter_context(server)
     if recent is not None and web is not None:
         store_at = (cfg.store_path, cfg.store.keep_images, cfg.store.audit_retention_days)
         token = cfg.web.access_token()
-        web.recent = RecentPage(recent, token, recognizer, store_at, service.request_people_reload)
+        web.recent = RecentPage(recent, token, recognizer, store_at, service.people.changed)
     if cfg.fleet.enabled:
         # The fleet writes through its own store connection; the loop reloads the gallery on its own thread
         # (not through the MQTT command inbox, whose reloads must be signed when a secret is set).
-        stack.enter_context(FleetSync.from_config(cfg, recognizer.embedder.model_id, service.request_people_reload))
+        stack.enter_context(FleetSync.from_config(cfg, recognizer.embedder.model_id, service.people.changed))
     publisher.start()  # last: the broker hears from a door that is wired, announced and holding its gallery
     return service
 
@@ -215,7 +215,7 @@ def wire_service(
     )
     service = Service(cfg, parts, notifier=notifier, config_path=config_path, on_stall=on_stall, clock=clock)
     # Wiring between parts lives here, not in their constructors.
-    door.on_reload = service.request_people_reload
+    door.on_reload = service.people.request
     if web is not None:
         web.health = service.health
     announce(cfg)  # now that the live page's port is known (discovery links to it)

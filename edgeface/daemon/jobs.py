@@ -1,13 +1,14 @@
 """The frame loop's jobs: loading the people, the face image purge, the stats line, the live page's health figures.
 
 Each is a plain function of the parts it reads, called by :class:`~edgeface.daemon.loop.Service` on its
-own schedule (the people at start and on reload, the purge at start and daily, the stats every few
-minutes and at exit, the health figures whenever the live page asks).
+own schedule (the people at start and when :class:`PeopleReloads` says, the purge at start and daily, the
+stats every few minutes and at exit, the health figures whenever the live page asks).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from edgeface import __version__
@@ -24,6 +25,37 @@ from edgeface.values import JOURNAL, EventType
 from edgeface.vision.pipeline import FramePipeline
 
 log = logging.getLogger(__name__)
+
+
+class PeopleReloads:
+    """When the loop re-reads the people store (requests come from any thread and are merged, never lost).
+
+    ``cmd/reload``, which anyone who may publish can send and which changes nothing by itself, at most every
+    ``every`` seconds. A change the daemon's own parts made to the store (the fleet intake, an enrolment
+    through the control socket or the live page) at the next turn, whatever that limit: a removal held back
+    would leave the removed person seconds of grants. Those parts batch their changes themselves.
+    """
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._requested = self._changed = False
+        self._last = -math.inf
+
+    def request(self) -> None:
+        """A ``cmd/reload``: taken by the next reload, at most every ``every`` seconds."""
+        self._requested = True
+
+    def changed(self) -> None:
+        """The store changed under the daemon: taken by a reload at the next turn."""
+        self._changed = True
+
+    def due(self, now: float) -> bool:
+        """Whether to reload now; if so, every request so far is taken (the reload reads the store after this)."""
+        if not (self._changed or (self._requested and now - self._last >= self.every)):
+            return False
+        self._requested = self._changed = False
+        self._last = now
+        return True
 
 
 def load_people(store: Store, pipeline: FramePipeline, door: DoorController, device_id: str) -> None:

@@ -10,17 +10,17 @@ a stall guard (:mod:`edgeface.daemon.stallguard`) locks it and ends a daemon who
 
 Reload (SIGHUP) re-reads the config and the people store: each live part takes on the keys it declares
 (:mod:`edgeface.daemon.reload`), the rest is named in one warning, and the door is announced again.
-``cmd/reload`` re-reads the people store only, at most once per :data:`PEOPLE_RELOAD_EVERY_SECONDS`
-(requests in between are merged into the next one, never lost). Neither drops the evidence a face in
-front of the camera has gathered: tracks keep their ids (only their cached identities are forgotten, as
-a person may have been removed), so a flood of reloads cannot hold off a grant; the decider starts
-afresh only when what counts as evidence changed.
+``cmd/reload`` re-reads the people store only, at most once per :data:`PEOPLE_RELOAD_EVERY_SECONDS`; a
+change the daemon's own parts made to the store (a fleet removal) is read at the next turn
+(:class:`~edgeface.daemon.jobs.PeopleReloads`). Neither drops the evidence a face in front of the camera
+has gathered: tracks keep their ids (only their cached identities are forgotten, as a person may have
+been removed), so a flood of reloads cannot hold off a grant; the decider starts afresh only when what
+counts as evidence changed.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from edgeface.capture.camera import Camera
 from edgeface.config import Config
-from edgeface.daemon.jobs import health, load_people, log_stats, purge_images, start_line
+from edgeface.daemon.jobs import PeopleReloads, health, load_people, log_stats, purge_images, start_line
 from edgeface.daemon.metrics import Metrics
 from edgeface.daemon.recent import RecentFaces
 from edgeface.daemon.reload import LivePart, reload_config
@@ -108,18 +108,14 @@ class Service:
         self._next_purge = 0.0
         self._stop = threading.Event()
         self._reload_config = threading.Event()
-        self._people_requested = False
-        self._people_reloaded = -math.inf
+        self.people = PeopleReloads(PEOPLE_RELOAD_EVERY_SECONDS)
+        """Ask for a reload of the people store: ``people.request()`` for cmd/reload, ``people.changed()`` else."""
 
     def stop(self) -> None:
         self._stop.set()
 
     def request_reload(self) -> None:
         self._reload_config.set()
-
-    def request_people_reload(self) -> None:
-        """Re-read the people store soon (from any thread): merged, at most every PEOPLE_RELOAD_EVERY_SECONDS."""
-        self._people_requested = True
 
     def reload_people(self) -> None:
         """Re-read the gallery and the access rules; every track keeps its evidence but is embedded again."""
@@ -167,9 +163,9 @@ class Service:
                     self._beat("a remote command")
                     self.metrics.commands.inc()
                     self.door.handle(command)
-                if self._people_requested and now - self._people_reloaded >= PEOPLE_RELOAD_EVERY_SECONDS:
+                if self.people.due(now):
                     self._beat("a reload of the people store")
-                    self._reload_requested_people(now)
+                    self._reload_requested_people()
                 self._beat("a camera read")
                 frame = self.camera.read(READ_TIMEOUT_SECONDS)
                 self._report_camera()
@@ -201,8 +197,7 @@ class Service:
         m.observe_stage("frame", time.perf_counter() - started)
         return decisions
 
-    def _reload_requested_people(self, now: float) -> None:
-        self._people_requested, self._people_reloaded = False, now
+    def _reload_requested_people(self) -> None:
         try:
             self.reload_people()
         except EdgefaceError as exc:

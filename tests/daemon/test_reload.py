@@ -11,7 +11,8 @@ import pytest
 
 from edgeface.config import Config, RelayConfig, parse_config
 from edgeface.daemon.events import EventRecorder
-from edgeface.daemon.loop import Service
+from edgeface.daemon.jobs import PeopleReloads
+from edgeface.daemon.loop import PEOPLE_RELOAD_EVERY_SECONDS, Service
 from edgeface.daemon.reload import plan_reload
 from edgeface.door.controller import DoorController
 from edgeface.ops.enroll import photos_in
@@ -151,3 +152,23 @@ def test_reloads_between_the_frames_of_a_visit_neither_stop_nor_repeat_its_grant
                 part.apply(longer_pulse if k % 2 else cfg)
             decisions += bench.service.process(Frame(photo, 1000.0 + k / 10, k))
     assert [(d.type, d.person) for d in decisions] == [(EventType.GRANTED, "lin_manuel_miranda")]
+
+
+def test_cmd_reload_rereads_the_people_at_most_every_few_seconds_a_change_of_the_daemons_own_at_once() -> None:
+    every = PEOPLE_RELOAD_EVERY_SECONDS
+    people = PeopleReloads(every)
+    assert not people.due(0.0), "nothing asked"
+    people.request()
+    assert people.due(0.0)
+    people.request()
+    people.request()
+    assert not people.due(1.0), "a cmd/reload soon after a reload waits (anyone who may publish can send it)"
+    # The fleet intake took a removal: the door must stop letting that person in now, not seconds later.
+    people.changed()
+    assert people.due(1.5)
+    assert not people.due(1.6) and not people.due(1.5 + every), "that reload took the waiting cmd/reloads too"
+    people.changed()
+    assert people.due(1.7), "a change right after a reload is read at once as well"
+    people.request()
+    assert not people.due(1.7 + every - 0.1)
+    assert people.due(1.7 + every), "merged, never lost"

@@ -157,7 +157,9 @@ say "accuracy ... (beside the next steps)"
 ACCURACY_PID=$!
 
 # The demo daemon (make run's), on the emulation timings, in a network namespace of its own with only
-# loopback up: nothing it does reaches a broker on the host, and the events stay in its outbox.
+# loopback up: nothing it does reaches a broker on the host, and the events stay in its outbox. Either of
+# the demo's people will do: with liveness on, some frames of the clip (a broadcast) are refused as a spoof,
+# and which frames the slow daemon gets to see varies from run to run.
 grant() {
     local config=config/demo/emulation.yaml log="$RUN/daemon.log" start
     inside "$VENV/bin/edgeface --config $config enroll --from-dir config/demo/faces" >"$RUN/enroll.log" 2>&1 ||
@@ -168,7 +170,8 @@ grant() {
         inside "exec $VENV/bin/edgeface -v --config $config run"
     ) >"$log" 2>&1 &
     DAEMON_PID=$!
-    while ! grep -q 'decision type=granted person=lin_manuel_miranda' "$log"; do
+    local granted='decision type=granted person=(lin_manuel_miranda|alex_lacamoire) '
+    while ! grep -Eq "$granted" "$log"; do
         if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
             tail -20 "$log" >&2
             say "the daemon exited before it granted"
@@ -181,7 +184,7 @@ grant() {
         fi
         sleep 1
     done
-    fact "granted lin_manuel_miranda after $((SECONDS - start)) s"
+    fact "granted $(grep -Eo "$granted" "$log" | head -1 | sed 's/.*person=//; s/ $//') after $((SECONDS - start)) s"
     # A stop locks the relay and exits 0.
     kill -TERM "$DAEMON_PID"
     local rc=0

@@ -4,7 +4,7 @@
 #   wheels    every installed distribution is a PyPI aarch64 (or pure-Python) wheel, nothing built here
 #   accuracy  `bench accuracy --faces ../shared/faces --json` gives x86's TAR, FAR and threshold (to 1e-3);
 #             it runs on one core, beside the next two steps
-#   grant     the demo daemon grants lin_manuel_miranda on config/demo/emulation.yaml within GRANT_SECONDS
+#   grant     the demo daemon grants one of its people on config/demo/emulation.yaml within GRANT_SECONDS
 #   tests     the quick test tier (not marked slow) of the subsystems nearest the hardware, every wait of
 #             tests/support stretched by EDGEFACE_TEST_TIME_SCALE
 # It prints each step's wall and CPU time and one summary line; exit status 0 only when every check passed.

@@ -27,6 +27,8 @@ from tests.support.door import running_door
 from tests.support.scenes import empty_scene
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 SECRET = "correct horse battery staple"
 FLOOD_PER_SECOND = 2000
 """Far more LOCKs than the door's command queue holds between two turns of its loop (32 in ~70 ms)."""

@@ -27,6 +27,8 @@ from tests.support.broker import Broker, Collector
 from tests.support.fleet import DEEP_JSON, HUGE_INT, KEY, fresh_site
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def people(cfg: Config) -> list[str]:
     with Store(cfg.store_path) as store:

@@ -20,6 +20,8 @@ from tests.support.broker import Broker, fresh_device_id
 from tests.support.fleet import fresh_site
 from tests.support.timing import wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def take_over(broker: Broker, client_id: str, times: int) -> None:
     """Connect as ``client_id`` ``times`` times, a moment apart, as the attack in the issue did every 2 s."""

@@ -139,7 +139,8 @@ class Service:
         last_ping = 0.0
         next_stats = self.clock() + STATS_EVERY_SECONDS
         self.guard = self._start_guard()
-        self.notifier.ready(f"watching; {len(self.pipeline.recognizer.gallery)} people enrolled")
+        people = len(self.pipeline.recognizer.gallery)
+        self.notifier.ready(f"watching; {people} {'person' if people == 1 else 'people'} enrolled")
         log.info("%s", start_line(self.cfg, self.pipeline), extra=JOURNAL)
         try:
             while not self._stop.is_set():

@@ -99,7 +99,9 @@ def check_store(cfg: Config) -> Check:
             people = len(store.people())
     except EdgefaceError as exc:
         return Check("store", False, str(exc), f"check owner and mode 0600 of {cfg.store_path}")
-    return Check("store", people > 0, f"{cfg.store_path} (0600), {people} people enrolled", fix)
+    return Check(
+        "store", people > 0, f"{cfg.store_path} (0600), {people} {'person' if people == 1 else 'people'} enrolled", fix
+    )
 
 
 def check_camera(cfg: Config, timeout: float = 5.0) -> Check:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from edgeface.capture.picamera import picamera2_missing
-from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig
-from edgeface.ops.doctor import check_broker, check_camera, check_gpio
+from edgeface.config import CameraConfig, Config, MqttConfig, RelayConfig, load_config
+from edgeface.ops.doctor import check_broker, check_camera, check_gpio, check_store
 from tests.support.broker import Broker, free_port
+from tests.support.cli import edgeface
+from tests.support.configs import write_config
+from tests.support.data import LIN
 
 
 def test_the_broker_check_names_the_packet_cap_the_broker_announces(make_broker: Callable[..., Broker]) -> None:
@@ -52,3 +56,10 @@ def test_the_camera_check_names_what_picamera2_lacks_here() -> None:
     assert not check.ok
     assert check.detail == "picamera2: " + "; ".join(picamera2_missing())
     assert "sudo deploy/install.sh" in check.fix and "--system-site-packages" in check.fix
+
+
+def test_the_store_check_counts_one_person_as_a_person(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "edgeface.yaml")
+    assert edgeface(config, "enroll", "lin_manuel_miranda", str(LIN)) == 0
+    check = check_store(load_config(config))
+    assert check.ok and check.detail.endswith(", 1 person enrolled"), check.detail

@@ -50,12 +50,12 @@ class BySourceReport:
             ci = rates.intervals(shown, threshold)
             out[capture] = {
                 "bona_fide": sum(s.species is None for s in shown),
-                "bpcer": _round(rates.bpcer(shown, threshold)),
+                "bpcer": rates.rounded(rates.bpcer(shown, threshold)),
                 "bpcer_ci": ci["bpcer"],
                 "apcer": {
                     name: {
                         "attacks": sum(s.species == name for s in shown),
-                        "apcer": _round(rates.apcer(shown, threshold, name)),
+                        "apcer": rates.rounded(rates.apcer(shown, threshold, name)),
                         "ci": ci[name],
                     }
                     for name in rates.species_of(shown)
@@ -136,10 +136,6 @@ class BySourceReport:
                 f"attacks accepted {r['accepted']:>3}/{r['attacks']}"
             )
         return lines
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def _pct(value: object) -> str:

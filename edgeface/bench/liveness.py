@@ -85,12 +85,12 @@ class LivenessReport:
         ci = rates.intervals(shown, threshold)
         return {
             "threshold": round(threshold, 4),
-            "bpcer": _round(rates.bpcer(shown, threshold)),
+            "bpcer": rates.rounded(rates.bpcer(shown, threshold)),
             "bpcer_ci": ci["bpcer"],
-            "apcer": _round(rates.worst_apcer(shown, threshold)),
+            "apcer": rates.rounded(rates.worst_apcer(shown, threshold)),
             "apcer_ci": ci["worst"],
             "apcer_by_species": {
-                name: {"apcer": _round(rates.apcer(shown, threshold, name)), "ci": ci[name]}
+                name: {"apcer": rates.rounded(rates.apcer(shown, threshold, name)), "ci": ci[name]}
                 for name in rates.species_of(shown)
             },
         }
@@ -115,7 +115,7 @@ class LivenessReport:
                 "bona_fide": len(bona),
                 "bpcer": _rate(sum(v < self.threshold for v in bona), len(bona)),
                 "attacks": len(attacks),
-                "apcer": _round(rates.worst_apcer([p for p in shown if p.species is not None], self.threshold)),
+                "apcer": rates.rounded(rates.worst_apcer([p for p in shown if p.species is not None], self.threshold)),
             }
         return out
 
@@ -240,10 +240,6 @@ def _score(s: Scored) -> float:
 
 def _rate(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(numerator / denominator, 4)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def _pct(value: object) -> str:

@@ -110,3 +110,8 @@ def _central(values: npt.NDArray[np.float64]) -> tuple[float, float] | None:
     tail = (1.0 - CONFIDENCE) / 2.0
     lo, hi = np.quantile(values, [tail, 1.0 - tail])
     return round(float(lo), 4), round(float(hi), 4)
+
+
+def rounded(value: float | None) -> float | None:
+    """A rate as the reports print it: four decimals, None where nothing was measured."""
+    return None if value is None else round(value, 4)

@@ -122,12 +122,12 @@ class FramePipeline:
         clock = time.perf_counter
         started = clock()
         detected = rec.detector.detect(image)
-        tracked = [face for face in detected if rec.gates.large_enough(face)]
-        tracks = iter(self.tracker.update(tracked, ts))
+        large = [rec.gates.large_enough(face) for face in detected]
+        tracks = iter(self.tracker.update([face for face, big in zip(detected, large, strict=True) if big], ts))
         outcomes: list[FaceOutcome] = []
         fresh: list[int] = []  # indices into outcomes of the faces to embed
-        for face in detected:
-            if not rec.gates.large_enough(face):
+        for face, big in zip(detected, large, strict=True):
+            if not big:
                 outcomes.append(FaceOutcome(face, reason="small"))
                 continue
             track = next(tracks)

@@ -4,8 +4,8 @@
         --out models/liveness_screen_cue.npz [--cache /tmp/pad-features.npz]
 
 Every photo a set's manifest.csv knows is used: bona fide faces and replays train the cue (prints do not:
-they are MiniFASNet's), each (source, class) group weighing the same; L2 penalty and offset are
-edgeface.bench.screenfit.RIDGE and OFFSET. The fit is deterministic (Newton's method from zero), so
+they are MiniFASNet's), each (source, class) group weighing the same; each part's inputs, capture kinds,
+L2 penalty and offset are in edgeface.bench.screenfit.PARTS. The fit is deterministic (Newton's method from zero), so
 there is no seed; the bootstrap intervals printed use edgeface.bench.rates.BOOTSTRAP_SEED. The figures
 are those of `edgeface bench liveness --by-source` on the same folders: each source scored by a cue
 fitted without it. The weights are fitted on every source; the photos themselves are never shipped.
@@ -21,6 +21,7 @@ from pathlib import Path
 from edgeface.bench.bysource import BySourceReport
 from edgeface.bench.padset import MANIFEST, Manifest
 from edgeface.bench.screenfit import (
+    PARTS,
     extract,
     fit_all,
     leave_one_source_out,
@@ -55,12 +56,12 @@ def main() -> None:
             detector.close()
         if args.cache is not None:
             save_extracted(data, args.cache)
-    rows = training_rows(data)
-    print("\n".join(BySourceReport(data, leave_one_source_out(data, rows)).table()))
-    cue = fit_all(data, rows)
+    print("\n".join(BySourceReport(data, leave_one_source_out(data)).table()))
+    cue = fit_all(data)
     cue.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
-    print(f"\nfitted on {int(rows.sum())} photos; wrote {args.out} sha256 {digest} ({args.out.stat().st_size} bytes)")
+    fitted = ", ".join(f"{spec.name} part on {int(training_rows(data, spec.captures).sum())}" for spec in PARTS)
+    print(f"\nfitted the {fitted} photos; wrote {args.out} sha256 {digest} ({args.out.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Fitting the screen cue (:mod:`edgeface.liveness.screen`) on presentation-attack sets, and scoring every
 source with a cue that never saw it.
 
-The cue is a logistic regression (L2, Newton's method, plain numpy) of bona fide faces against
-**replays** (prints are MiniFASNet's job; a print-trained cue would learn pad-dev's one office). Each
-(source, class) group weighs the same in the fit, so NUAA's 480 frames of one office count no more than
-a webcam set of 25. Rows are photos of the kinds ``train_captures`` names.
+Each part of the cue (:data:`PARTS`) is a logistic regression (L2, Newton's method, plain numpy) of bona
+fide faces against **replays** (prints are MiniFASNet's job; a print-trained cue would learn pad-dev's one
+office), on the photos of the capture kinds its spec names. Each (source, class) group weighs the same in
+the fit, so NUAA's 480 frames of one office count no more than a webcam set of 25.
 
 :func:`leave_one_source_out` is what keeps the figures honest: every source is scored by a cue fitted on
 all the other sources, because frames of one source share a webcam, a room and a screen, and a cue that
@@ -25,7 +25,7 @@ import numpy.typing as npt
 from edgeface.bench.padset import Manifest
 from edgeface.errors import EdgefaceError
 from edgeface.liveness.minifasnet import REAL_CLASS, MiniFASNet
-from edgeface.liveness.screen import FEATURES, ScreenCue, cue_inputs
+from edgeface.liveness.screen import FACE_INPUTS, FEATURES, FRAME_INPUTS, CuePart, ScreenCue, cue_inputs
 from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image, photos_under
 from edgeface.vision.pick import primary_face
@@ -34,13 +34,29 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
-RIDGE = 30.0
-"""L2 penalty on the standardised weights: strong, because there are about twenty sources to learn from."""
-OFFSET = 1.0
-"""Added to the cue's log-odds: it vetoes only faces it is sure of (chosen leave-one-source-out, see
-docs/liveness.md)."""
-TRAIN_CAPTURES = ("frame", "crop", "video")
 NEWTON_STEPS = 15
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """How one part of the cue is fitted: on which inputs, from which capture kinds, how hard."""
+
+    name: str
+    features: tuple[str, ...]
+    captures: tuple[str, ...]
+    ridge: float
+    """L2 penalty on the standardised weights: strong, because there are about twenty sources to learn from."""
+    offset: float
+    """Added to the part's log-odds: positive, it vetoes only faces it is sure of."""
+
+
+PARTS = (
+    PartSpec("face", FACE_INPUTS, ("frame", "crop", "video"), ridge=30.0, offset=1.0),
+    PartSpec("frame", FRAME_INPUTS, ("frame",), ridge=30.0, offset=-1.0),
+)
+"""The shipped cue's parts (ridges, offsets and the frame part's inputs and rows were chosen
+leave-one-source-out, see docs/liveness.md): the face part learns from every capture kind; the frame part,
+which weighs a screen's edge in the whole frame, only from whole webcam frames, the only kind that shows one."""
 
 
 @dataclass(frozen=True)
@@ -120,13 +136,14 @@ def group_weights(sources: Sequence[str], live: npt.NDArray[np.bool_]) -> FloatA
     return np.asarray(weights / weights.mean(), np.float64)
 
 
-def fit(inputs: FloatArray, live: npt.NDArray[np.bool_], weights: FloatArray, ridge: float = RIDGE) -> ScreenCue:
-    """Weighted L2 logistic regression, live = 1; returned with offset 0."""
-    mean = inputs.mean(axis=0)
-    scale = inputs.std(axis=0) + 1e-6
-    z = np.c_[(inputs - mean) / scale, np.ones(len(inputs))]
+def fit(inputs: FloatArray, live: npt.NDArray[np.bool_], weights: FloatArray, spec: PartSpec) -> CuePart:
+    """Weighted L2 logistic regression, live = 1, on the columns ``spec`` names."""
+    x = inputs[:, [FEATURES.index(n) for n in spec.features]]
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    z = np.c_[(x - mean) / scale, np.ones(len(x))]
     target = live.astype(np.float64)
-    penalty = ridge * np.eye(z.shape[1])
+    penalty = spec.ridge * np.eye(z.shape[1])
     penalty[-1, -1] = 0.0  # the intercept is not shrunk
     beta = np.zeros(z.shape[1])
     for _ in range(NEWTON_STEPS):
@@ -134,20 +151,24 @@ def fit(inputs: FloatArray, live: npt.NDArray[np.bool_], weights: FloatArray, ri
         gradient = z.T @ (weights * (p - target)) + penalty @ beta
         hessian = (z * (weights * p * (1.0 - p))[:, None]).T @ z + penalty
         beta -= np.linalg.solve(hessian, gradient)
-    return ScreenCue(mean, scale, beta[:-1], float(beta[-1]), 0.0)
+    return CuePart(spec.name, spec.features, mean, scale, beta[:-1], float(beta[-1]), spec.offset)
 
 
-def training_rows(data: Extracted, captures: Sequence[str] = TRAIN_CAPTURES) -> npt.NDArray[np.bool_]:
-    """Photos the cue learns from: a face found, bona fide or a replay, of the given capture kinds."""
+def training_rows(data: Extracted, captures: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Photos a part learns from: a face found, bona fide or a replay, of the given capture kinds."""
     kinds = np.array([p.capture in captures and p.species != "print" for p in data.photos])
     return np.asarray(data.found & kinds)
 
 
-def fit_all(data: Extracted, rows: npt.NDArray[np.bool_], ridge: float = RIDGE, offset: float = OFFSET) -> ScreenCue:
-    sources = [p.source for p in data.photos]
-    index = np.flatnonzero(rows)
-    cue = fit(data.inputs[index], data.live[index], group_weights([sources[i] for i in index], data.live[index]), ridge)
-    return ScreenCue(cue.mean, cue.scale, cue.coef, cue.intercept, offset)
+def fit_all(data: Extracted, parts: Sequence[PartSpec] = PARTS, without: str | None = None) -> ScreenCue:
+    """The cue fitted on every source (or every source but ``without``)."""
+    sources = np.array([p.source for p in data.photos])
+    fitted = []
+    for spec in parts:
+        index = np.flatnonzero(training_rows(data, spec.captures) & (sources != without))
+        weights = group_weights(list(sources[index]), data.live[index])
+        fitted.append(fit(data.inputs[index], data.live[index], weights, spec))
+    return ScreenCue(tuple(fitted))
 
 
 def fused(data: Extracted, cue_probability: FloatArray) -> FloatArray:
@@ -155,16 +176,13 @@ def fused(data: Extracted, cue_probability: FloatArray) -> FloatArray:
     return np.asarray(np.minimum(data.networks, cue_probability), np.float64)
 
 
-def leave_one_source_out(
-    data: Extracted, rows: npt.NDArray[np.bool_], ridge: float = RIDGE, offset: float = OFFSET
-) -> FloatArray:
+def leave_one_source_out(data: Extracted, parts: Sequence[PartSpec] = PARTS) -> FloatArray:
     """Each photo's fused score from a cue fitted without its source (NaN where no face was found)."""
     sources = np.array([p.source for p in data.photos])
     out = np.full(len(data.photos), np.nan)
     for source in sorted(set(sources[data.found])):
         held = data.found & (sources == source)
-        cue = fit_all(data, rows & (sources != source), ridge, offset)
-        out[held] = cue.probability(data.inputs[held])
+        out[held] = fit_all(data, parts, without=source).probability(data.inputs[held])
     return fused(data, out)
 
 

@@ -176,7 +176,7 @@ def _bench_liveness_by_source(args: argparse.Namespace, cfg: Config) -> int:
     """Leave-one-source-out: every folder needs a manifest (its own, found beside it, or --manifest)."""
     from edgeface.bench.bysource import BySourceReport
     from edgeface.bench.padset import Manifest, find_manifest
-    from edgeface.bench.screenfit import extract, leave_one_source_out, pad_photos, training_rows
+    from edgeface.bench.screenfit import extract, leave_one_source_out, pad_photos
     from edgeface.errors import ConfigError
     from edgeface.liveness.minifasnet import MiniFASNet, model_specs
     from edgeface.models.runtime import RuntimeOptions
@@ -196,7 +196,7 @@ def _bench_liveness_by_source(args: argparse.Namespace, cfg: Config) -> int:
             data = extract(detector, networks, photos, progress=lambda it: progress(list(it), "liveness"))
     finally:
         detector.close()
-    report = BySourceReport(data, leave_one_source_out(data, training_rows(data)))
+    report = BySourceReport(data, leave_one_source_out(data))
     if args.json:
         print_json(report.to_dict())
     else:

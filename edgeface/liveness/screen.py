@@ -2,7 +2,7 @@
 
 MiniFASNet stops printed photos but accepts many screen replays: a screen is bright, sharp and coloured
 like a face. What a screen changes that a print does not is measured here on the face and its
-surroundings in the whole frame, with OpenCV and numpy only (about 2 ms a face on one x86 core):
+surroundings in the whole frame, with OpenCV and numpy only (about 4 ms a face on one x86 core):
 
 * colour of the face: saturation and its spread, the chroma means, blue against red, the share of
   clipped (glare) pixels, the luma spread (a screen's gamut and backlight);
@@ -10,13 +10,16 @@ surroundings in the whole frame, with OpenCV and numpy only (about 2 ms a face o
   frequencies and the highest spectral peak of the face (a screen's pixel grid and moiré);
 * surroundings: the luminance of the face and of the band around it against the whole frame (an
   emitting screen in a room), and the strongest straight horizontal or vertical edge above, below,
-  left and right of the face (a phone's or a monitor's bezel).
+  left and right of the face (a phone's or a monitor's bezel);
+* a screen's edge: the longest straight line around the face at any tilt (:mod:`edgeface.liveness.bezel`).
 
-These and the two MiniFASNet log-odds go into one logistic regression (:class:`ScreenCue`), trained
-on bona fide faces against replays only, leave-one-source-out measured (``tools/train_liveness_cue.py``,
-``edgeface bench liveness --by-source``). :class:`ScreenFused` keeps MiniFASNet's verdict and lets the
-cue only veto: its score is the lower of the MiniFASNet score and the cue's probability, so a print
-MiniFASNet refuses stays refused, whatever the cue learned about screens.
+The cue (:class:`ScreenCue`) has two parts, each a logistic regression with the two MiniFASNet
+log-odds among its inputs: the face part weighs the first three groups, the frame part the screen's
+edge. Both are trained on bona fide faces against replays only, the frame part on whole frames only,
+leave-one-source-out measured (``tools/train_liveness_cue.py``, ``edgeface bench liveness --by-source``).
+:class:`ScreenFused` keeps MiniFASNet's verdict and lets the cue only veto: its score is the lower of the
+MiniFASNet score and the cue's probability, so a print MiniFASNet refuses stays refused, whatever the cue
+learned about screens.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy.typing as npt
 
 from edgeface.config import Config
 from edgeface.errors import ModelError
+from edgeface.liveness.bezel import BEZEL_FEATURES, FrameLines, bezel_features, frame_lines
 from edgeface.liveness.minifasnet import REAL_CLASS, LivenessModel, MiniFASNet, model_specs
 from edgeface.models.checksums import verify_model
 from edgeface.models.runtime import RuntimeOptions
@@ -63,12 +67,18 @@ FEATURES = (
     "edge_2",
     "edge_3",
     "edge_mean",
+    *BEZEL_FEATURES,
 )
 """The cue's inputs, in order: the two networks' log-odds of a live face, then :func:`screen_features`."""
+FACE_INPUTS = FEATURES[: -len(BEZEL_FEATURES)]
+"""What the face part of the cue weighs: the networks, the face's colour and texture, its surroundings."""
+FRAME_INPUTS = (*FEATURES[:2], *BEZEL_FEATURES)
+"""What the frame part weighs: the networks and a screen's edge around the face."""
 CONTEXT_SIDE = 160
 """The whole frame is brought down to this long side before the surroundings are measured (cost, and the
 same scale whatever the camera)."""
 _SPECTRUM = 128
+_DECIMALS = 10
 _EPS = 1e-5
 
 
@@ -150,13 +160,18 @@ def _surroundings(gray: Image, box: Box) -> list[float]:
     return [float(surround_luma), float(face_luma), edges[0], edges[1], edges[2], float(np.mean(edges))]
 
 
-def screen_features(image: Image, box: Box) -> FloatArray:
-    """The handcrafted part of the cue's inputs for one face (``FEATURES`` after the two log-odds)."""
+def screen_features(image: Image, box: Box, gray: Image | None = None, lines: FrameLines | None = None) -> FloatArray:
+    """The handcrafted part of the cue's inputs for one face (``FEATURES`` after the two log-odds);
+    ``gray`` and ``lines`` are the frame's, when its other faces already made them."""
     height, width = image.shape[:2]
     left, top, right, bottom = _clamped(box, 1.0, width, height)
     face = image[top:bottom, left:right]
-    gray: Image = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
-    return np.asarray(_colour(face) + _texture(gray[top:bottom, left:right]) + _surroundings(gray, box), np.float32)
+    gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8) if gray is None else gray
+    lines = frame_lines(image) if lines is None else lines
+    return np.asarray(
+        _colour(face) + _texture(gray[top:bottom, left:right]) + _surroundings(gray, box) + bezel_features(lines, box),
+        np.float32,
+    )
 
 
 def log_odds(real: FloatArray) -> FloatArray:
@@ -168,15 +183,19 @@ def log_odds(real: FloatArray) -> FloatArray:
 def cue_inputs(model_probabilities: FloatArray, image: Image, faces: Sequence[Face]) -> FloatArray:
     """N × len(FEATURES): each face's MiniFASNet log-odds (M×N×3 probabilities in) and its screen features."""
     odds = log_odds(model_probabilities[:, :, REAL_CLASS]).T
-    handcrafted = np.stack([screen_features(image, f.box) for f in faces])
+    gray: Image = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
+    lines = frame_lines(image)
+    handcrafted = np.stack([screen_features(image, f.box, gray, lines) for f in faces])
     return np.concatenate([odds, handcrafted], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
-class ScreenCue:
-    """A logistic regression on standardised :data:`FEATURES`; ``offset`` shifts it towards "live" so that
-    it only vetoes faces it is sure of (chosen with the weights, see the training script)."""
+class CuePart:
+    """One logistic regression on standardised inputs (a subset of :data:`FEATURES`, by name); ``offset``
+    shifts it towards "live" (positive) or "attack" (negative), chosen with the weights (training script)."""
 
+    name: str
+    features: tuple[str, ...]
     mean: FloatArray
     scale: FloatArray
     coef: FloatArray
@@ -184,20 +203,37 @@ class ScreenCue:
     offset: float
 
     def probability(self, inputs: FloatArray) -> FloatArray:
-        """The cue's probability that each row of ``inputs`` is a live face."""
-        z = ((np.asarray(inputs, np.float64) - self.mean) / self.scale) @ self.coef + self.intercept + self.offset
+        """This part's probability that each row of ``inputs`` (all of :data:`FEATURES`) is a live face."""
+        columns = [FEATURES.index(n) for n in self.features]
+        x = np.asarray(inputs, np.float64)[:, columns]
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept + self.offset
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))), np.float32)
 
+
+@dataclass(frozen=True)
+class ScreenCue:
+    """The cue: a face is as live as its most doubtful part says (the face part weighs the face and its
+    surroundings; the frame part a screen's edge around it)."""
+
+    parts: tuple[CuePart, ...]
+
+    def probability(self, inputs: FloatArray) -> FloatArray:
+        """The cue's probability that each row of ``inputs`` is a live face."""
+        return np.asarray(np.min([p.probability(inputs) for p in self.parts], axis=0), np.float32)
+
     def save(self, path: Path) -> None:
-        np.savez(
-            path,
-            features=np.array(FEATURES),
-            mean=self.mean,
-            scale=self.scale,
-            coef=self.coef,
-            intercept=np.float64(self.intercept),
-            offset=np.float64(self.offset),
-        )
+        """Plain arrays, rounded so that a refit on another machine writes the same bytes."""
+        arrays: dict[str, npt.NDArray[np.generic]] = {"parts": np.array([p.name for p in self.parts])}
+        for p in self.parts:
+            arrays |= {
+                f"{p.name}.features": np.array(p.features),
+                f"{p.name}.mean": np.round(p.mean, _DECIMALS),
+                f"{p.name}.scale": np.round(p.scale, _DECIMALS),
+                f"{p.name}.coef": np.round(p.coef, _DECIMALS),
+                f"{p.name}.intercept": np.round(np.asarray(p.intercept, np.float64), _DECIMALS),
+                f"{p.name}.offset": np.asarray(p.offset, np.float64),
+            }
+        np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as its allow_pickle flag
 
     @classmethod
     def load(cls, path: Path, sha256: str | None) -> ScreenCue:
@@ -205,19 +241,29 @@ class ScreenCue:
         verify_model(path, sha256)
         try:
             with np.load(path, allow_pickle=False) as data:
-                names = tuple(str(n) for n in data["features"])
-                cue = cls(
-                    np.asarray(data["mean"], np.float64),
-                    np.asarray(data["scale"], np.float64),
-                    np.asarray(data["coef"], np.float64),
-                    float(data["intercept"]),
-                    float(data["offset"]),
+                parts = tuple(
+                    CuePart(
+                        name,
+                        tuple(str(n) for n in data[f"{name}.features"]),
+                        np.asarray(data[f"{name}.mean"], np.float64),
+                        np.asarray(data[f"{name}.scale"], np.float64),
+                        np.asarray(data[f"{name}.coef"], np.float64),
+                        float(data[f"{name}.intercept"]),
+                        float(data[f"{name}.offset"]),
+                    )
+                    for name in (str(n) for n in data["parts"])
                 )
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"{path}: not a screen cue ({exc})") from exc
-        if names != FEATURES or not cue.mean.shape == cue.scale.shape == cue.coef.shape == (len(FEATURES),):
-            raise ModelError(f"{path}: the cue was trained on other features than this version computes")
-        return cue
+        for p in parts:
+            size = (len(p.features),)
+            if not set(p.features) <= set(FEATURES) or not p.mean.shape == p.scale.shape == p.coef.shape == size:
+                raise ModelError(
+                    f"{path}: the cue's {p.name} part was fitted on features this version does not compute"
+                )
+        if not parts:
+            raise ModelError(f"{path}: not a screen cue (no parts)")
+        return cls(parts)
 
 
 def open_screen_cue(cfg: Config) -> ScreenCue | None:

@@ -10,8 +10,10 @@ import pytest
 from edgeface.bench.bysource import BySourceReport
 from edgeface.bench.padset import Manifest, Provenance
 from edgeface.bench.screenfit import (
+    PARTS,
     Extracted,
     PadPhoto,
+    PartSpec,
     extract,
     fit,
     group_weights,
@@ -48,6 +50,10 @@ def test_the_manifest_says_the_species_and_the_capture_kind(attack_type: str, sp
     assert (prov.species, prov.capture) == (species, capture)
 
 
+ONE_PART = (PartSpec("all", FEATURES, ("frame", "crop"), ridge=1.0, offset=0.0),)
+"""A cue of one part on every input, gently regularised: what the synthetic sources below need."""
+
+
 def synthetic(sources: int = 6, per: int = 20, seed: int = 0) -> Extracted:
     """Sources whose live faces and replays differ in the first handcrafted input, each with its own camera
     offset in the second one (what a cue must not learn)."""
@@ -67,7 +73,7 @@ def synthetic(sources: int = 6, per: int = 20, seed: int = 0) -> Extracted:
 
 def test_a_source_is_scored_by_a_cue_that_never_saw_it() -> None:
     data = synthetic()
-    scores = leave_one_source_out(data, training_rows(data), ridge=1.0, offset=0.0)
+    scores = leave_one_source_out(data, ONE_PART)
     live = data.live
     assert np.all(scores <= 0.9) and scores[live].mean() > scores[~live].mean()
     # Relabel source s0 entirely: its own scores must not move (the cue that scores it never saw it) ...
@@ -82,7 +88,7 @@ def test_a_source_is_scored_by_a_cue_that_never_saw_it() -> None:
         data.networks,
         data.ms_per_face,
     )
-    again = leave_one_source_out(flipped, training_rows(flipped), ridge=1.0, offset=0.0)
+    again = leave_one_source_out(flipped, ONE_PART)
     held = np.array([p.source == "s0" for p in data.photos])
     assert np.allclose(again[held], scores[held])
     # ... while every other source's scores do.
@@ -93,13 +99,25 @@ def test_prints_never_train_the_cue_and_each_group_weighs_the_same() -> None:
     data = synthetic()
     photos = list(data.photos)
     photos[1] = PadPhoto(photos[1].path, "print", "frame", photos[1].source, photos[1].subject)
-    rows = training_rows(Extracted(tuple(photos), data.inputs, data.networks, None))
+    rows = training_rows(Extracted(tuple(photos), data.inputs, data.networks, None), ("frame",))
     assert not rows[1] and rows.sum() == len(photos) - 1
     weights = group_weights(["a", "a", "a", "b"], np.array([True, True, False, True]))
     assert weights.mean() == pytest.approx(1.0)
     assert weights[0] == weights[1] == weights[2] / 2 == weights[3] / 2
-    cue = fit(data.inputs, data.live, np.ones(len(data.live)), ridge=1.0)
+    cue = fit(data.inputs, data.live, np.ones(len(data.live)), ONE_PART[0])
     assert cue.coef[2] > abs(cue.coef[3])  # the attack, not the camera
+
+
+def test_the_frame_part_learns_only_from_whole_frames_and_weighs_a_screens_edge() -> None:
+    data = synthetic()
+    photos = tuple(
+        PadPhoto(p.path, p.species, "crop" if i % 4 < 2 else "frame", p.source, p.subject)
+        for i, p in enumerate(data.photos)
+    )
+    frame_part = next(spec for spec in PARTS if spec.name == "frame")
+    rows = training_rows(Extracted(photos, data.inputs, data.networks, None), frame_part.captures)
+    assert rows.sum() == len(photos) // 2 and all(photos[i].capture == "frame" for i in np.flatnonzero(rows))
+    assert "bezel_length" in frame_part.features and "bezel_length" not in PARTS[0].features
 
 
 @pytest.mark.slow
@@ -114,7 +132,7 @@ def test_by_source_on_two_webcam_sets(detector: Detector, minifasnet: MiniFASNet
     save_extracted(data, tmp_path / "features.npz")
     again = load_extracted(tmp_path / "features.npz")
     assert again.photos == data.photos and np.array_equal(again.inputs, data.inputs, equal_nan=True)
-    report = BySourceReport(data, leave_one_source_out(data, training_rows(data))).to_dict()
+    report = BySourceReport(data, leave_one_source_out(data)).to_dict()
     assert report["sources"] == 2 and report["photos"] == 58 and report["ms_per_face"] > 0
     frame = report["levels"]["balanced"]["frame"]  # type: ignore[index]
     assert set(frame["apcer"]) == {"phone replay", "screen replay"} and frame["bona_fide"] == 28

@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("EDGEFACE_SHARED", ROOT.parent / "shared"))
 FACES = SHARED / "faces"
+MISSING = f"{SHARED} is missing: tests need ../shared beside the checkout (see docs/development.md)"
 SHARED_MODELS = SHARED / "models"
 VIDEO = SHARED / "video"
 LFW_DEV = SHARED / "lfw-dev"
@@ -26,7 +27,12 @@ LIN = DEMO_FACES / "lin_manuel_miranda.jpg"
 
 
 def labelled_faces() -> tuple[dict[str, list[Path]], list[Path]]:
-    """../shared/faces: each person's photos, sorted by name, and the strangers of ``unknown/``."""
+    """../shared/faces: each person's photos, sorted by name, and the strangers of ``unknown/``.
+
+    Test modules call it at import, so a missing ../shared must fail collection with the same one line as
+    the ``shared`` fixture, not a bare FileNotFoundError."""
+    if not FACES.is_dir():
+        raise FileNotFoundError(MISSING)
     people = {
         d.name: sorted(p for p in d.iterdir() if p.suffix == ".jpg") for d in sorted(FACES.iterdir()) if d.is_dir()
     }
@@ -35,5 +41,5 @@ def labelled_faces() -> tuple[dict[str, list[Path]], list[Path]]:
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    assert FACES.is_dir(), f"{SHARED} is missing: tests need ../shared beside the checkout (see docs/development.md)"
+    assert FACES.is_dir(), MISSING
     return SHARED

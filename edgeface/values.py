@@ -27,6 +27,9 @@ Image: TypeAlias = "npt.NDArray[np.uint8]"
 Vectors: TypeAlias = "npt.NDArray[np.float32]"
 """Rows of L2-normalised embeddings, N×D, float32."""
 
+Box: TypeAlias = tuple[float, float, float, float]
+"""A face's x, y, width and height in pixels."""
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -43,7 +46,7 @@ class Frame:
 class Face:
     """A detected face in image coordinates."""
 
-    box: tuple[float, float, float, float]
+    box: Box
     """x, y, width, height in pixels."""
     score: float
     landmarks: npt.NDArray[np.float32] = field(repr=False)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from edgeface.bench.padset import Manifest
 from edgeface.errors import EdgefaceError
 from edgeface.liveness.minifasnet import REAL_CLASS, MiniFASNet
-from edgeface.liveness.screen import FACE_INPUTS, FEATURES, FRAME_INPUTS, CuePart, ScreenCue, cue_inputs
+from edgeface.liveness.screen import FACE_INPUTS, FEATURES, FRAME_INPUTS, CuePart, ScreenCue, columns, cue_inputs
 from edgeface.vision.detect import Detector
 from edgeface.vision.images import load_image, photos_under
 from edgeface.vision.pick import primary_face
@@ -138,7 +138,7 @@ def group_weights(sources: Sequence[str], live: npt.NDArray[np.bool_]) -> FloatA
 
 def fit(inputs: FloatArray, live: npt.NDArray[np.bool_], weights: FloatArray, spec: PartSpec) -> CuePart:
     """Weighted L2 logistic regression, live = 1, on the columns ``spec`` names."""
-    x = inputs[:, [FEATURES.index(n) for n in spec.features]]
+    x = inputs[:, columns(spec.features)]
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-6
     z = np.c_[(x - mean) / scale, np.ones(len(x))]

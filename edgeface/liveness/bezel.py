@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgeface.values import Image
+from edgeface.values import Box, Image
 
 BEZEL_FEATURES = ("bezel_length", "bezel_contrast", "bezel_bright_edge", "bezel_face_widths")
 """The longest line's length against the frame's long side, the luminance across it (towards the face
@@ -64,7 +64,7 @@ def frame_lines(image: Image) -> FrameLines:
     return FrameLines(small, k, segments)
 
 
-def bezel_features(lines: FrameLines, box: tuple[float, float, float, float]) -> list[float]:
+def bezel_features(lines: FrameLines, box: Box) -> list[float]:
     """:data:`BEZEL_FEATURES` for a face ``box`` (x, y, w, h, in the frame's pixels)."""
     x, y, bw, bh = (v * lines.scale for v in box)
     cx, cy = x + bw / 2.0, y + bh / 2.0

@@ -30,12 +30,11 @@ import onnxruntime as ort
 from edgeface.config import Config
 from edgeface.errors import ModelError
 from edgeface.models.runtime import RuntimeOptions, open_session
-from edgeface.values import Face, Image
+from edgeface.values import Box, Face, Image
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-Box = tuple[float, float, float, float]
 REAL_CLASS = 1
 """Silent-Face's classes: 0 and 2 are attack types, 1 is a live face."""
 

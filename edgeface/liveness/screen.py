@@ -40,12 +40,11 @@ from edgeface.liveness.bezel import BEZEL_FEATURES, FrameLines, bezel_features, 
 from edgeface.liveness.minifasnet import REAL_CLASS, LivenessModel, MiniFASNet, model_specs
 from edgeface.models.checksums import verify_model
 from edgeface.models.runtime import RuntimeOptions
-from edgeface.values import Face, Image
+from edgeface.values import Box, Face, Image
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-Box = tuple[float, float, float, float]
 
 FEATURES = (
     "minifasnet_v2_logodds",
@@ -189,6 +188,11 @@ def cue_inputs(model_probabilities: FloatArray, image: Image, faces: Sequence[Fa
     return np.concatenate([odds, handcrafted], axis=1).astype(np.float32)
 
 
+def columns(names: Sequence[str]) -> list[int]:
+    """Where the named inputs are in a row of :data:`FEATURES`."""
+    return [FEATURES.index(n) for n in names]
+
+
 @dataclass(frozen=True)
 class CuePart:
     """One logistic regression on standardised inputs (a subset of :data:`FEATURES`, by name); ``offset``
@@ -204,8 +208,7 @@ class CuePart:
 
     def probability(self, inputs: FloatArray) -> FloatArray:
         """This part's probability that each row of ``inputs`` (all of :data:`FEATURES`) is a live face."""
-        columns = [FEATURES.index(n) for n in self.features]
-        x = np.asarray(inputs, np.float64)[:, columns]
+        x = np.asarray(inputs, np.float64)[:, columns(self.features)]
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept + self.offset
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))), np.float32)
 

@@ -91,9 +91,10 @@ class MqttPublisher:
         nonces: NonceLog | None = None,
     ) -> None:
         """``reconnect_delay`` is paho's (min, max) back-off in whole seconds; ``close_timeout`` bounds
-        how long :meth:`close` waits for PUBACKs of events in flight; ``announcements`` are retained
-        messages (Home Assistant discovery) re-sent on every connect; ``door`` is the relay's state now,
-        published first on connect; ``nonces`` keeps the nonces of signed commands (None: in memory only).
+        how long :meth:`close` waits for PUBACKs of events in flight, and then of its goodbye;
+        ``announcements`` are retained messages (Home Assistant discovery) re-sent on every connect;
+        ``door`` is the relay's state now, published first on connect; ``nonces`` keeps the nonces of
+        signed commands (None: in memory only).
         Raises ConfigError for an unusable prefix or TLS file; connects nothing."""
         self.topics = Topics.for_device(device_id, prefix)
         self._outbox = outbox
@@ -208,7 +209,7 @@ class MqttPublisher:
             # After "offline" (a flow that hears of the door first reads the rest as a stopped door's), the
             # retained states that would outlive it: nobody in view, no camera watched.
             farewell = [(self.topics.presence, payloads.presence(False)), (self.topics.health, payloads.health(False))]
-            self._link.close(farewell)
+            self._link.close(farewell, self._close_timeout)
             self._states.link_down(closing=True)
         self._sender.stop()
 

@@ -23,7 +23,8 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTMessageInfo
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 _guarded = guarded(log, "MQTT")
 
 WILL_QOS = 1
+GOODBYE_QOS = 1
 COMMAND_QOS = 1
 MAX_PACKET_BYTES = MAX_COMMAND_BYTES + 3 * 1024
 """The largest packet the broker may send us: a command payload at its limit, its topic and headers."""
@@ -122,15 +124,22 @@ class Connection:
         """Wait until connected with the subscriptions made."""
         return self._ready.wait(timeout)
 
-    def close(self, farewell: Sequence[tuple[str, str]] = ()) -> None:
+    def close(self, farewell: Sequence[tuple[str, str]] = (), timeout: float = 1.0) -> None:
         """Say ``offline``, then publish ``farewell`` (retained states a stopped door must not leave behind),
-        disconnect and stop paho's thread; nothing to do if never started."""
+        wait up to ``timeout`` for the broker to acknowledge them, disconnect and stop paho's thread;
+        nothing to do if never started."""
         if not self._started or self._closing:
             return
         self._closing = True
-        self.client.publish(self._availability, payloads.OFFLINE, qos=0, retain=True)
-        for topic, payload in farewell:
-            self.client.publish(topic, payload, qos=0, retain=True)
+        *first, (topic, payload) = [(self._availability, payloads.OFFLINE), *farewell]
+        for earlier in first:
+            self.client.publish(*earlier, qos=0, retain=True)
+        # The last at QoS 1, and DISCONNECT only after its PUBACK, which says the broker has read all of the
+        # goodbye: closing the socket while a PUBACK sits unread in it sends a TCP reset, and the broker then
+        # drops whatever it had not read yet.
+        last = self.client.publish(topic, payload, qos=GOODBYE_QOS, retain=True)
+        if self.connected and timeout > 0 and not _acknowledged(last, timeout):
+            log.warning("MQTT broker %s did not acknowledge the goodbye within %.1f s", self.where, timeout)
         self.client.disconnect()
         self.client.loop_stop()
         self.connected = False
@@ -224,3 +233,11 @@ class Connection:
     @_guarded
     def _received(self, client: Client, userdata: object, message: MQTTMessage) -> None:
         self._on_message(message.topic, bytes(message.payload), message.retain)
+
+
+def _acknowledged(sent: MQTTMessageInfo, timeout: float) -> bool:
+    """Whether the broker acknowledged ``sent`` within ``timeout`` seconds."""
+    if sent.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        return False  # paho did not take it (no connection): there is nothing to wait for
+    sent.wait_for_publish(timeout)
+    return sent.is_published()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -22,13 +23,14 @@ import pytest
 from edgeface.config import Config, MqttConfig, RemoteUnlockConfig, TlsConfig
 from edgeface.door.commands import Command, ReloadCommand, UnlockCommand
 from edgeface.errors import ConfigError
+from edgeface.mqtt.broker import broker_client
 from edgeface.mqtt.client import MqttPublisher
 from edgeface.mqtt.connection import MAX_PACKET_BYTES, RECONNECT_DELAY
 from edgeface.mqtt.topics import Topics
 from edgeface.storage.nonces import MemoryNonces
 from edgeface.storage.outbox import Outbox
 from edgeface.values import DoorState, EventType
-from tests.support.broker import Broker, Collector, event_ids, free_port, fresh_device_id
+from tests.support.broker import Broker, Collector, event_ids, free_port, fresh_device_id, killable_broker
 from tests.support.events import EVENT_KEYS, make_event
 from tests.support.timing import wait_until
 
@@ -224,6 +226,28 @@ def test_availability_is_online_while_connected_and_offline_after_a_clean_close(
     assert (offline.payload, offline.retain) == (b"offline", True)
 
 
+def test_a_stop_waits_for_the_broker_to_acknowledge_the_goodbye(
+    tmp_path: Path, outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Closing before the broker has read the goodbye could reset the connection and lose it: the last
+    # retained states would then say "online" for a stopped door.
+    with killable_broker(tmp_path / "broker") as server:
+        cfg = MqttConfig(host=server.host, port=server.port, keepalive=5)
+        device = fresh_device_id("bye")
+        publisher = MqttPublisher(cfg, outbox, device_id=device, reconnect_delay=(1, 1), close_timeout=0.5)
+        publisher.start()
+        connected(publisher).publish_health(True)
+        with server.frozen():
+            publisher.close()
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+            f"MQTT broker 127.0.0.1:{server.port} did not acknowledge the goodbye within 0.5 s"
+        ]
+        topics = Topics.for_device(device)
+        with Collector(server, [topics.availability, topics.health]) as later:
+            kept = {m.topic: m.payload for m in later.wait(2)}
+    assert kept == {topics.availability: b"offline", topics.health: b'{"broker": "online", "camera": "offline"}'}
+
+
 def test_building_the_client_connects_nothing_until_it_is_started(
     broker: Broker, outbox: Outbox, device: str, collect: Collect
 ) -> None:
@@ -325,6 +349,20 @@ def test_the_broker_is_told_to_drop_command_packets_larger_than_the_limit(
     assert take_commands(publisher, 1) == [UnlockCommand(1.0)]
     (line,) = ignored_lines(caplog)  # only the one that fitted in a packet reached the parser
     assert f"payload of {MAX_PACKET_BYTES - 200} bytes is over the 1024-byte limit" in line
+
+
+def test_every_client_turns_nagle_off_so_small_packets_go_at_once(broker: Broker) -> None:
+    # A door state then its event, or a goodbye then DISCONNECT: with Nagle on, each waits for a delayed ACK.
+    client = broker_client(
+        MqttConfig(host=broker.host, port=broker.port), fresh_device_id("nodelay"), log=logging.getLogger(__name__)
+    )
+    client.connect(broker.host, broker.port)
+    try:
+        sock = client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        client.disconnect()
 
 
 def test_after_a_long_broker_outage_the_door_is_back_within_a_few_seconds(

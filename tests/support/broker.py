@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -228,7 +229,17 @@ class FlaggedCollector(Collector):
 
 
 class KillableBroker(Broker):
-    """A private test broker, plus an unclean death."""
+    """A private test broker, plus an unclean death and a freeze."""
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """SIGSTOP for the block: connections stay open, and nothing is read or answered until it ends."""
+        assert self._proc is not None, "the broker is not running"
+        self._proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None

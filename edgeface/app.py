@@ -65,8 +65,9 @@ def open_service(
 
     The order is the fail-secure one: the relay is driven locked first (its log line is the daemon's
     first), then the model files are checked, then the store, the outbox, the nonce log, the broker
-    client, the models and the camera are opened; the broker connection starts last, once everything is
-    wired. Whatever fails raises an EdgefaceError with one line to print.
+    client, the models and the camera are opened. Nothing is sent to the broker yet: the frame loop starts
+    the connection once it runs (:meth:`Service.run`). Whatever fails raises an EdgefaceError with one
+    line to print.
     ``pin_factory`` and ``wrap_camera`` let tests hold the mock pins and wrap the camera.
     """
     # The relay first: whatever fails after this, the door is held locked.
@@ -151,7 +152,6 @@ def open_service(
         # The fleet writes through its own store connection; the loop reloads the gallery on its own thread
         # (not through the MQTT command inbox, whose reloads must be signed when a secret is set).
         stack.enter_context(FleetSync.from_config(cfg, recognizer.embedder.model_id, service.people.changed))
-    publisher.start()  # last: the broker hears from a door that is wired, announced and holding its gallery
     return service
 
 

@@ -142,6 +142,9 @@ class Service:
         people = len(self.pipeline.recognizer.gallery)
         self.notifier.ready(f"watching; {people} {'person' if people == 1 else 'people'} enrolled")
         log.info("%s", start_line(self.cfg, self.pipeline), extra=JOURNAL)
+        # Only now: the broker hears from a door that is wired, announced and holding its gallery, and the
+        # journal says what started before it says the broker answered.
+        self.parts.events.start()
         try:
             while not self._stop.is_set():
                 self._beat("the frame loop")

@@ -25,6 +25,10 @@ class EventSink(Protocol):
         """Whether the backend is currently connected to its broker."""
         ...
 
+    def start(self) -> None:
+        """Start delivering (connecting in the background); returns at once. What came before waits."""
+        ...
+
     def publish_event(self, event: Event) -> None:
         """Hand over one decision; returns at once and never loses it (it may be delivered later)."""
         ...

@@ -77,6 +77,9 @@ class MemoryPublisher:
     def connected(self) -> bool:
         return not self.closed
 
+    def start(self) -> None:
+        """Nothing to connect: everything is kept as it is published."""
+
     @property
     def inbox(self) -> CommandInbox:
         return self._inbox

@@ -123,14 +123,14 @@ def running_door(
         if enrol is not None:
             list(enroll_photos(service.pipeline.recognizer, service.parts.store, enrol))
             service.reload_people()
-        if cfg.mqtt.enabled:
-            assert isinstance(service.parts.events, MqttPublisher)
-            assert service.parts.events.wait_connected(10), "the daemon did not connect to the broker"
         pin = factory.pin(cfg.relay.pin)
         assert isinstance(pin, MockPin)
         loop = threading.Thread(target=service.run, name="daemon")
         loop.start()
         try:
+            if cfg.mqtt.enabled:  # the loop starts the publisher
+                assert isinstance(service.parts.events, MqttPublisher)
+                assert service.parts.events.wait_connected(10), "the daemon did not connect to the broker"
             yield Door(service, pin, cfg, collector, loop)
         finally:
             service.stop()

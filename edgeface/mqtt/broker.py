@@ -16,13 +16,13 @@ import logging
 import socket
 from pathlib import Path
 
-from paho.mqtt.client import Client
+from paho.mqtt.client import Client, MQTTMessageInfo
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edgeface.config import MqttConfig, TlsConfig
 from edgeface.errors import ConfigError
 
-__all__ = ["broker_client", "configure_tls"]
+__all__ = ["acknowledged", "broker_client", "configure_tls"]
 
 
 def broker_client(
@@ -43,6 +43,17 @@ def broker_client(
     if mqtt.tls is not None:
         configure_tls(client, mqtt.tls, log=log)
     return client
+
+
+def acknowledged(sent: MQTTMessageInfo, timeout: float) -> bool:
+    """Whether the broker acknowledged ``sent`` (QoS 1) within ``timeout`` seconds. False, not paho's
+    exception, when paho did not take it or the connection dropped while waiting (mosquitto cuts off a
+    client its ACL denies)."""
+    try:
+        sent.wait_for_publish(timeout)
+        return sent.is_published()
+    except (RuntimeError, ValueError):
+        return False
 
 
 def configure_tls(client: Client, tls: TlsConfig, *, log: logging.Logger) -> None:

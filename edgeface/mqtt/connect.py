@@ -21,7 +21,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
 from edgeface.errors import EdgefaceError
-from edgeface.mqtt.broker import broker_client
+from edgeface.mqtt.broker import acknowledged, broker_client
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,7 @@ def publish_retained(mqtt: MqttConfig, topic: str, payload: str, *, purpose: str
     """Publish one retained QoS 1 message and wait for the broker's acknowledgement; BrokerUnavailable if it
     cannot be done, each step within ``timeout`` seconds."""
     with connected_client(mqtt, purpose, timeout) as client:
-        info = client.publish(topic, payload, qos=1, retain=True)
-        info.wait_for_publish(timeout)
-        if not info.is_published():
+        if not acknowledged(client.publish(topic, payload, qos=1, retain=True), timeout):
             raise BrokerUnavailable(f"MQTT broker {mqtt.host}:{mqtt.port} did not acknowledge {topic} in {timeout:g} s")
 
 

@@ -23,15 +23,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage, MQTTMessageInfo
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import MqttConfig
 from edgeface.mqtt import payloads
-from edgeface.mqtt.broker import broker_client
+from edgeface.mqtt.broker import acknowledged, broker_client
 from edgeface.mqtt.commands import MAX_COMMAND_BYTES
 from edgeface.mqtt.guard import guarded
 from edgeface.mqtt.takeover import TakeoverWatch
@@ -138,7 +137,7 @@ class Connection:
         # goodbye: closing the socket while a PUBACK sits unread in it sends a TCP reset, and the broker then
         # drops whatever it had not read yet.
         last = self.client.publish(topic, payload, qos=GOODBYE_QOS, retain=True)
-        if self.connected and timeout > 0 and not _acknowledged(last, timeout):
+        if self.connected and timeout > 0 and not acknowledged(last, timeout):
             log.warning("MQTT broker %s did not acknowledge the goodbye within %.1f s", self.where, timeout)
         self.client.disconnect()
         self.client.loop_stop()
@@ -233,11 +232,3 @@ class Connection:
     @_guarded
     def _received(self, client: Client, userdata: object, message: MQTTMessage) -> None:
         self._on_message(message.topic, bytes(message.payload), message.retain)
-
-
-def _acknowledged(sent: MQTTMessageInfo, timeout: float) -> bool:
-    """Whether the broker acknowledged ``sent`` within ``timeout`` seconds."""
-    if sent.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-        return False  # paho did not take it (no connection): there is nothing to wait for
-    sent.wait_for_publish(timeout)
-    return sent.is_published()

@@ -8,7 +8,6 @@ marker, so a reader takes what arrives until ``settle`` seconds pass without ano
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edgeface.config import Config
 from edgeface.errors import ConfigError, EdgefaceError
+from edgeface.mqtt.broker import acknowledged
 from edgeface.mqtt.conflicts import RecordConflicts
 from edgeface.mqtt.connect import connected_client
 from edgeface.mqtt.fleet import (
@@ -120,10 +120,7 @@ def push(cfg: Config, names: list[str], model: ModelId | None = None, *, allow_s
                 )
             infos.append((record.name, client.publish(topic, payload, qos=1, retain=True)))
         for name, info in infos:
-            # paho raises when the connection drops: mosquitto cuts off a client its ACL denies.
-            with contextlib.suppress(RuntimeError, ValueError):
-                info.wait_for_publish(PUBLISH_TIMEOUT)
-            if not info.is_published():
+            if not acknowledged(info, PUBLISH_TIMEOUT):
                 raise EdgefaceError(
                     f"MQTT broker {cfg.mqtt.host}:{cfg.mqtt.port} did not take the record of {name} "
                     "(is this device's broker user allowed to write the site's records?)"
